@@ -1,0 +1,1 @@
+"""Audio side of commune-radio: Vietnamese text normalization, TTS, preparation, playback."""

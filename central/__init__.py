@@ -1,0 +1,1 @@
+"""Reference central server speaking protocol v1 (demo, tests, small deployments)."""

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec(Path("appliance/version.py").read_text(), version)
+
+setup(
+    name="commune-radio",
+    version=version["__version__"],
+    description="Commune loudspeaker station appliance for Vietnam's grassroots information system",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["appliance", "appliance.*", "audio", "audio.*", "central", "central.*"]),
+    include_package_data=True,
+    package_data={
+        "appliance": ["migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
+                      "panel/static/*", "panel/translations/*/LC_MESSAGES/*"],
+        "audio": ["assets/*"],
+        "central": ["migrations/*.sql", "templates/*.html", "seed/*"],
+    },
+    install_requires=[
+        "requests>=2.28",
+        "flask>=2.2",
+        "waitress>=2.1",
+        "gpiozero>=2.0",
+        "pyttsx3>=2.90",
+        "pydub>=0.25",
+        "audioop-lts; python_version>='3.13'",
+        "python-vlc>=3.0",
+        "schedule>=1.1",
+        "cryptography>=38",
+        "rfc8785>=0.1.2",
+        "python-dateutil>=2.8",
+        "flask-wtf>=1.1",
+        "argon2-cffi>=21.3",
+    ],
+    extras_require={
+        "piper": ["piper-tts"],
+        "test": [
+            "pytest>=7",
+            "pytest-timeout",
+            "hypothesis>=6",
+            "playwright>=1.40",
+            "ruff",
+        ],
+    },
+    entry_points={"console_scripts": ["commune-radio=appliance.cli:main"]},
+    classifiers=[
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Operating System :: POSIX :: Linux",
+    ],
+)
