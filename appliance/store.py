@@ -16,7 +16,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,13 @@ _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 def utc_now_iso() -> str:
     """Current UTC time as ISO 8601 with an explicit 'Z' (how every timestamp is stored)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_utc_iso(moment: datetime) -> str:
+    """A timezone-aware datetime in the stored format (same shape as ``utc_now_iso``, so they sort)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: attach a timezone before storing")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _migrations() -> list[tuple[int, Path]]:
@@ -182,6 +189,122 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.query_one("PRAGMA integrity_check")[0] == "ok"  # type: ignore[index]
+
+    # ------------------------------------------------------------------ items (0001)
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM items WHERE id = ?", (item_id,))
+        return item_from_row(row) if row is not None else None
+
+    def list_items(self, *, states: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Items ordered emergency first, then by id; optionally only some states."""
+        sql = "SELECT * FROM items"
+        params: tuple[Any, ...] = ()
+        if states is not None:
+            wanted = tuple(states)
+            sql += f" WHERE state IN ({', '.join('?' * len(wanted))})"
+            params = wanted
+        sql += (" ORDER BY CASE priority WHEN 'emergency' THEN 0 WHEN 'priority' THEN 1 ELSE 2 END,"
+                " id")
+        return [item_from_row(r) for r in self.query(sql, params)]
+
+    def playable_items(self, now: str | None = None) -> list[dict[str, Any]]:
+        """Items that may be broadcast at ``now``: ready, inside their validity window."""
+        now = now or utc_now_iso()
+        return [item for item in self.list_items(states=("ready",)) if item_is_playable(item, now)]
+
+    def referenced_media(self, now: str | None = None) -> set[str]:
+        """sha256 of media that items still need (not expired, revoked or rejected)."""
+        now = now or utc_now_iso()
+        rows = self.query(
+            "SELECT media_sha256 FROM items WHERE media_sha256 IS NOT NULL"
+            " AND state IN ('waiting_media', 'ready') AND (valid_until IS NULL OR valid_until > ?)",
+            (now,))
+        return {r["media_sha256"] for r in rows}
+
+    # ------------------------------------------------------------------ sync state (0001)
+
+    def sync_state(self) -> dict[str, Any]:
+        row = self.query_one("SELECT * FROM sync_state WHERE id = 1")
+        data = dict(row) if row is not None else {}
+        for key in ("last_result", "last_error"):
+            if data.get(key):
+                data[key] = json.loads(data[key])
+        return data
+
+    def update_sync_state(self, *, conn: sqlite3.Connection | None = None, **fields: Any) -> None:
+        unknown = set(fields) - _SYNC_STATE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown sync_state fields: {sorted(unknown)}")
+        if not fields:
+            return
+        values = [json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for v in fields.values()]
+        sql = f"UPDATE sync_state SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = 1"
+        if conn is not None:
+            conn.execute(sql, values)
+            return
+        with self.transaction() as tx:
+            tx.execute(sql, values)
+
+    # ------------------------------------------------------------------ rejections (0001)
+
+    def record_rejection(self, *, reason: str, vi: str, en: str, item_id: str | None = None,
+                         version: int | None = None, document: str | None = None,
+                         conn: sqlite3.Connection | None = None) -> None:
+        """Remember something that must never play; the event log gets a warning too."""
+        row = (utc_now_iso(), _clip(item_id, 200), version, reason, vi, en, _clip(document, 4096))
+        sql = ("INSERT INTO rejections (at, item_id, version, reason, vi, en, document)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+        data = {"item_id": row[1], "version": version, "reason": reason, "en": en}
+        if conn is not None:
+            conn.execute(sql, row)
+            self.log_event("item_rejected", vi, data, level="warning", conn=conn)
+            return
+        with self.transaction() as tx:
+            tx.execute(sql, row)
+            self.log_event("item_rejected", vi, data, level="warning", conn=tx)
+
+    def rejection_counts(self) -> dict[str, int]:
+        rows = self.query("SELECT reason, COUNT(*) AS n FROM rejections GROUP BY reason ORDER BY reason")
+        return {r["reason"]: int(r["n"]) for r in rows}
+
+    def recent_rejections(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+
+_SYNC_STATE_FIELDS = {"cursor", "etag", "last_attempt_at", "last_success_at", "last_result", "last_error",
+                      "last_server_time", "server_offset_s", "consecutive_failures"}
+_ITEM_JSON_COLUMNS = ("zones", "schedule", "document")
+
+
+def item_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    """An items row as plain data: JSON columns decoded, ``revoked`` as bool."""
+    item = dict(row)
+    for key in _ITEM_JSON_COLUMNS:
+        if item.get(key) is not None:
+            item[key] = json.loads(item[key])
+    item["revoked"] = bool(item.get("revoked"))
+    return item
+
+
+def item_is_expired(item: dict[str, Any], now: str) -> bool:
+    until = item.get("valid_until")
+    return until is not None and until <= now
+
+
+def item_is_playable(item: dict[str, Any], now: str) -> bool:
+    """Ready, not revoked, and ``now`` inside [valid_from, valid_until)."""
+    if item.get("state") != "ready" or item.get("revoked"):
+        return False
+    start = item.get("valid_from")
+    return not item_is_expired(item, now) and (start is None or start <= now)
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _split_sql(sql: str) -> list[str]:
