@@ -1,0 +1,364 @@
+"""Local broadcast slots: validation of operator input and data access for the ``slots`` table.
+
+The panel adds, edits and deletes local slots through ``SlotRepository``; the daemon reads
+them for the planner. Validation is a pure function (``parse_slot_input``) so the panel can
+show errors before saving. Deleting is a soft delete (``deleted=1``) so the play log keeps
+pointing at a real row.
+
+Stored shapes (see migration 0002):
+- ``kind='once'``: ``starts`` is a list of UTC instants (ISO 8601 with 'Z').
+- ``kind='rrule'``: ``dtstart`` is a local wall time ``YYYY-MM-DDTHH:MM:SS`` in ``tzid``,
+  ``rrule`` an RFC 5545 RRULE value, ``exdates`` local wall times in ``tzid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sqlite3
+import uuid
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dateutil import rrule as du_rrule
+
+from appliance.config import Config
+from appliance.errors import ScheduleError, ValidationError
+from appliance.store import Store, utc_now_iso
+
+# Checking more occurrences than this buys nothing: a rule's spacing repeats within a year.
+_MAX_OCCURRENCES_CHECKED = 400
+_MAX_ONCE_STARTS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    id: str
+    item_id: str
+    zones: list[str]
+    kind: str
+    starts: list[str]
+    dtstart: str | None
+    rrule: str | None
+    exdates: list[str]
+    tzid: str
+    duration_s: int | None
+    valid_from: str | None
+    valid_until: str | None
+    created_by: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    deleted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SlotFields:
+    """Validated, normalised operator input (what gets written to the table)."""
+
+    item_id: str
+    zones: list[str]
+    kind: str
+    starts: list[str]
+    dtstart: str | None
+    rrule: str | None
+    exdates: list[str]
+    tzid: str
+    duration_s: int | None
+    valid_from: str | None
+    valid_until: str | None
+
+
+def _invalid(vi: str, en: str) -> ValidationError:
+    return ValidationError(vi, en, code="invalid_input.slot")
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_instant(value: Any, tz: zoneinfo.ZoneInfo, field: str) -> datetime:
+    """An ISO time; with 'Z' or an offset it is absolute, without one it is local wall time."""
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"Trường '{field}' phải là thời điểm ISO 8601.", f"Field '{field}' must be an ISO 8601 time.")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid(f"Thời điểm không hợp lệ ở '{field}': {value!r}.",
+                       f"Invalid time in '{field}': {value!r}.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def _parse_local(value: Any, field: str) -> datetime:
+    """A local wall time (no offset) as naive datetime, seconds kept, microseconds dropped."""
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"Trường '{field}' phải là giờ địa phương dạng YYYY-MM-DDTHH:MM.",
+                       f"Field '{field}' must be a local time YYYY-MM-DDTHH:MM.")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _invalid(f"Giờ không hợp lệ ở '{field}': {value!r}.", f"Invalid time in '{field}': {value!r}.") from None
+    if moment.tzinfo is not None:
+        raise _invalid(f"'{field}' là giờ địa phương, không kèm múi giờ: {value!r}.",
+                       f"'{field}' is a local wall time without an offset: {value!r}.")
+    return moment.replace(microsecond=0)
+
+
+def _local_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _rule_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid("Thiếu quy tắc lặp (RRULE).", "The repeat rule (RRULE) is missing.")
+    text = value.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    if "\n" in text or "DTSTART" in text.upper():
+        raise _invalid("RRULE chỉ gồm một dòng quy tắc, không kèm DTSTART.",
+                       "RRULE must be a single rule line without DTSTART.")
+    return text
+
+
+_UNTIL_LOCAL_RE = re.compile(r"UNTIL=(\d{8}(?:T\d{6})?)(?=;|$)", re.IGNORECASE)
+
+
+def _until_to_utc(match: re.Match[str], tz: zoneinfo.ZoneInfo) -> str:
+    """A floating UNTIL is local wall time; dateutil wants UTC next to an aware DTSTART."""
+    raw = match.group(1)
+    moment = datetime.strptime(raw, "%Y%m%dT%H%M%S") if "T" in raw.upper() else datetime.strptime(raw, "%Y%m%d")
+    if "T" not in raw.upper():
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return "UNTIL=" + moment.replace(tzinfo=tz).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def expand_rrule(dtstart_local: datetime, rule: str, exdates_local: Sequence[datetime],
+                 tz: zoneinfo.ZoneInfo, *, limit: int = _MAX_OCCURRENCES_CHECKED) -> list[datetime]:
+    """First ``limit`` occurrences as aware UTC datetimes (wall times resolved in ``tz``)."""
+    rule = _UNTIL_LOCAL_RE.sub(lambda m: _until_to_utc(m, tz), rule)
+    try:
+        # An aware DTSTART makes dateutil step in wall time of ``tz`` and accept a UTC UNTIL (RFC 5545).
+        parsed = du_rrule.rrulestr(rule, dtstart=dtstart_local.replace(tzinfo=tz))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise _invalid(f"RRULE không hợp lệ: {exc}.", f"Invalid RRULE: {exc}.") from None
+    excluded = {e.replace(tzinfo=tz) for e in exdates_local}
+    found: list[datetime] = []
+    for occurrence in parsed:
+        if occurrence in excluded:
+            continue
+        found.append(occurrence.astimezone(UTC))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def check_spacing(starts_utc: Sequence[datetime], *, min_interval: timedelta, what: str) -> None:
+    """Refuse a slot whose occurrences come closer than ``min_interval`` (a typo must not spam)."""
+    ordered = sorted(starts_utc)
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        gap = later - earlier
+        if gap < min_interval:
+            minutes = int(min_interval.total_seconds() // 60)
+            raise ScheduleError(
+                f"{what} phát dày hơn mức cho phép: hai lần cách nhau {_human(gap)}, tối thiểu {minutes} phút.",
+                f"{what} fires too often: two occurrences {_human(gap)} apart, the minimum is {minutes} minutes.",
+                code="schedule_invalid.too_frequent",
+            )
+
+
+def _human(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], default_tz: str,
+                     min_interval_minutes: int, max_duration_minutes: int) -> SlotFields:
+    """Validate operator input for one slot. Pure; raises ValidationError/ScheduleError."""
+    if not isinstance(data, Mapping):
+        raise _invalid("Dữ liệu lịch phát phải là một đối tượng.", "Slot data must be an object.")
+    known = {"item_id", "zones", "kind", "starts", "dtstart", "rrule", "exdates", "tzid", "duration_s",
+             "valid_from", "valid_until"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise _invalid(f"Trường không được biết: {', '.join(unknown)}.", f"Unknown fields: {', '.join(unknown)}.")
+    item_id = data.get("item_id")
+    if not isinstance(item_id, str) or not item_id.strip() or len(item_id) > 200:
+        raise _invalid("Thiếu mã bản tin (item_id).", "The item id (item_id) is missing.")
+    tzid = data.get("tzid") or default_tz
+    try:
+        tz = zoneinfo.ZoneInfo(str(tzid))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _invalid(f"Múi giờ không hợp lệ: {tzid!r}.", f"Unknown time zone: {tzid!r}.") from None
+    zones = _parse_zones(data.get("zones", ["*"]), zone_names)
+
+    duration = data.get("duration_s")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+            raise _invalid("Thời lượng (duration_s) phải là số giây dương.", "duration_s must be a positive number of seconds.")
+        if duration > max_duration_minutes * 60:
+            raise ScheduleError(
+                f"Thời lượng {duration} giây vượt mức tối đa {max_duration_minutes} phút.",
+                f"Duration {duration} s exceeds the maximum of {max_duration_minutes} minutes.",
+                code="schedule_invalid.too_long",
+            )
+
+    valid_from = _optional_instant(data.get("valid_from"), tz, "valid_from")
+    valid_until = _optional_instant(data.get("valid_until"), tz, "valid_until")
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise _invalid("'valid_until' phải sau 'valid_from'.", "'valid_until' must be after 'valid_from'.")
+
+    kind = data.get("kind")
+    min_interval = timedelta(minutes=min_interval_minutes)
+    if kind == "once":
+        raw = data.get("starts")
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw or len(raw) > _MAX_ONCE_STARTS:
+            raise _invalid(f"'starts' phải là danh sách 1 đến {_MAX_ONCE_STARTS} thời điểm.",
+                           f"'starts' must be a list of 1 to {_MAX_ONCE_STARTS} times.")
+        starts = sorted({_parse_instant(v, tz, "starts") for v in raw})
+        check_spacing(starts, min_interval=min_interval, what="Lịch phát / The slot")
+        return SlotFields(item_id.strip(), zones, "once", [iso_utc(s) for s in starts], None, None, [], str(tzid),
+                          duration, _opt_iso(valid_from), _opt_iso(valid_until))
+    if kind == "rrule":
+        dtstart = _parse_local(data.get("dtstart"), "dtstart")
+        rule = _rule_text(data.get("rrule"))
+        raw_ex = data.get("exdates") or []
+        if not isinstance(raw_ex, list) or len(raw_ex) > 1000:
+            raise _invalid("'exdates' phải là danh sách giờ địa phương.", "'exdates' must be a list of local times.")
+        exdates = sorted({_parse_local(v, "exdates") for v in raw_ex})
+        occurrences = expand_rrule(dtstart, rule, exdates, tz)
+        if not occurrences:
+            raise ScheduleError("Quy tắc lặp không bao giờ phát.", "The repeat rule never fires.",
+                                code="schedule_invalid.never")
+        check_spacing(occurrences, min_interval=min_interval, what="Quy tắc lặp / The repeat rule")
+        return SlotFields(item_id.strip(), zones, "rrule", [], _local_text(dtstart), rule,
+                          [_local_text(e) for e in exdates], str(tzid), duration,
+                          _opt_iso(valid_from), _opt_iso(valid_until))
+    raise _invalid("'kind' phải là 'once' hoặc 'rrule'.", "'kind' must be 'once' or 'rrule'.")
+
+
+def _parse_zones(value: Any, zone_names: Sequence[str]) -> list[str]:
+    if value in (None, "*"):
+        return ["*"]
+    if not isinstance(value, list) or not value or not all(isinstance(z, str) for z in value):
+        raise _invalid("'zones' phải là danh sách tên vùng.", "'zones' must be a list of zone names.")
+    if "*" in value:
+        return ["*"]
+    unknown = sorted(set(value) - set(zone_names))
+    if unknown:
+        raise _invalid(f"Vùng không tồn tại: {', '.join(unknown)}.", f"Unknown zones: {', '.join(unknown)}.")
+    return sorted(set(value))
+
+
+def _optional_instant(value: Any, tz: zoneinfo.ZoneInfo, field: str) -> datetime | None:
+    return None if value in (None, "") else _parse_instant(value, tz, field)
+
+
+def _opt_iso(moment: datetime | None) -> str | None:
+    return iso_utc(moment) if moment else None
+
+
+def _row_to_slot(row: sqlite3.Row) -> Slot:
+    return Slot(
+        id=row["id"], item_id=row["item_id"], zones=json.loads(row["zones"]), kind=row["kind"],
+        starts=json.loads(row["starts"]), dtstart=row["dtstart"], rrule=row["rrule"],
+        exdates=json.loads(row["exdates"]), tzid=row["tzid"], duration_s=row["duration_s"],
+        valid_from=row["valid_from"], valid_until=row["valid_until"], created_by=row["created_by"],
+        created_at=row["created_at"], updated_at=row["updated_at"], deleted=bool(row["deleted"]),
+    )
+
+
+class SlotRepository:
+    """Data access for local slots. Every change is recorded in the event log with its actor.
+
+    ``on_change`` (optional) is called after a committed change, e.g. to wake the daemon.
+    """
+
+    def __init__(self, store: Store, config: Config, *, on_change: Any = None) -> None:
+        self._store = store
+        self._config = config
+        self._on_change = on_change
+
+    def validate(self, data: Mapping[str, Any]) -> SlotFields:
+        return parse_slot_input(
+            data, zone_names=self._config.zone_names(), default_tz=self._config.device.timezone,
+            min_interval_minutes=self._config.schedule.min_interval_minutes,
+            max_duration_minutes=self._config.schedule.max_duration_minutes,
+        )
+
+    def add(self, data: Mapping[str, Any], *, actor: str) -> Slot:
+        fields = self.validate(data)
+        slot_id = uuid.uuid4().hex
+        now = utc_now_iso()
+        with self._store.transaction(durable=True) as tx:
+            tx.execute(
+                "INSERT INTO slots (id, item_id, zones, kind, starts, dtstart, rrule, exdates, tzid, duration_s,"
+                " valid_from, valid_until, created_by, created_at, updated_at, deleted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (slot_id, fields.item_id, json.dumps(fields.zones), fields.kind, json.dumps(fields.starts),
+                 fields.dtstart, fields.rrule, json.dumps(fields.exdates), fields.tzid, fields.duration_s,
+                 fields.valid_from, fields.valid_until, actor, now, now),
+            )
+            self._store.log_event("slot.add", f"slot {slot_id} for item {fields.item_id}",
+                                  {"slot_id": slot_id, "actor": actor, **dataclasses.asdict(fields)}, conn=tx)
+        self._changed()
+        return self._require(slot_id)
+
+    def update(self, slot_id: str, data: Mapping[str, Any], *, actor: str) -> Slot:
+        fields = self.validate(data)
+        self._require(slot_id, live=True)
+        now = utc_now_iso()
+        with self._store.transaction(durable=True) as tx:
+            tx.execute(
+                "UPDATE slots SET item_id=?, zones=?, kind=?, starts=?, dtstart=?, rrule=?, exdates=?, tzid=?,"
+                " duration_s=?, valid_from=?, valid_until=?, updated_at=? WHERE id=? AND deleted=0",
+                (fields.item_id, json.dumps(fields.zones), fields.kind, json.dumps(fields.starts), fields.dtstart,
+                 fields.rrule, json.dumps(fields.exdates), fields.tzid, fields.duration_s, fields.valid_from,
+                 fields.valid_until, now, slot_id),
+            )
+            self._store.log_event("slot.update", f"slot {slot_id} updated",
+                                  {"slot_id": slot_id, "actor": actor, **dataclasses.asdict(fields)}, conn=tx)
+        self._changed()
+        return self._require(slot_id)
+
+    def delete(self, slot_id: str, *, actor: str) -> None:
+        self._require(slot_id, live=True)
+        with self._store.transaction(durable=True) as tx:
+            tx.execute("UPDATE slots SET deleted=1, updated_at=? WHERE id=?", (utc_now_iso(), slot_id))
+            self._store.log_event("slot.delete", f"slot {slot_id} deleted", {"slot_id": slot_id, "actor": actor},
+                                  conn=tx)
+        self._changed()
+
+    def get(self, slot_id: str) -> Slot | None:
+        row = self._store.query_one("SELECT * FROM slots WHERE id = ?", (slot_id,))
+        return _row_to_slot(row) if row else None
+
+    def list(self, *, include_deleted: bool = False, item_id: str | None = None) -> list[Slot]:
+        sql, params = "SELECT * FROM slots WHERE 1=1", []
+        if not include_deleted:
+            sql += " AND deleted = 0"
+        if item_id is not None:
+            sql += " AND item_id = ?"
+            params.append(item_id)
+        sql += " ORDER BY created_at, id"
+        return [_row_to_slot(r) for r in self._store.query(sql, tuple(params))]
+
+    def _require(self, slot_id: str, *, live: bool = False) -> Slot:
+        slot = self.get(slot_id) if isinstance(slot_id, str) else None
+        if slot is None or (live and slot.deleted):
+            raise ValidationError(f"Không có lịch phát {slot_id!r}.", f"No slot {slot_id!r}.",
+                                  code="invalid_input.no_slot")
+        return slot
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
