@@ -127,6 +127,8 @@ class CentralClient:
         self.last_server_time: datetime | None = None
         self.server_offset_s: float | None = None
         self.last_server_time_at: float | None = None  # time.monotonic() when it was received
+        # Set by the daemon to feed every server time to the clock-trust code.
+        self.on_server_time: Callable[[datetime], None] | None = None
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> CentralClient:
@@ -409,6 +411,8 @@ class CentralClient:
         self.last_server_time = moment
         self.last_server_time_at = time.monotonic()
         self.server_offset_s = moment.timestamp() - midpoint
+        if self.on_server_time is not None:
+            self.on_server_time(moment)
 
 
 def _origin_of(scheme: str, host: str, port: int | None) -> tuple[str, str, int]:

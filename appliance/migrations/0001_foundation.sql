@@ -23,6 +23,7 @@ CREATE TABLE items (
     valid_from    TEXT,
     valid_until   TEXT,
     zones         TEXT NOT NULL DEFAULT '["*"]',
+    devices       TEXT NOT NULL DEFAULT '["*"]',
     schedule      TEXT,
     approved_by   TEXT,
     approved_at   TEXT,
@@ -36,6 +37,8 @@ CREATE TABLE items (
     source        TEXT NOT NULL DEFAULT 'central' CHECK (source IN ('central', 'local')),
     created_by    TEXT,
     document      TEXT NOT NULL DEFAULT '{}',
+    digest        TEXT,             -- appliance.protocol.content_digest(document): replay detection
+    key_id        TEXT,             -- central key that signed it
     received_at   TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
     -- The core invariant of the store, enforced by SQLite itself: an audio item is never
