@@ -47,7 +47,7 @@ setup(
             "ruff",
         ],
     },
-    entry_points={"console_scripts": ["commune-radio=appliance.cli:main"]},
+    entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},
     classifiers=[
         "License :: OSI Approved :: MIT License",
         "Programming Language :: Python :: 3",

@@ -1,0 +1,231 @@
+"""``commune-central``: run the reference central and manage its devices and items.
+
+Examples::
+
+    commune-central init --data ./central-data
+    commune-central device add 26881-0001 --zones thon-1 thon-2
+    commune-central item add --kind text --title "Lịch tiêm chủng" --text "…" --at "2025-06-01 06:30"
+    commune-central item approve it-1a2b3c --by "Nguyễn Văn A"
+    commune-central serve --data ./central-data --port 8700
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zoneinfo
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance import protocol
+from appliance.errors import CommuneRadioError, ValidationError
+
+DEFAULT_DATA = os.environ.get("COMMUNE_CENTRAL_DATA", "./central-data")
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
+
+
+def _parse_local(text: str, tz: str) -> datetime:
+    """'YYYY-MM-DD HH:MM[:SS]' in ``tz`` or an ISO time ending in Z → aware datetime."""
+    text = text.strip()
+    try:
+        if text.endswith("Z"):
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        raise ValidationError(f"Thời gian không hợp lệ: {text!r} (dạng 'YYYY-MM-DD HH:MM').",
+                              f"Invalid time {text!r} (expected 'YYYY-MM-DD HH:MM').") from None
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    return moment.replace(tzinfo=_zone(tz))
+
+
+def _zone(tz: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Múi giờ không tồn tại: {tz}", f"Unknown time zone {tz}") from None
+
+
+def _local_floating(text: str, tz: str) -> str:
+    moment = _parse_local(text, tz)
+    return moment.astimezone(_zone(tz)).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _catalog(args: argparse.Namespace) -> Any:
+    from central.catalog import Catalog
+
+    return Catalog(Path(args.data))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        print(f"Dữ liệu trung tâm / central data: {Path(args.data).resolve()}")
+        print(f"key_id: {catalog.key_id}")
+        print(f"public_key: {catalog.public_key_b64}")
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        print(catalog.public_key_b64)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from central.server import create_app
+
+    app = create_app(Path(args.data))
+    print(f"commune-central: http://{args.host}:{args.port} (data {Path(args.data).resolve()})", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        token = catalog.add_device(args.device_id, args.zones)
+        print(f"device {args.device_id} zones {' '.join(args.zones)}")
+        print(f"token (shown once / chỉ hiện một lần): {token}")
+    return 0
+
+
+def cmd_device_list(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        for device in catalog.list_devices():
+            print(f"{device.id}\t{','.join(device.zones)}\tlast seen {device.last_seen_at or '-'}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.at and args.rrule:
+        raise ValidationError("Chọn --at hoặc --rrule, không dùng cả hai.", "Use --at or --rrule, not both.")
+    if args.at:
+        starts = [protocol.format_utc(_parse_local(at, args.tz)) for at in args.at]
+        return {"type": "once", "starts": starts, "duration_s": args.duration}
+    if args.rrule:
+        if not args.dtstart:
+            raise ValidationError("--rrule cần --dtstart (giờ địa phương).", "--rrule needs --dtstart (local time).")
+        return {"type": "rrule", "dtstart": _local_floating(args.dtstart, args.tz), "tzid": args.tz,
+                "rrule": args.rrule, "exdates": [_local_floating(x, args.tz) for x in args.exdate],
+                "duration_s": args.duration}
+    return None
+
+
+def cmd_item_add(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        media = None
+        if args.kind == "audio":
+            if not args.file:
+                raise ValidationError("Bản tin âm thanh cần --file.", "An audio item needs --file.")
+            media = catalog.add_media(Path(args.file), mime=args.mime)
+        elif args.kind == "stream":
+            if not args.url:
+                raise ValidationError("Bản tin tiếp sóng cần --url.", "A stream item needs --url.")
+            media = {"url": args.url, "mime": args.mime or "audio/mpeg"}
+        item_id = catalog.add_item(
+            kind=args.kind, title=args.title, text=args.text or "", language=args.language, media=media,
+            priority=args.priority,
+            valid_from=protocol.format_utc(_parse_local(args.valid_from, args.tz)) if args.valid_from else None,
+            valid_until=protocol.format_utc(_parse_local(args.valid_until, args.tz)) if args.valid_until else None,
+            zones=args.zones, devices=args.devices, schedule=_schedule(args), item_id=args.id)
+        if args.approve:
+            catalog.approve_item(item_id, by=args.approve)
+        print(item_id)
+    return 0
+
+
+def cmd_item_approve(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        doc = catalog.approve_item(args.item_id, by=args.by)
+        print(f"{doc['id']} version {doc['version']} approved by {doc['approved_by']}")
+    return 0
+
+
+def cmd_item_revoke(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        doc = catalog.revoke_item(args.item_id, by=args.by)
+        print(f"{args.item_id} revoked" + (f" (version {doc['version']})" if doc else " (never published)"))
+    return 0
+
+
+def cmd_item_list(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        for row in catalog.list_items():
+            print(f"{row['id']}\t{row['state']}\tv{row['version']}\t{row['kind']}\t{row['priority']}\t"
+                  f"{','.join(row['zones'])}\t{row['title']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", default=DEFAULT_DATA, help="data directory (env COMMUNE_CENTRAL_DATA)")
+    parser = argparse.ArgumentParser(prog="commune-central", description="Reference central server (protocol v1)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", parents=[common], help="create the data dir and key; print the public key"
+                   ).set_defaults(func=cmd_init)
+    sub.add_parser("public-key", parents=[common], help="print the public key (base64)"
+                   ).set_defaults(func=cmd_public_key)
+    serve = sub.add_parser("serve", parents=[common], help="serve protocol v1 (waitress)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--threads", type=int, default=8)
+    serve.set_defaults(func=cmd_serve)
+
+    device = sub.add_parser("device", help="devices").add_subparsers(dest="device_command", required=True)
+    add = device.add_parser("add", parents=[common], help="register a device; prints its token once")
+    add.add_argument("device_id")
+    add.add_argument("--zones", nargs="+", required=True)
+    add.set_defaults(func=cmd_device_add)
+    device.add_parser("list", parents=[common]).set_defaults(func=cmd_device_list)
+
+    item = sub.add_parser("item", help="items").add_subparsers(dest="item_command", required=True)
+    add = item.add_parser("add", parents=[common], help="create a draft item; prints its id")
+    add.add_argument("--kind", choices=protocol.KINDS, required=True)
+    add.add_argument("--title", required=True)
+    add.add_argument("--text", default="")
+    add.add_argument("--file", help="audio file (kind audio)")
+    add.add_argument("--url", help="absolute http(s) stream URL (kind stream)")
+    add.add_argument("--mime")
+    add.add_argument("--language", default="vi")
+    add.add_argument("--priority", choices=protocol.PRIORITIES, default="normal")
+    add.add_argument("--zones", nargs="+", default=["*"])
+    add.add_argument("--devices", nargs="+", default=["*"])
+    add.add_argument("--valid-from", help="local 'YYYY-MM-DD HH:MM' (or UTC ending in Z); default now")
+    add.add_argument("--valid-until", help="local 'YYYY-MM-DD HH:MM' (or UTC ending in Z)")
+    add.add_argument("--at", action="append", default=[], help="one-off local start time (repeatable)")
+    add.add_argument("--rrule", help="RFC 5545 RRULE, e.g. 'FREQ=DAILY;BYHOUR=6;BYMINUTE=30'")
+    add.add_argument("--dtstart", help="local first occurrence for --rrule")
+    add.add_argument("--exdate", action="append", default=[], help="local excluded occurrence (repeatable)")
+    add.add_argument("--duration", type=int, default=300, help="slot length in seconds")
+    add.add_argument("--tz", default=DEFAULT_TZ, help="zone of the local times given")
+    add.add_argument("--id", help="item id (default: generated)")
+    add.add_argument("--approve", metavar="NAME", help="approve at once as NAME")
+    add.set_defaults(func=cmd_item_add)
+    approve = item.add_parser("approve", parents=[common], help="sign and publish the pending version")
+    approve.add_argument("item_id")
+    approve.add_argument("--by", required=True)
+    approve.set_defaults(func=cmd_item_approve)
+    revoke = item.add_parser("revoke", parents=[common], help="withdraw an item from every device")
+    revoke.add_argument("item_id")
+    revoke.add_argument("--by", default="central")
+    revoke.set_defaults(func=cmd_item_revoke)
+    item.add_parser("list", parents=[common]).set_defaults(func=cmd_item_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CommuneRadioError as exc:
+        print(f"Lỗi: {exc.vi}\nError: {exc.en}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

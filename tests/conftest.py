@@ -1,0 +1,135 @@
+"""Shared pytest fixtures.
+
+Central fixtures (owner: protocol/central): a real reference central on a free loopback
+port with a fresh data directory. Other fixtures go below this section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+
+from appliance import protocol
+from central.catalog import Catalog
+from central.faults import Faults
+from central.server import RunningServer, create_app, serve_in_thread
+
+DEVICE_ID = "12345-0001"
+DEVICE_ZONES = ("thon-1", "thon-2")
+
+
+class ManualClock:
+    """Central's clock in tests: real time plus an offset the test can move."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(UTC)
+
+
+@dataclass
+class CentralHandle:
+    """A running central plus seeding helpers. ``device_id``/``token`` are a registered device."""
+
+    server: RunningServer
+    catalog: Catalog
+    faults: Faults
+    clock: ManualClock
+    data_dir: Path
+    device_id: str
+    token: str
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def public_key_b64(self) -> str:
+        return self.catalog.public_key_b64
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def session(self, token: str | None = None) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(self.headers(token))
+        return session
+
+    def add_device(self, device_id: str, zones: Sequence[str] = ("thon-1",)) -> str:
+        token = self.catalog.add_device(device_id, zones)
+        self.extra_tokens[device_id] = token
+        return token
+
+    def text_item(self, title: str = "Thông báo lịch tiêm chủng", text: str = "Kính mời bà con đưa trẻ đi tiêm.",
+                  *, approve: bool = True, **options: Any) -> str:
+        item_id = self.catalog.add_item(kind="text", title=title, text=text, **options)
+        if approve:
+            self.catalog.approve_item(item_id, by="Chủ tịch UBND xã")
+        return item_id
+
+    def audio_item(self, data: bytes, *, title: str = "Bản tin âm thanh", mime: str = "audio/wav",
+                   approve: bool = True, **options: Any) -> tuple[str, dict[str, Any]]:
+        media = self.catalog.add_media(data, mime=mime)
+        item_id = self.catalog.add_item(kind="audio", title=title, media=media, **options)
+        if approve:
+            self.catalog.approve_item(item_id, by="Chủ tịch UBND xã")
+        return item_id, media
+
+    def feed(self, cursor: str | None = None, **params: Any) -> requests.Response:
+        query = dict(params)
+        if cursor is not None:
+            query["cursor"] = cursor
+        return requests.get(f"{self.url}/v1/devices/{self.device_id}/feed", params=query,
+                            headers=self.headers(), timeout=30)
+
+    def verify(self, doc: Any) -> protocol.Item:
+        return protocol.validate_item(doc, self.catalog.public_key, device_id=self.device_id)
+
+
+@pytest.fixture
+def central_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def central_faults() -> Faults:
+    return Faults()
+
+
+@pytest.fixture
+def central_app(tmp_path: Path, central_faults: Faults, central_clock: ManualClock) -> Flask:
+    """The central Flask app on a fresh data dir, with the fault middleware and a movable clock."""
+    return create_app(tmp_path / "central", clock=central_clock, faults=central_faults)
+
+
+@pytest.fixture
+def central(central_app: Flask, central_faults: Faults, central_clock: ManualClock,
+            tmp_path: Path) -> Iterator[CentralHandle]:
+    """A running central on a free loopback port with device ``12345-0001`` (zones thon-1, thon-2)."""
+    server = serve_in_thread(central_app)
+    try:
+        catalog = server.catalog
+        token = catalog.add_device(DEVICE_ID, DEVICE_ZONES)
+        yield CentralHandle(server=server, catalog=catalog, faults=central_faults, clock=central_clock,
+                            data_dir=tmp_path / "central", device_id=DEVICE_ID, token=token)
+    finally:
+        server.stop()
+        server.catalog.close()
+
+
+# ---------------------------------------------------------------- other fixtures below
