@@ -1,0 +1,863 @@
+"""The broadcast planner: what to prepare, which amplifiers to switch, what to play now.
+
+Pure functions over frozen dataclasses. No clock (``now`` is an argument, an aware UTC
+datetime), no I/O, no globals besides a memo of expanded rules. The daemon calls
+``plan(now, items, slots, zones, settings, state)`` whenever something may have changed
+(a deadline reached, playback ended, a new item, an operator action, a clock jump),
+carries out what the returned ``Plan`` says, records outcomes in its store, and sleeps
+until ``Plan.next_wakeup``.
+
+Rules (issue 4):
+- One audio output: one occurrence on air at a time, across all zones.
+- Emergency starts at once in its zones and pre-empts anything that is not an emergency,
+  including an item still in warm-up; the pre-empted occurrence is logged interrupted and,
+  when ``Settings.resume_interrupted``, resumed afterwards (from the start).
+- Among occurrences due together: emergency, then resumed, then play-now requests, then
+  priority, then normal; then earlier scheduled time; then item id. The reason is stated.
+- Broadcast windows per zone refuse normal and priority playback (the whole expected span
+  must lie inside a window); emergency ignores them.
+- An occurrence not started in time plays if it is at most ``grace_s`` late, otherwise it
+  is skipped with the reason. Time spent playing other items does not count as lateness
+  (an item queued behind a 20-minute bulletin was not "missed"), but ``max_delay_s`` caps
+  how late anything may start.
+- An occurrence key is in ``PlanState.records`` once it has started or been skipped; a
+  key in the records is never started again (except an explicit resume after pre-emption).
+- Clock untrusted: scheduled occurrences are held (neither started nor skipped; when the
+  clock is trusted again the grace rule decides); play-now and emergency still run.
+- Revoked, expired or not-yet-valid at slot time: skipped. Not ready (media) at slot time:
+  waits within grace, then skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from appliance.errors import ScheduleError
+from appliance.recurrence import Slot, occurrence_times, validate_slot_rules
+from appliance.windows import Window, allows, parse_windows
+
+Priority = Literal["normal", "priority", "emergency"]
+Trigger = Literal["schedule", "operator", "emergency", "central"]
+Outcome = Literal["started", "completed", "interrupted", "failed", "skipped"]
+
+ALL_ZONES = "*"
+
+__all__ = [
+    "ALL_ZONES", "Interrupted", "OnAir", "Occurrence", "Plan", "PlanState", "PlannableItem",
+    "Prepare", "Preempt", "Reason", "Record", "Refusal", "RelayPlan", "Request", "Settings",
+    "Skip", "Slot", "Start", "Waiting", "ZoneRule", "expand", "occurrence_key", "plan",
+    "settings_from_config", "slot_from_schedule", "validate_slot", "zone_rules_from_config",
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A machine code plus the Vietnamese and English sentence an operator reads."""
+
+    code: str
+    vi: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.en
+
+
+@dataclass(frozen=True)
+class PlannableItem:
+    """What the planner needs to know about an item. ``zones=('*',)`` means every zone.
+
+    ``ready``: media verified and audio prepared, so playback can begin immediately.
+    ``duration_s``: expected play time (None or 0 when unknown; a slot may set it).
+    """
+
+    id: str
+    version: int = 1
+    kind: str = "text"
+    priority: Priority = "normal"
+    title: str = ""
+    zones: tuple[str, ...] = (ALL_ZONES,)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    revoked: bool = False
+    ready: bool = True
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ZoneRule:
+    """A loudspeaker zone: broadcast windows (device-local) and relay timing.
+
+    An empty ``windows`` tuple allows no normal or priority playback in the zone.
+    """
+
+    name: str
+    windows: tuple[Window, ...] = ()
+    warmup_s: float = 1.5
+    cooldown_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    grace_s: float = 600.0
+    min_interval_s: float = 1800.0
+    max_duration_s: float = 7200.0
+    prepare_ahead_s: float = 3600.0
+    resume_interrupted: bool = True
+    tz: str = "Asia/Ho_Chi_Minh"
+    # Past occurrences older than this are not looked at at all (no skip records either).
+    lookback_s: float = 86400.0
+    # Nothing starts later than this after its scheduled time, however it was delayed.
+    max_delay_s: float = 3600.0
+    # An interrupted occurrence is resumed only within this long after its interruption.
+    resume_within_s: float = 3600.0
+    # How far ahead occurrences are expanded to find the next deadline.
+    horizon_s: float = 2 * 86400.0
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One concrete playback of one item, scheduled or requested.
+
+    ``key`` identifies it for "never twice": ``item_id@<scheduled UTC>`` for the schedule
+    (unchanged by a new item version or a clock jump), ``item_id@request:<id>`` for a
+    play-now or emergency request.
+    """
+
+    key: str
+    item_id: str
+    scheduled_at: datetime
+    duration_s: float
+    zones: tuple[str, ...]
+    priority: Priority
+    trigger: Trigger = "schedule"
+    slot_id: str = ""
+    item_version: int = 1
+
+    @property
+    def expected_end(self) -> datetime:
+        return self.scheduled_at + timedelta(seconds=self.duration_s)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What already happened to an occurrence key (the daemon's play log, latest row).
+
+    ``started_at``/``ended_at`` of plays let the planner tell "queued behind another item"
+    from "missed": time the station was busy does not count against the grace period.
+    """
+
+    outcome: Outcome
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OnAir:
+    """The occurrence the daemon is playing (phase 'warmup' until audio starts)."""
+
+    occurrence: Occurrence
+    zones: tuple[str, ...]
+    started_at: datetime
+    phase: Literal["warmup", "playing"] = "playing"
+    audio_at: datetime | None = None
+
+    @property
+    def expected_end(self) -> datetime:
+        begin = self.audio_at or self.started_at
+        return begin + timedelta(seconds=self.occurrence.duration_s)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Play-now (operator, central) or emergency. ``zones`` None: the item's zones."""
+
+    request_id: str
+    item_id: str
+    trigger: Literal["operator", "emergency", "central"]
+    requested_at: datetime
+    zones: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """An occurrence pre-empted by an emergency, waiting to be resumed."""
+
+    occurrence: Occurrence
+    interrupted_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanState:
+    records: Mapping[str, Record] = field(default_factory=dict)
+    on_air: OnAir | None = None
+    requests: tuple[Request, ...] = ()
+    interrupted: tuple[Interrupted, ...] = ()
+    clock_trusted: bool = True
+    # zone -> since when its relay is on (absent: off).
+    relays_on_since: Mapping[str, datetime] = field(default_factory=dict)
+    # zone -> when audio last ended in it (for the cool-down).
+    audio_ended_at: Mapping[str, datetime] = field(default_factory=dict)
+    # Occurrences before this instant are ignored (e.g. installation time).
+    since: datetime | None = None
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)."""
+
+    occurrence: Occurrence
+    zones: tuple[str, ...]
+    audio_at: datetime
+    resume: bool
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Preempt:
+    """Stop what is on air; log it interrupted. ``resume``: add it to ``PlanState.interrupted``."""
+
+    occurrence: Occurrence
+    resume: bool
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Record this occurrence as skipped (it will never play)."""
+
+    occurrence: Occurrence
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Due or upcoming but not started now, and why (for status)."""
+
+    occurrence: Occurrence
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class RelayPlan:
+    """Desired relay state of one zone now, and when its next warm-up must begin."""
+
+    zone: str
+    on: bool
+    reason: Reason
+    next_on_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Prepare:
+    item_id: str
+    needed_by: datetime
+
+
+@dataclass(frozen=True)
+class Refusal:
+    slot_id: str
+    item_id: str
+    error: ScheduleError
+
+    @property
+    def reason(self) -> Reason:
+        return Reason(self.error.code, self.error.vi, self.error.en)
+
+
+@dataclass(frozen=True)
+class Plan:
+    now: datetime
+    start: Start | None
+    preempt: Preempt | None
+    skip: tuple[Skip, ...]
+    relays: tuple[RelayPlan, ...]
+    prepare: tuple[Prepare, ...]
+    next_wakeup: datetime
+    refused: tuple[Refusal, ...]
+    waiting: tuple[Waiting, ...]
+    held: Reason | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def occurrence_key(item_id: str, scheduled_at: datetime) -> str:
+    return f"{item_id}@{scheduled_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+def _request_key(request: Request) -> str:
+    return f"{request.item_id}@request:{request.request_id}"
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime passed to the planner: use aware UTC datetimes")
+    return moment.astimezone(UTC)
+
+
+def _mins(seconds: float) -> str:
+    return f"{seconds / 60:.0f}"
+
+
+def _resolve_zones(wanted: Iterable[str], known: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = tuple(wanted)
+    if ALL_ZONES in wanted:
+        return known
+    return tuple(z for z in known if z in wanted)
+
+
+@functools.lru_cache(maxsize=1024)
+def _refusal_of(slot: Slot, min_interval_s: float, max_duration_s: float, tz: str) -> ScheduleError | None:
+    # Memoised because plan() runs often over the same immutable slots.
+    try:
+        validate_slot_rules(slot, min_interval_s=min_interval_s, max_duration_s=max_duration_s, device_tz=tz)
+    except ScheduleError as exc:
+        return exc
+    return None
+
+
+def validate_slot(slot: Slot, settings: Settings) -> None:
+    """Raise ScheduleError if the slot is malformed, too frequent or too long (panel: before saving)."""
+    error = _refusal_of(slot, settings.min_interval_s, settings.max_duration_s, settings.tz)
+    if error is not None:
+        raise error
+
+
+def _occurrences(slots: Iterable[Slot], items: Mapping[str, PlannableItem], start: datetime, end: datetime,
+                 settings: Settings, zone_names: tuple[str, ...],
+                 refused: list[Refusal] | None) -> list[Occurrence]:
+    by_key: dict[str, Occurrence] = {}
+    for slot in slots:
+        error = _refusal_of(slot, settings.min_interval_s, settings.max_duration_s, settings.tz)
+        if error is None:
+            try:
+                times = occurrence_times(slot, start, end, settings.tz)
+            except ScheduleError as exc:
+                error = exc
+        if error is not None:
+            if refused is not None:
+                refused.append(Refusal(slot.slot_id, slot.item_id, error))
+            continue
+        item = items.get(slot.item_id)
+        if item is None:
+            # The daemon passes only items it knows; a slot for anything else has nothing to play.
+            continue
+        zones = _resolve_zones(slot.zones if slot.zones is not None else item.zones, zone_names)
+        duration = slot.duration_s if slot.duration_s else (item.duration_s or 0.0)
+        for at in times:
+            key = occurrence_key(item.id, at)
+            previous = by_key.get(key)
+            if previous is not None:
+                # Two slots of one item at one instant are one occurrence: it plays once, in both zone sets.
+                merged = tuple(z for z in zone_names if z in previous.zones or z in zones)
+                by_key[key] = Occurrence(key, item.id, at, max(duration, previous.duration_s), merged,
+                                         item.priority, "schedule", previous.slot_id, item.version)
+            else:
+                by_key[key] = Occurrence(key, item.id, at, duration, zones, item.priority, "schedule",
+                                         slot.slot_id, item.version)
+    return sorted(by_key.values(), key=lambda o: (o.scheduled_at, o.key))
+
+
+def expand(slots: Iterable[Slot], start: datetime, end: datetime, tz: str,
+           items: Mapping[str, PlannableItem] | Iterable[PlannableItem] | None = None,
+           zones: Iterable[str] | None = None, settings: Settings | None = None) -> list[Occurrence]:
+    """Occurrences of ``slots`` in [start, end), sorted, for the panel's week view.
+
+    Refused slots (see ``validate_slot``) are left out. Without ``items``, each slot's item
+    is taken as a normal-priority item in all zones of ``zones`` (or the slot's own zones).
+    """
+    slots = tuple(slots)
+    settings = settings or Settings(tz=tz)
+    if settings.tz != tz:
+        settings = Settings(**{**settings.__dict__, "tz": tz})
+    item_map = _item_map(items) if items is not None else {}
+    zone_names = tuple(zones) if zones is not None else tuple(
+        dict.fromkeys(z for s in slots for z in (s.zones or ()) if z != ALL_ZONES))
+    for slot in slots:
+        if slot.item_id not in item_map:
+            item_map[slot.item_id] = PlannableItem(id=slot.item_id)
+    return _occurrences(slots, item_map, _utc(start), _utc(end), settings, zone_names, None)
+
+
+def _item_map(items: Mapping[str, PlannableItem] | Iterable[PlannableItem]) -> dict[str, PlannableItem]:
+    if isinstance(items, Mapping):
+        return dict(items)
+    return {item.id: item for item in items}
+
+
+def _busy_intervals(state: PlanState, since: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    spans: list[tuple[datetime, datetime]] = []
+    for record in state.records.values():
+        if record.started_at is not None and record.ended_at is not None and record.ended_at > since:
+            spans.append((_utc(record.started_at), _utc(record.ended_at)))
+    if state.on_air is not None:
+        spans.append((_utc(state.on_air.started_at), now))
+    spans.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _lateness(scheduled_at: datetime, now: datetime, busy: list[tuple[datetime, datetime]]) -> float:
+    """Seconds late, not counting time the station was busy playing something else."""
+    late = (now - scheduled_at).total_seconds()
+    for a, b in busy:
+        lo, hi = max(a, scheduled_at), min(b, now)
+        if hi > lo:
+            late -= (hi - lo).total_seconds()
+    return max(0.0, late)
+
+
+_RANK_NAMES = {
+    0: ("khẩn cấp", "emergency"),
+    1: ("tiếp tục bản tin bị ngắt", "resumed after interruption"),
+    2: ("phát ngay theo yêu cầu", "play-now request"),
+    3: ("ưu tiên", "priority"),
+    4: ("thường", "normal"),
+}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    occurrence: Occurrence
+    rank: int
+    resume: bool = False
+
+    @property
+    def sort_key(self) -> tuple[int, datetime, str, str]:
+        o = self.occurrence
+        return (self.rank, o.scheduled_at, o.item_id, o.key)
+
+
+def _rank(occurrence: Occurrence, resume: bool) -> int:
+    if occurrence.priority == "emergency" or occurrence.trigger == "emergency":
+        return 0
+    if resume:
+        return 1
+    if occurrence.trigger != "schedule":
+        return 2
+    return 3 if occurrence.priority == "priority" else 4
+
+
+def _choice_reason(chosen: _Candidate, runner_up: _Candidate | None) -> Reason:
+    vi_rank, en_rank = _RANK_NAMES[chosen.rank]
+    if runner_up is None:
+        return Reason("due", f"Đến giờ phát ({vi_rank}).", f"Due now ({en_rank}).")
+    if runner_up.rank != chosen.rank:
+        vi_other, en_other = _RANK_NAMES[runner_up.rank]
+        return Reason("rank", f"Bản tin {vi_rank} phát trước bản tin {vi_other} cùng đến giờ.",
+                      f"{en_rank.capitalize()} before {en_other} due at the same time.")
+    if runner_up.occurrence.scheduled_at != chosen.occurrence.scheduled_at:
+        return Reason("earlier", "Bản tin đến giờ sớm hơn phát trước.", "Earlier scheduled occurrence first.")
+    return Reason("tie", f"Cùng mức và cùng giờ: chọn theo mã bản tin ({chosen.occurrence.item_id} trước "
+                         f"{runner_up.occurrence.item_id}).",
+                  f"Same level and time: tie broken by item id ({chosen.occurrence.item_id} before "
+                  f"{runner_up.occurrence.item_id}).")
+
+
+def _validity_problem(item: PlannableItem, at: datetime) -> Reason | None:
+    if item.revoked:
+        return Reason("revoked", "Bản tin đã bị thu hồi.", "The item was revoked.")
+    if item.valid_until is not None and at >= _utc(item.valid_until):
+        return Reason("expired", "Bản tin đã hết hiệu lực vào giờ phát.", "The item had expired at its slot time.")
+    if item.valid_from is not None and at < _utc(item.valid_from):
+        return Reason("not_yet_valid", "Bản tin chưa có hiệu lực vào giờ phát.",
+                      "The item was not yet valid at its slot time.")
+    return None
+
+
+def _window_zones(occurrence: Occurrence, zones: tuple[str, ...], begin: datetime,
+                  zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[str, ...]:
+    if occurrence.priority == "emergency" or occurrence.trigger == "emergency":
+        return zones
+    end = begin + timedelta(seconds=occurrence.duration_s)
+    return tuple(z for z in zones if allows(zone_rules[z].windows, begin, end, tz))
+
+
+def _outside_window_reason(occurrence: Occurrence, zones: tuple[str, ...],
+                           zone_rules: Mapping[str, ZoneRule]) -> Reason:
+    shown = ", ".join(f"{z} ({' '.join(str(w) for w in zone_rules[z].windows) or '-'})" for z in zones)
+    return Reason("outside_window",
+                  f"Ngoài khung giờ phát của vùng: {shown}. Chỉ bản tin khẩn cấp được phát ngoài khung giờ.",
+                  f"Outside the broadcast window of zone(s): {shown}. Only emergencies play outside windows.")
+
+
+def _audio_at(zones: tuple[str, ...], now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneRule]) -> datetime:
+    """When audio may begin: every zone's relay must have been on for its warm-up."""
+    at = now
+    for z in zones:
+        since = state.relays_on_since.get(z)
+        on_since = _utc(since) if since is not None else now
+        at = max(at, on_since + timedelta(seconds=zone_rules[z].warmup_s))
+    return at
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableItem], slots: Iterable[Slot],
+         zones: Iterable[ZoneRule], settings: Settings, state: PlanState) -> Plan:
+    """Decide what to do at ``now``. Pure: the same arguments always give the same Plan.
+
+    The daemon must, in this order: stop and log ``preempt`` (and remember it in
+    ``PlanState.interrupted`` when ``preempt.resume``); record every ``skip`` as skipped;
+    record ``start`` as started (durably, before audio, so a crash never replays it) and
+    play it from ``start.audio_at``; drive relays per ``relays``; prepare ``prepare``;
+    sleep until ``next_wakeup`` or an event.
+    """
+    now = _utc(now)
+    tz = ZoneInfo(settings.tz)
+    item_map = _item_map(items)
+    zone_rules = {z.name: z for z in zones}
+    zone_names = tuple(zone_rules)
+    grace = timedelta(seconds=settings.grace_s)
+    lo = now - timedelta(seconds=settings.lookback_s)
+    if state.since is not None:
+        lo = max(lo, min(_utc(state.since), now - grace))
+    hi = now + timedelta(seconds=max(settings.horizon_s, settings.prepare_ahead_s))
+    refused: list[Refusal] = []
+    occurrences = _occurrences(slots, item_map, lo, hi, settings, zone_names, refused)
+    records = state.records
+    busy = _busy_intervals(state, lo, now)
+    held = None if state.clock_trusted else Reason(
+        "clock_untrusted",
+        "Đồng hồ chưa đáng tin: tạm giữ lịch phát (phát ngay và khẩn cấp vẫn hoạt động).",
+        "Clock not trusted: scheduled playback held (play-now and emergency still work).")
+
+    skips: list[Skip] = []
+    waiting: list[Waiting] = []
+    candidates: list[_Candidate] = []
+    deadlines: list[datetime] = []
+    upcoming: list[Occurrence] = []
+
+    def timely(o: Occurrence, item: PlannableItem) -> bool:
+        """Skip (and return False) what is too late; wait for media within grace."""
+        delay = (now - o.scheduled_at).total_seconds()
+        late = _lateness(o.scheduled_at, now, busy)
+        if delay > settings.max_delay_s:
+            skips.append(Skip(o, Reason(
+                "delayed_too_long",
+                f"Đã trễ {_mins(delay)} phút, quá mức tối đa {_mins(settings.max_delay_s)} phút: bỏ qua.",
+                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped.")))
+            return False
+        if late > settings.grace_s:
+            if not item.ready:
+                skips.append(Skip(o, Reason(
+                    "not_ready", f"Âm thanh chưa sẵn sàng trong thời gian cho phép ({_mins(settings.grace_s)} phút).",
+                    f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min).")))
+            else:
+                skips.append(Skip(o, Reason(
+                    "missed",
+                    f"Lỡ giờ phát {_mins(late)} phút (mất điện, dịch vụ dừng hoặc đồng hồ chưa đáng tin), "
+                    f"quá thời gian cho phép {_mins(settings.grace_s)} phút.",
+                    f"Missed by {_mins(late)} min (power cut, service down or clock not trusted), "
+                    f"beyond the {_mins(settings.grace_s)} min grace period.")))
+            return False
+        if not item.ready:
+            waiting.append(Waiting(o, Reason("waiting_media", "Đang chờ âm thanh sẵn sàng.",
+                                             "Waiting for the audio to be ready.")))
+            deadlines.append(now + timedelta(seconds=settings.grace_s - late) + timedelta(microseconds=1))
+            return False
+        return True
+
+    def admissible(o: Occurrence, item: PlannableItem, at: datetime) -> bool:
+        problem = _validity_problem(item, at)
+        if problem is None and not o.zones:
+            problem = Reason("no_zones", "Không vùng loa nào của trạm này được chọn.",
+                             "None of this station's zones is targeted.")
+        if problem is None and o.duration_s > settings.max_duration_s:
+            problem = Reason("too_long", f"Thời lượng {_mins(o.duration_s)} phút vượt mức tối đa "
+                                         f"{_mins(settings.max_duration_s)} phút.",
+                             f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
+                             f"{_mins(settings.max_duration_s)} min.")
+        if problem is not None:
+            skips.append(Skip(o, problem))
+            return False
+        return True
+
+    # Scheduled occurrences.
+    for o in occurrences:
+        if o.key in records:
+            continue
+        if o.scheduled_at > now:
+            upcoming.append(o)
+            continue
+        if held is not None:
+            waiting.append(Waiting(o, held))
+            continue
+        item = item_map[o.item_id]
+        if admissible(o, item, o.scheduled_at) and timely(o, item):
+            candidates.append(_Candidate(o, _rank(o, False)))
+
+    # Play-now and emergency requests: validity is judged now, when they are asked for.
+    for r in state.requests:
+        key = _request_key(r)
+        if key in records:
+            continue
+        at = _utc(r.requested_at)
+        item = item_map.get(r.item_id)
+        if item is None:
+            o = Occurrence(key, r.item_id, at, 0.0, (), "emergency" if r.trigger == "emergency" else "normal",
+                           r.trigger, f"request:{r.request_id}")
+            skips.append(Skip(o, Reason("unknown_item", f"Không có bản tin '{r.item_id}'.",
+                                        f"There is no item '{r.item_id}'.")))
+            continue
+        zones_wanted = _resolve_zones(r.zones if r.zones is not None else item.zones, zone_names)
+        priority: Priority = "emergency" if r.trigger == "emergency" else item.priority
+        o = Occurrence(key, item.id, at, item.duration_s or 0.0, zones_wanted, priority, r.trigger,
+                       f"request:{r.request_id}", item.version)
+        if admissible(o, item, now) and timely(o, item):
+            candidates.append(_Candidate(o, _rank(o, False)))
+
+    # Occurrences interrupted by an emergency, to be resumed.
+    for interrupted in state.interrupted:
+        o = interrupted.occurrence
+        record = records.get(o.key)
+        if record is None or record.outcome != "interrupted":
+            continue
+        if held is not None and o.trigger == "schedule":
+            waiting.append(Waiting(o, held))
+            continue
+        item = item_map.get(o.item_id)
+        since = (now - _utc(interrupted.interrupted_at)).total_seconds()
+        if item is None or since > settings.resume_within_s:
+            skips.append(Skip(o, Reason(
+                "resume_expired",
+                f"Không phát lại bản tin bị ngắt: đã quá {_mins(settings.resume_within_s)} phút.",
+                f"Interrupted item not resumed: more than {_mins(settings.resume_within_s)} min have passed.")))
+            continue
+        if not admissible(o, item, now):
+            continue
+        deadlines.append(_utc(interrupted.interrupted_at) + timedelta(seconds=settings.resume_within_s, microseconds=1))
+        candidates.append(_Candidate(o, _rank(o, True), resume=True))
+
+    candidates.sort(key=lambda c: c.sort_key)
+
+    # What is on air, and whether it must stop.
+    on_air = state.on_air
+    preempt: Preempt | None = None
+    busy_until: datetime | None = None
+    if on_air is not None:
+        current = item_map.get(on_air.occurrence.item_id)
+        if current is None or current.revoked:
+            preempt = Preempt(on_air.occurrence, False, Reason(
+                "revoked", "Bản tin đang phát đã bị thu hồi: dừng ngay.", "The item on air was revoked: stopped at once."))
+        elif candidates and candidates[0].rank == 0 and _rank(on_air.occurrence, False) != 0:
+            resume = settings.resume_interrupted
+            preempt = Preempt(on_air.occurrence, resume, Reason(
+                "emergency",
+                "Bản tin khẩn cấp ngắt bản tin đang phát" + (" (sẽ phát lại sau)." if resume else " (không phát lại)."),
+                "Emergency pre-empts the item on air" + (" (resumed afterwards)." if resume else " (not resumed).")))
+        elif on_air.occurrence.duration_s > 0:
+            busy_until = on_air.expected_end
+
+    start: Start | None = None
+    if on_air is None or preempt is not None:
+        remaining = list(candidates)
+        while remaining:
+            chosen = remaining.pop(0)
+            o = chosen.occurrence
+            allowed = _window_zones(o, o.zones, now, zone_rules, tz)
+            if not allowed:
+                skips.append(Skip(o, _outside_window_reason(o, o.zones, zone_rules)))
+                continue
+            runner_up = remaining[0] if remaining else None
+            reason = _choice_reason(chosen, runner_up)
+            if len(allowed) < len(o.zones):
+                dropped = tuple(z for z in o.zones if z not in allowed)
+                outside = _outside_window_reason(o, dropped, zone_rules)
+                reason = Reason(reason.code, f"{reason.vi} {outside.vi}", f"{reason.en} {outside.en}")
+            audio_at = _audio_at(allowed, now, state, zone_rules)
+            start = Start(o, allowed, audio_at, chosen.resume, reason)
+            if o.duration_s > 0:
+                busy_until = audio_at + timedelta(seconds=o.duration_s)
+            for c in remaining:
+                waiting.append(Waiting(c.occurrence, Reason(
+                    "queued", f"Chờ sau bản tin {o.item_id} đang bắt đầu.", f"Queued behind {o.item_id}, starting now.")))
+            break
+    else:
+        for c in candidates:
+            waiting.append(Waiting(c.occurrence, Reason(
+                "queued", f"Chờ bản tin {on_air.occurrence.item_id} đang phát kết thúc.",
+                f"Queued until {on_air.occurrence.item_id}, on air, ends.")))
+
+    relays = _plan_relays(now, state, zone_rules, tz, settings, item_map, start, on_air if preempt is None else None,
+                          upcoming if held is None else [], [w.occurrence for w in waiting if w.reason.code == "queued"],
+                          busy_until, deadlines)
+    prepare = _plan_prepare(now, settings, item_map, upcoming, [w.occurrence for w in waiting], deadlines)
+
+    for o in upcoming:
+        deadlines.append(o.scheduled_at)
+    future = [d for d in deadlines if d > now]
+    next_wakeup = min(future) if future else hi
+    next_wakeup = min(next_wakeup, hi)
+    return Plan(now=now, start=start, preempt=preempt, skip=tuple(skips), relays=relays, prepare=prepare,
+                next_wakeup=next_wakeup, refused=tuple(refused), waiting=tuple(waiting), held=held)
+
+
+def _plan_relays(now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo,
+                 settings: Settings, items: Mapping[str, PlannableItem], start: Start | None,
+                 on_air: OnAir | None, upcoming: list[Occurrence], queued: list[Occurrence],
+                 busy_until: datetime | None, deadlines: list[datetime]) -> tuple[RelayPlan, ...]:
+    """Per zone: on now or not, and when the next warm-up must begin so audio starts on time."""
+    active: dict[str, Reason] = {}
+    if start is not None:
+        for z in start.zones:
+            active[z] = Reason("starting", f"Bắt đầu phát {start.occurrence.item_id}.",
+                               f"Starting {start.occurrence.item_id}.")
+    elif on_air is not None:
+        for z in on_air.zones:
+            active[z] = Reason("on_air", f"Đang phát {on_air.occurrence.item_id}.", f"{on_air.occurrence.item_id} on air.")
+
+    # Predicted next audio start per zone. Queued items start when the current one ends.
+    next_start: dict[str, tuple[datetime, str]] = {}
+
+    def consider(z: str, at: datetime, item_id: str) -> None:
+        if z not in next_start or at < next_start[z][0]:
+            next_start[z] = (at, item_id)
+
+    if busy_until is not None:
+        for o in queued:
+            for z in o.zones:
+                consider(z, busy_until, o.item_id)
+    for o in upcoming:
+        item = items[o.item_id]
+        if not item.ready or _validity_problem(item, o.scheduled_at) is not None:
+            continue
+        at = max(o.scheduled_at, busy_until) if busy_until is not None else o.scheduled_at
+        for z in _window_zones(o, o.zones, at, zone_rules, tz):
+            consider(z, at, o.item_id)
+
+    plans: list[RelayPlan] = []
+    for name, rule in zone_rules.items():
+        predicted = next_start.get(name)
+        next_on_at = predicted[0] - timedelta(seconds=rule.warmup_s) if predicted else None
+        if next_on_at is not None and next_on_at > now:
+            deadlines.append(next_on_at)
+        is_on = name in state.relays_on_since
+        ended = state.audio_ended_at.get(name)
+        cooldown_end = _utc(ended) + timedelta(seconds=rule.cooldown_s) if ended is not None else None
+        if name in active:
+            plans.append(RelayPlan(name, True, active[name], next_on_at))
+            continue
+        if predicted is not None and next_on_at is not None and next_on_at <= now:
+            plans.append(RelayPlan(name, True, Reason(
+                "warmup", f"Khởi động ampli cho {predicted[1]} lúc {predicted[0]:%H:%M:%S}Z.",
+                f"Warming up for {predicted[1]} at {predicted[0]:%H:%M:%S}Z."), next_on_at))
+            continue
+        if is_on and cooldown_end is not None and cooldown_end > now:
+            deadlines.append(cooldown_end)
+            plans.append(RelayPlan(name, True, Reason("cooldown", "Chờ nguội sau khi phát.", "Cooling down after audio."),
+                                   next_on_at))
+            continue
+        if is_on and next_on_at is not None and next_on_at <= max(now, cooldown_end or now):
+            plans.append(RelayPlan(name, True, Reason(
+                "adjacent", f"Giữ ampli bật: {predicted[1]} tiếp ngay sau." if predicted else "Giữ ampli bật.",
+                f"Kept on: {predicted[1]} follows immediately." if predicted else "Kept on."), next_on_at))
+            continue
+        plans.append(RelayPlan(name, False, Reason("idle", "Không phát: tắt ampli.", "Nothing to play: off."), next_on_at))
+    return tuple(plans)
+
+
+def _plan_prepare(now: datetime, settings: Settings, items: Mapping[str, PlannableItem], upcoming: list[Occurrence],
+                  due: list[Occurrence], deadlines: list[datetime]) -> tuple[Prepare, ...]:
+    ahead = timedelta(seconds=settings.prepare_ahead_s)
+    needed: dict[str, datetime] = {}
+    for o in [*due, *upcoming]:
+        item = items.get(o.item_id)
+        if item is None or item.ready or item.revoked:
+            continue
+        if o.trigger == "schedule" and _validity_problem(item, o.scheduled_at) is not None:
+            continue
+        if o.scheduled_at - ahead > now:
+            deadlines.append(o.scheduled_at - ahead)
+            continue
+        if o.item_id not in needed or o.scheduled_at < needed[o.item_id]:
+            needed[o.item_id] = o.scheduled_at
+    return tuple(Prepare(i, at) for i, at in sorted(needed.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+def settings_from_config(config: Any) -> Settings:
+    """Settings from ``appliance.config.Config`` (duck-typed to keep this module free of I/O)."""
+    s = config.schedule
+    return Settings(grace_s=s.grace_minutes * 60.0, min_interval_s=s.min_interval_minutes * 60.0,
+                    max_duration_s=s.max_duration_minutes * 60.0, prepare_ahead_s=s.prepare_ahead_minutes * 60.0,
+                    resume_interrupted=bool(s.resume_interrupted), tz=config.device.timezone)
+
+
+def zone_rules_from_config(config: Any) -> tuple[ZoneRule, ...]:
+    """One ZoneRule per configured zone; a zone without windows uses schedule.default_windows."""
+    default = parse_windows(config.schedule.default_windows)
+    return tuple(ZoneRule(name=z.name, windows=parse_windows(z.windows) if z.windows else default,
+                          warmup_s=z.warmup_ms / 1000.0, cooldown_s=z.cooldown_ms / 1000.0) for z in config.zones)
+
+
+def _parse_instant(value: Any, what: str, slot_id: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ScheduleError(f"Lịch '{slot_id}': {what} '{value}' phải là giờ UTC dạng ISO 8601 có 'Z'.",
+                            f"Slot '{slot_id}': {what} '{value}' must be a UTC ISO 8601 time with 'Z'.",
+                            code="schedule_invalid.time")
+    return moment.astimezone(UTC)
+
+
+def _parse_local(value: Any, what: str, slot_id: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is not None:
+        raise ScheduleError(f"Lịch '{slot_id}': {what} '{value}' phải là giờ địa phương dạng YYYY-MM-DDTHH:MM:SS.",
+                            f"Slot '{slot_id}': {what} '{value}' must be a local time YYYY-MM-DDTHH:MM:SS.",
+                            code="schedule_invalid.time")
+    return moment
+
+
+def slot_from_schedule(item_id: str, schedule: Mapping[str, Any], *, slot_id: str | None = None,
+                       zones: Iterable[str] | None = None, valid_from: datetime | None = None,
+                       valid_until: datetime | None = None, origin: Literal["central", "local"] = "central") -> Slot:
+    """A Slot from the protocol's schedule object (``type``) or a ``slots`` table row shape (``kind``).
+
+    once:  {"type": "once", "starts": ["2025-01-01T23:00:00Z", ...], "duration_s": 60}
+    rrule: {"type": "rrule", "dtstart": "2025-01-02T06:00:00", "tzid": "Asia/Ho_Chi_Minh",
+            "rrule": "FREQ=DAILY", "exdates": ["2025-01-05T06:00:00"], "duration_s": 60}
+    """
+    slot_id = slot_id or f"{origin}:{item_id}"
+    kind = schedule.get("type", schedule.get("kind"))
+    duration = schedule.get("duration_s")
+    common: dict[str, Any] = {
+        "slot_id": slot_id, "item_id": item_id, "duration_s": float(duration) if duration else None,
+        "zones": tuple(zones) if zones is not None else None, "valid_from": valid_from,
+        "valid_until": valid_until, "origin": origin,
+    }
+    if kind == "once":
+        starts = tuple(_parse_instant(s, "thời điểm phát/start", slot_id) for s in schedule.get("starts") or ())
+        return Slot(kind="once", starts=starts, **common)
+    if kind == "rrule":
+        return Slot(kind="rrule", dtstart=_parse_local(schedule.get("dtstart"), "DTSTART", slot_id),
+                    rrule=str(schedule.get("rrule") or ""), tzid=schedule.get("tzid") or None,
+                    exdates=tuple(_parse_local(x, "EXDATE", slot_id) for x in schedule.get("exdates") or ()),
+                    **common)
+    raise ScheduleError(f"Lịch '{slot_id}': loại '{kind}' không hợp lệ (once hoặc rrule).",
+                        f"Slot '{slot_id}': type '{kind}' is invalid (once or rrule).", code="schedule_invalid.kind")
