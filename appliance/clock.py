@@ -279,3 +279,27 @@ class JumpDetector:
             self._base = base
             return step
         return 0.0
+
+
+class OffsetClock(SystemClock):
+    """Real time shifted by an adjustable offset: a wall clock that can be wrong or jump while
+    monotonic time runs normally (tests of trust and jumps against a real-time daemon)."""
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self._offset_s = offset_s
+        self._lock = threading.Lock()
+
+    @property
+    def offset_s(self) -> float:
+        with self._lock:
+            return self._offset_s
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    def time(self) -> float:
+        return time.time() + self.offset_s
+
+    def jump(self, seconds: float) -> None:
+        with self._lock:
+            self._offset_s += seconds

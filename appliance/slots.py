@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sqlite3
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from dateutil import rrule as du_rrule
-
+from appliance import planner
 from appliance.config import Config
-from appliance.errors import ScheduleError, ValidationError
+from appliance.errors import ValidationError
 from appliance.store import Store, utc_now_iso
 
-# Checking more occurrences than this buys nothing: a rule's spacing repeats within a year.
-_MAX_OCCURRENCES_CHECKED = 400
 _MAX_ONCE_STARTS = 100
 
 
@@ -128,60 +124,13 @@ def _rule_text(value: Any) -> str:
     return text
 
 
-_UNTIL_LOCAL_RE = re.compile(r"UNTIL=(\d{8}(?:T\d{6})?)(?=;|$)", re.IGNORECASE)
-
-
-def _until_to_utc(match: re.Match[str], tz: zoneinfo.ZoneInfo) -> str:
-    """A floating UNTIL is local wall time; dateutil wants UTC next to an aware DTSTART."""
-    raw = match.group(1)
-    moment = datetime.strptime(raw, "%Y%m%dT%H%M%S") if "T" in raw.upper() else datetime.strptime(raw, "%Y%m%d")
-    if "T" not in raw.upper():
-        moment = moment.replace(hour=23, minute=59, second=59)
-    return "UNTIL=" + moment.replace(tzinfo=tz).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def expand_rrule(dtstart_local: datetime, rule: str, exdates_local: Sequence[datetime],
-                 tz: zoneinfo.ZoneInfo, *, limit: int = _MAX_OCCURRENCES_CHECKED) -> list[datetime]:
-    """First ``limit`` occurrences as aware UTC datetimes (wall times resolved in ``tz``)."""
-    rule = _UNTIL_LOCAL_RE.sub(lambda m: _until_to_utc(m, tz), rule)
-    try:
-        # An aware DTSTART makes dateutil step in wall time of ``tz`` and accept a UTC UNTIL (RFC 5545).
-        parsed = du_rrule.rrulestr(rule, dtstart=dtstart_local.replace(tzinfo=tz))
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise _invalid(f"RRULE không hợp lệ: {exc}.", f"Invalid RRULE: {exc}.") from None
-    excluded = {e.replace(tzinfo=tz) for e in exdates_local}
-    found: list[datetime] = []
-    for occurrence in parsed:
-        if occurrence in excluded:
-            continue
-        found.append(occurrence.astimezone(UTC))
-        if len(found) >= limit:
-            break
-    return found
-
-
-def check_spacing(starts_utc: Sequence[datetime], *, min_interval: timedelta, what: str) -> None:
-    """Refuse a slot whose occurrences come closer than ``min_interval`` (a typo must not spam)."""
-    ordered = sorted(starts_utc)
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
-        gap = later - earlier
-        if gap < min_interval:
-            minutes = int(min_interval.total_seconds() // 60)
-            raise ScheduleError(
-                f"{what} phát dày hơn mức cho phép: hai lần cách nhau {_human(gap)}, tối thiểu {minutes} phút.",
-                f"{what} fires too often: two occurrences {_human(gap)} apart, the minimum is {minutes} minutes.",
-                code="schedule_invalid.too_frequent",
-            )
-
-
-def _human(gap: timedelta) -> str:
-    seconds = int(gap.total_seconds())
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
-
-
 def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], default_tz: str,
-                     min_interval_minutes: int, max_duration_minutes: int) -> SlotFields:
-    """Validate operator input for one slot. Pure; raises ValidationError/ScheduleError."""
+                     settings: planner.Settings) -> SlotFields:
+    """Validate operator input for one slot. Pure; raises ValidationError/ScheduleError.
+
+    Shape and references are checked here; the broadcast rules (minimum interval, maximum
+    duration, accepted RRULE subset) are the planner's ``validate_slot``.
+    """
     if not isinstance(data, Mapping):
         raise _invalid("Dữ liệu lịch phát phải là một đối tượng.", "Slot data must be an object.")
     known = {"item_id", "zones", "kind", "starts", "dtstart", "rrule", "exdates", "tzid", "duration_s",
@@ -200,15 +149,8 @@ def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], defa
     zones = _parse_zones(data.get("zones", ["*"]), zone_names)
 
     duration = data.get("duration_s")
-    if duration is not None:
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
-            raise _invalid("Thời lượng (duration_s) phải là số giây dương.", "duration_s must be a positive number of seconds.")
-        if duration > max_duration_minutes * 60:
-            raise ScheduleError(
-                f"Thời lượng {duration} giây vượt mức tối đa {max_duration_minutes} phút.",
-                f"Duration {duration} s exceeds the maximum of {max_duration_minutes} minutes.",
-                code="schedule_invalid.too_long",
-            )
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0):
+        raise _invalid("Thời lượng (duration_s) phải là số giây dương.", "duration_s must be a positive number of seconds.")
 
     valid_from = _optional_instant(data.get("valid_from"), tz, "valid_from")
     valid_until = _optional_instant(data.get("valid_until"), tz, "valid_until")
@@ -216,7 +158,6 @@ def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], defa
         raise _invalid("'valid_until' phải sau 'valid_from'.", "'valid_until' must be after 'valid_from'.")
 
     kind = data.get("kind")
-    min_interval = timedelta(minutes=min_interval_minutes)
     if kind == "once":
         raw = data.get("starts")
         if isinstance(raw, str):
@@ -225,9 +166,10 @@ def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], defa
             raise _invalid(f"'starts' phải là danh sách 1 đến {_MAX_ONCE_STARTS} thời điểm.",
                            f"'starts' must be a list of 1 to {_MAX_ONCE_STARTS} times.")
         starts = sorted({_parse_instant(v, tz, "starts") for v in raw})
-        check_spacing(starts, min_interval=min_interval, what="Lịch phát / The slot")
-        return SlotFields(item_id.strip(), zones, "once", [iso_utc(s) for s in starts], None, None, [], str(tzid),
-                          duration, _opt_iso(valid_from), _opt_iso(valid_until))
+        fields = SlotFields(item_id.strip(), zones, "once", [iso_utc(s) for s in starts], None, None, [], str(tzid),
+                            duration, _opt_iso(valid_from), _opt_iso(valid_until))
+        planner.validate_slot(to_planner_slot(fields), settings)
+        return fields
     if kind == "rrule":
         dtstart = _parse_local(data.get("dtstart"), "dtstart")
         rule = _rule_text(data.get("rrule"))
@@ -235,14 +177,11 @@ def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], defa
         if not isinstance(raw_ex, list) or len(raw_ex) > 1000:
             raise _invalid("'exdates' phải là danh sách giờ địa phương.", "'exdates' must be a list of local times.")
         exdates = sorted({_parse_local(v, "exdates") for v in raw_ex})
-        occurrences = expand_rrule(dtstart, rule, exdates, tz)
-        if not occurrences:
-            raise ScheduleError("Quy tắc lặp không bao giờ phát.", "The repeat rule never fires.",
-                                code="schedule_invalid.never")
-        check_spacing(occurrences, min_interval=min_interval, what="Quy tắc lặp / The repeat rule")
-        return SlotFields(item_id.strip(), zones, "rrule", [], _local_text(dtstart), rule,
-                          [_local_text(e) for e in exdates], str(tzid), duration,
-                          _opt_iso(valid_from), _opt_iso(valid_until))
+        fields = SlotFields(item_id.strip(), zones, "rrule", [], _local_text(dtstart), rule,
+                            [_local_text(e) for e in exdates], str(tzid), duration,
+                            _opt_iso(valid_from), _opt_iso(valid_until))
+        planner.validate_slot(to_planner_slot(fields), settings)
+        return fields
     raise _invalid("'kind' phải là 'once' hoặc 'rrule'.", "'kind' must be 'once' or 'rrule'.")
 
 
@@ -267,6 +206,18 @@ def _opt_iso(moment: datetime | None) -> str | None:
     return iso_utc(moment) if moment else None
 
 
+def to_planner_slot(slot: Slot | SlotFields) -> planner.Slot:
+    """The planner's view of a local slot (raises ScheduleError for a malformed stored row)."""
+    shape = {"kind": slot.kind, "starts": slot.starts, "dtstart": slot.dtstart, "rrule": slot.rrule,
+             "exdates": slot.exdates, "tzid": slot.tzid, "duration_s": slot.duration_s}
+    zones = None if list(slot.zones) == ["*"] else slot.zones
+    return planner.slot_from_schedule(
+        slot.item_id, shape, slot_id=getattr(slot, "id", None) or "local:new", zones=zones,
+        valid_from=datetime.fromisoformat(slot.valid_from.replace("Z", "+00:00")) if slot.valid_from else None,
+        valid_until=datetime.fromisoformat(slot.valid_until.replace("Z", "+00:00")) if slot.valid_until else None,
+        origin="local")
+
+
 def _row_to_slot(row: sqlite3.Row) -> Slot:
     return Slot(
         id=row["id"], item_id=row["item_id"], zones=json.loads(row["zones"]), kind=row["kind"],
@@ -289,11 +240,8 @@ class SlotRepository:
         self._on_change = on_change
 
     def validate(self, data: Mapping[str, Any]) -> SlotFields:
-        return parse_slot_input(
-            data, zone_names=self._config.zone_names(), default_tz=self._config.device.timezone,
-            min_interval_minutes=self._config.schedule.min_interval_minutes,
-            max_duration_minutes=self._config.schedule.max_duration_minutes,
-        )
+        return parse_slot_input(data, zone_names=self._config.zone_names(), default_tz=self._config.device.timezone,
+                                settings=planner.settings_from_config(self._config))
 
     def add(self, data: Mapping[str, Any], *, actor: str) -> Slot:
         fields = self.validate(data)
