@@ -549,12 +549,6 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         """Skip (and return False) what is too late; wait for media within grace."""
         delay = (now - o.scheduled_at).total_seconds()
         late = _lateness(o.scheduled_at, now, busy)
-        if delay > settings.max_delay_s:
-            skips.append(Skip(o, Reason(
-                "delayed_too_long",
-                f"Đã trễ {_mins(delay)} phút, quá mức tối đa {_mins(settings.max_delay_s)} phút: bỏ qua.",
-                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped.")))
-            return False
         if late > settings.grace_s:
             if not item.ready:
                 skips.append(Skip(o, Reason(
@@ -567,6 +561,12 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                     f"quá thời gian cho phép {_mins(settings.grace_s)} phút.",
                     f"Missed by {_mins(late)} min (power cut, service down or clock not trusted), "
                     f"beyond the {_mins(settings.grace_s)} min grace period.")))
+            return False
+        if delay > settings.max_delay_s:
+            skips.append(Skip(o, Reason(
+                "delayed_too_long",
+                f"Đã trễ {_mins(delay)} phút, quá mức tối đa {_mins(settings.max_delay_s)} phút: bỏ qua.",
+                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped.")))
             return False
         if not item.ready:
             waiting.append(Waiting(o, Reason("waiting_media", "Đang chờ âm thanh sẵn sàng.",
