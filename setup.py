@@ -45,6 +45,8 @@ setup(
             "hypothesis>=6",
             "playwright>=1.40",
             "ruff",
+            "pyyaml",
+            "openapi-spec-validator",
         ],
     },
     entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},
