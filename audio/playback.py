@@ -45,10 +45,13 @@ import urllib.parse
 import urllib.request
 import wave
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from appliance.durable import TEMP_PREFIX, fsync_dir
 from appliance.errors import PlaybackError, StorageError, ValidationError
+
+if TYPE_CHECKING:
+    from appliance.config import Config
 
 Output = Literal["capture", "alsa", "dummy"]
 Outcome = Literal["completed", "stopped", "error", "stalled", "overrun"]
@@ -610,6 +613,14 @@ class Player:
         self._lock = threading.Lock()
         self._current: _Session | None = None
         self._closed = False
+
+    @classmethod
+    def from_config(cls, config: Config) -> Player:
+        """The player the ``[audio]`` section asks for; 'auto' means the sound card if there is one."""
+        audio = config.audio
+        output = detect_output() if audio.output == "auto" else audio.output
+        return cls(output, config.capture_path if output == "capture" else None, audio.volume,
+                   watchdog_margin_s=audio.watchdog_margin_s, stall_timeout_s=audio.stall_timeout_s)
 
     @property
     def volume(self) -> int:

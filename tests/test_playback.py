@@ -422,3 +422,15 @@ def test_volume_gain_law() -> None:
     assert volume_gain(100) == 1.0
     assert volume_gain(0) == 0.0
     assert volume_gain(50) == pytest.approx(0.125)
+
+
+def test_player_from_config(tmp_path: Path) -> None:
+    from appliance.config import load
+
+    config_file = tmp_path / "appliance.toml"
+    config_file.write_text(f'[device]\ndata_dir = "{tmp_path}"\n[audio]\noutput = "capture"\nvolume = 35\n'
+                           'stall_timeout_s = 4.0\n', encoding="utf-8")
+    with Player.from_config(load(config_file)) as player:
+        assert player.output == "capture"
+        assert player.volume == 35
+    assert (tmp_path / "capture").is_dir()
