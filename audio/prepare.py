@@ -11,7 +11,7 @@ Steps (``Preparer.prepare_file`` / ``Preparer.prepare_text``):
    speech always needs it) a look-ahead limiter (ffmpeg ``alimiter``) shaves the peaks first and a
    final linear gain lands on the target. Measured here: loudnorm takes ~1.5 s for 94 s of
    speech, this ~0.4 s, and pyloudnorm's normalizer clips;
-4. for text, the project's chime before and after (``audio.chime``), 3 LU below the speech;
+4. for text, the project's chime before and after (``audio.chime``), at the same loudness;
 5. store as ``<work_dir>/<sha256>.wav`` (content-addressed, written atomically), with a small
    index entry keyed by the input's hash and every parameter, so preparing the same input again
    (ahead of a slot, then at air time) is a file lookup.
@@ -63,7 +63,8 @@ PEAK_MARGIN_DB = 0.2
 # The limiter works on sample peaks; inter-sample peaks sit up to ~1 dB higher on speech.
 LIMITER_HEADROOM_DB = 1.0
 LIMITER_TOLERANCE_LU = 0.5
-CHIME_BELOW_TARGET_LU = 3.0
+# At the target like everything else: a quieter chime drags a short announcement's loudness down.
+CHIME_BELOW_TARGET_LU = 0.0
 CHIME_GAP_MS = 300
 PREPARE_FORMAT = 1
 

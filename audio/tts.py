@@ -438,6 +438,17 @@ def default_normalizer() -> Callable[[str], str]:
     return functools.partial(normalize.normalize_for_speech, abbreviations=abbreviations)
 
 
+def spoken_form(text: str, normalizer: Callable[[str], str] | None = None) -> str:
+    """``clean_text`` then the speech normalizer: exactly what an engine is given to read."""
+    normalizer = normalizer if normalizer is not None else default_normalizer()
+    spoken = normalizer(clean_text(text))
+    spoken = "\n".join(_SPACE_RE.sub(" ", line).strip() for line in spoken.splitlines()).strip()
+    if not any(ch.isalnum() for ch in spoken):
+        raise TTSError("Không có nội dung để đọc (văn bản trống).",
+                       "There is nothing to read: the text is empty.", code="tts.empty")
+    return spoken
+
+
 class Synthesizer:
     """Text to a cached WAV file. Thread-safe; one engine child process per Synthesizer."""
 
@@ -474,12 +485,7 @@ class Synthesizer:
         """The guarded, normalized text exactly as the engine will receive it."""
         if self._normalizer is None:
             self._normalizer = default_normalizer()
-        spoken = self._normalizer(clean_text(text))
-        spoken = "\n".join(_SPACE_RE.sub(" ", line).strip() for line in spoken.splitlines()).strip()
-        if not any(ch.isalnum() for ch in spoken):
-            raise TTSError("Không có nội dung để đọc (văn bản trống).",
-                           "There is nothing to read: the text is empty.", code="tts.empty")
-        return spoken
+        return spoken_form(text, self._normalizer)
 
     def cache_key(self, normalized_text: str) -> str:
         return hashlib.sha256(f"{self._identity}\n{normalized_text}".encode()).hexdigest()

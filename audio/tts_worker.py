@@ -120,7 +120,10 @@ class WorkerHandle:
                 code="tts.timeout",
             ) from None
         except (BrokenPipeError, ConnectionError, EOFError):
-            code = proc.poll()
+            try:
+                code: int | None = proc.wait(timeout=2)  # EOF comes a moment before the exit status
+            except subprocess.TimeoutExpired:
+                code = None
             self.kill()
             raise TTSError(
                 f"Bộ đọc văn bản bị dừng đột ngột (mã {code}). Lần đọc sau sẽ khởi động lại.",
