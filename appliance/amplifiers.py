@@ -185,13 +185,19 @@ class Amplifiers:
             self._report_trip(name)
         return min(deadlines, default=None)
 
-    def all_off(self, reason: str) -> None:
-        """Every relay off now, owners dropped (safe state)."""
+    def on_since(self) -> dict[str, float]:
+        """Zones that are on, with the monotonic time they switched on."""
+        with self._lock:
+            return {name: z.on_since_mono for name, z in self._zones.items()
+                    if z.relay.value and z.on_since_mono is not None}
+
+    def all_off(self, reason: str, *, log_unchanged: bool = False) -> None:
+        """Every relay off now, owners dropped (safe state). ``log_unchanged`` logs zones already off too."""
         with self._lock:
             for zone in self._zones.values():
                 zone.owners.clear()
                 zone.off_at_mono = None
-                if zone.relay.value:
+                if zone.relay.value or log_unchanged:
                     self._set(zone, False, reason)
                 else:
                     # Drive the pin to its off level anyway: cheap, and certain.
