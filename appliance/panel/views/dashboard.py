@@ -1,0 +1,95 @@
+"""Dashboard: on air now, what is next today, relays, clock trust, sync, disk, warnings, chart."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from appliance.panel import chart, history, i18n
+from appliance.panel.web import PanelState, lang, panel, t
+from appliance.panel.weekview import expand, from_item, from_stored
+from appliance.slots import SlotRepository
+
+bp = Blueprint("dashboard", __name__)
+
+
+def relay_states(state: PanelState, status: dict[str, Any] | None) -> dict[str, bool | None]:
+    """Per zone: on/off from the daemon, else the last relay change it logged, else unknown."""
+    amps = (status or {}).get("relays")
+    out: dict[str, bool | None] = {}
+    for zone in state.config.zones:
+        value = amps.get(zone.name) if isinstance(amps, dict) else None
+        if isinstance(value, dict):
+            out[zone.name] = bool(value.get("on"))
+        elif isinstance(value, bool):
+            out[zone.name] = value
+        else:
+            row = state.store.query_one("SELECT state FROM relay_log WHERE zone = ? ORDER BY id DESC LIMIT 1",
+                                        (zone.name,)) if status is None else None
+            out[zone.name] = bool(row["state"]) if row else None
+    return out
+
+
+def clock_trusted(state: PanelState, status: dict[str, Any] | None) -> bool | None:
+    clock = (status or {}).get("clock")
+    if isinstance(clock, dict) and "trusted" in clock:
+        return bool(clock["trusted"])
+    return None
+
+
+def on_air(status: dict[str, Any] | None) -> dict[str, Any] | None:
+    for key in ("now_playing", "playing", "on_air"):
+        value = (status or {}).get(key)
+        if isinstance(value, dict) and value:
+            return value
+    return None
+
+
+def upcoming_today(state: PanelState, now: datetime) -> list[Any]:
+    local_now = now.astimezone(state.zone)
+    end = datetime.combine(local_now.date() + timedelta(days=1), time(0, 0), tzinfo=state.zone)
+    items = {i["id"]: i for i in state.store.list_items()}
+    slots = [from_stored(s) for s in SlotRepository(state.store, state.config).list()]
+    slots += [s for s in (from_item(i) for i in items.values()) if s is not None]
+    return expand(slots, items, now, end.astimezone(UTC), state.config.device.timezone)[:10]
+
+
+def chart_svg(state: PanelState, now: datetime) -> Markup:
+    days = history.last_days(now.astimezone(state.zone).date())
+    rows = history.recent_for_chart(state.store, days, state.zone)
+    zone_names = state.config.zone_names()
+    minutes = history.minutes_by_day_zone(rows, state.zone, days, zone_names)
+    labels = [f"{i18n.WEEKDAYS_SHORT[lang()][d.weekday()]} {d:%d/%m}" for d in days]
+    svg = chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
+                              day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
+    return Markup(svg)  # built from escaped parts by chart.minutes_chart
+
+
+@bp.route("/")
+def index() -> ResponseReturnValue:
+    state = panel()
+    now = datetime.now(UTC)
+    status = state.daemon.status()
+    usage = shutil.disk_usage(state.config.data_path)
+    sync = state.store.sync_state()
+    problems = state.store.recent_events(5, level="error") + state.store.recent_events(5, level="warning")
+    problems.sort(key=lambda e: e["id"], reverse=True)
+    return render_template(
+        "dashboard.html",
+        status=status,
+        on_air=on_air(status),
+        upcoming=upcoming_today(state, now),
+        relays=relay_states(state, status),
+        clock_trusted=clock_trusted(state, status),
+        sync=sync,
+        disk_free_gb=f"{usage.free / 1e9:.1f}",
+        disk_total_gb=f"{usage.total / 1e9:.1f}",
+        problems=problems[:6],
+        chart=chart_svg(state, now),
+        now=now,
+    )

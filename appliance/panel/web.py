@@ -1,0 +1,118 @@
+"""Request-side helpers shared by the panel's blueprints: the panel state, the current user,
+translation in the user's language, role checks, audit and JSON answers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from appliance.config import Config
+from appliance.errors import CommuneRadioError
+from appliance.mediastore import MediaStore
+from appliance.panel import audit as audit_log
+from appliance.panel import settings_overrides
+from appliance.panel.accounts import Accounts, User
+from appliance.panel.daemon import DaemonLink
+from appliance.panel.i18n import translate
+from appliance.panel.speech import SpeechService
+from appliance.store import Store
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+@dataclass
+class PanelState:
+    """Everything a request needs, built once by the app factory."""
+
+    config: Config
+    store: Store
+    accounts: Accounts
+    daemon: DaemonLink
+    zone: ZoneInfo
+    work_dir: Path
+    speech: SpeechService
+    media: MediaStore
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def effective_config(self) -> Config:
+        """The config file plus the admin's panel overrides (windows, voice, intervals)."""
+        return settings_overrides.effective_config(self.config, self.store)
+
+
+def panel() -> PanelState:
+    return current_app.extensions["commune_radio_panel"]  # type: ignore[no-any-return]
+
+
+def user() -> User | None:
+    return g.get("user")
+
+
+def lang() -> str:
+    return g.get("lang", "vi")
+
+
+def t(message: str, **params: object) -> str:
+    return translate(message, lang(), **params)
+
+
+def err_text(error: CommuneRadioError) -> str:
+    return error.message(lang())
+
+
+def flash_t(message: str, category: str = "info", **params: object) -> None:
+    flash(t(message, **params), category)
+
+
+def actor() -> str:
+    """How the daemon and the audit log name whoever is acting."""
+    current = user()
+    if current is None:
+        return "-"
+    via = g.get("via_token")
+    return f"{current.username} (api:{via})" if via else current.username
+
+
+def daemon_actor() -> str:
+    current = user()
+    return f"panel:{current.username}" if current else "panel:-"
+
+
+def remote_addr() -> str:
+    return (request.remote_addr or "")[:64]
+
+
+def audit(action: str, target: object = "", *, outcome: str = "ok", details: dict[str, Any] | None = None,
+          conn: Any = None) -> None:
+    audit_log.record(panel().store, actor(), action, str(target), outcome=outcome, details=details,
+                     remote_addr=remote_addr(), conn=conn)
+
+
+def admin_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        current = user()
+        if current is None or not current.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapper.admin_only = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_ok(result: Any = None, status: int = 200) -> ResponseReturnValue:
+    return jsonify({"ok": True, "result": result if result is not None else {}}), status
+
+
+def json_error(error: CommuneRadioError, status: int = 400) -> ResponseReturnValue:
+    return jsonify({"ok": False, "error": error.as_dict()}), status

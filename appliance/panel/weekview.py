@@ -1,0 +1,186 @@
+"""What will play when: occurrences of local slots and central item schedules, a week grid,
+and the warnings shown before a slot is saved (overlaps, outside broadcast windows).
+
+Pure functions over plain data (slots, items, config, a time range); the expansion itself
+is appliance.recurrence's, the same the planner uses, so the panel shows what the daemon
+will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from appliance import recurrence
+from appliance.config import Config
+from appliance.errors import CommuneRadioError
+from appliance.slots import Slot as StoredSlot
+from appliance.windows import allows, parse_windows
+
+# How far ahead a new slot is checked for warnings, and how many warnings are shown.
+CHECK_AHEAD = timedelta(days=14)
+MAX_WARNINGS = 10
+TEXT_CHIME_S = 8.0
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    start: datetime  # UTC
+    duration_s: float
+    item_id: str
+    title: str
+    priority: str
+    zones: tuple[str, ...]
+    slot_id: str
+    origin: str  # 'local' | 'central'
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.duration_s)
+
+
+@dataclass(frozen=True)
+class Warning:
+    code: str  # 'outside_window' | 'overlap'
+    zone: str
+    at: datetime
+    other: str = ""
+    windows: str = ""
+
+
+@dataclass
+class Day:
+    day: date
+    entries: list[Occurrence] = field(default_factory=list)
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def estimated_duration_s(item: dict[str, Any]) -> float:
+    """How long an item plays: its recorded duration, else an estimate from the text."""
+    document = item.get("document") if isinstance(item.get("document"), dict) else {}
+    if isinstance(document.get("duration_s"), int | float) and document["duration_s"] > 0:
+        return float(document["duration_s"])
+    schedule = item.get("schedule") if isinstance(item.get("schedule"), dict) else {}
+    if isinstance(schedule.get("duration_s"), int | float) and schedule["duration_s"] > 0:
+        return float(schedule["duration_s"])
+    if item.get("kind") == "text":
+        rate = (document.get("tts") or {}).get("rate", 150) if isinstance(document.get("tts"), dict) else 150
+        words = max(1, len(str(item.get("text", "")).split()))
+        return words / max(60, int(rate)) * 60 + TEXT_CHIME_S
+    return 60.0
+
+
+def from_stored(slot: StoredSlot) -> recurrence.Slot:
+    return recurrence.Slot(
+        slot_id=slot.id, item_id=slot.item_id, kind=slot.kind,  # type: ignore[arg-type]
+        starts=tuple(t for t in (_parse(s) for s in slot.starts) if t),
+        dtstart=datetime.fromisoformat(slot.dtstart) if slot.dtstart else None,
+        rrule=slot.rrule or "", exdates=tuple(datetime.fromisoformat(x) for x in slot.exdates),
+        tzid=slot.tzid, duration_s=slot.duration_s, zones=tuple(slot.zones),
+        valid_from=_parse(slot.valid_from), valid_until=_parse(slot.valid_until), origin="local")
+
+
+def from_item(item: dict[str, Any]) -> recurrence.Slot | None:
+    """The schedule carried by a central item, as a recurrence slot (None when it has none)."""
+    schedule = item.get("schedule")
+    if not isinstance(schedule, dict):
+        return None
+    common = {"slot_id": f"item:{item['id']}", "item_id": item["id"], "zones": tuple(item.get("zones") or ["*"]),
+              "duration_s": schedule.get("duration_s"), "valid_from": _parse(item.get("valid_from")),
+              "valid_until": _parse(item.get("valid_until")), "origin": "central"}
+    try:
+        if schedule.get("type") == "once":
+            return recurrence.Slot(kind="once", starts=tuple(t for t in (_parse(s) for s in schedule["starts"]) if t),
+                                   **common)
+        if schedule.get("type") == "rrule":
+            return recurrence.Slot(kind="rrule", dtstart=datetime.fromisoformat(schedule["dtstart"]),
+                                   rrule=schedule["rrule"], tzid=schedule.get("tzid"),
+                                   exdates=tuple(datetime.fromisoformat(x) for x in schedule.get("exdates", [])),
+                                   **common)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def expand(slots: Iterable[recurrence.Slot], items: dict[str, dict[str, Any]], start: datetime, end: datetime,
+           device_tz: str) -> list[Occurrence]:
+    """Occurrences in [start, end) of slots whose item can still play (not revoked/rejected)."""
+    out: list[Occurrence] = []
+    for slot in slots:
+        item = items.get(slot.item_id)
+        if item is None or item.get("revoked") or item.get("state") in ("revoked", "rejected"):
+            continue
+        try:
+            times = recurrence.occurrence_times(slot, start, end, device_tz)
+        except CommuneRadioError:
+            continue
+        until = _parse(item.get("valid_until"))
+        since = _parse(item.get("valid_from"))
+        duration = float(slot.duration_s) if slot.duration_s else estimated_duration_s(item)
+        zones = tuple(slot.zones or item.get("zones") or ["*"])
+        for moment in times:
+            if (until and moment >= until) or (since and moment < since):
+                continue
+            out.append(Occurrence(moment, duration, slot.item_id, str(item.get("title") or slot.item_id),
+                                  str(item.get("priority", "normal")), zones, slot.slot_id, slot.origin))
+    out.sort(key=lambda o: (o.start, o.item_id))
+    return out
+
+
+def week_days(first: date, zone: ZoneInfo, occurrences: Sequence[Occurrence]) -> list[Day]:
+    days = [Day(first + timedelta(days=i)) for i in range(7)]
+    by_date = {d.day: d for d in days}
+    for occ in occurrences:
+        local = occ.start.astimezone(zone).date()
+        if local in by_date:
+            by_date[local].entries.append(occ)
+    return days
+
+
+def week_range(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(first, time(0, 0), tzinfo=zone)
+    end = datetime.combine(first + timedelta(days=7), time(0, 0), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def zone_windows(config: Config, zone_name: str) -> list[str]:
+    for zone in config.zones:
+        if zone.name == zone_name:
+            return list(zone.windows or config.schedule.default_windows)
+    return list(config.schedule.default_windows)
+
+
+def _concrete(zones: Sequence[str], config: Config) -> list[str]:
+    return config.zone_names() if "*" in zones else [z for z in zones if z in config.zone_names()]
+
+
+def warnings_for(candidate: Sequence[Occurrence], existing: Sequence[Occurrence], config: Config) -> list[Warning]:
+    """Warnings for a slot about to be saved: normal/priority plays outside a zone's broadcast
+    windows (the daemon would refuse them), and overlaps with other plays in the same zone."""
+    tz = ZoneInfo(config.device.timezone)
+    found: list[Warning] = []
+    for occ in candidate:
+        for zone in _concrete(occ.zones, config):
+            texts = zone_windows(config, zone)
+            if occ.priority != "emergency" and not allows(parse_windows(texts), occ.start, occ.end, tz):
+                found.append(Warning("outside_window", zone, occ.start, windows=", ".join(texts) or "—"))
+            for other in existing:
+                if other.slot_id == occ.slot_id or zone not in _concrete(other.zones, config):
+                    continue
+                if other.start < occ.end and occ.start < other.end:
+                    found.append(Warning("overlap", zone, occ.start, other=other.title))
+        if len(found) >= MAX_WARNINGS:
+            break
+    return found[:MAX_WARNINGS]
