@@ -17,7 +17,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+import urllib3
 
 from appliance.errors import CentralError
 from appliance.version import __version__
@@ -224,7 +225,7 @@ class CentralClient:
         if resumed_from > expected_bytes:
             dest.unlink()
             resumed_from = 0
-        fetched = 0
+        fetched = [0]  # body bytes received, kept across failed rounds
         requests_made = 0
         failures = 0
         rounds = 0
@@ -233,7 +234,7 @@ class CentralClient:
             if have == expected_bytes:
                 if progress:
                     progress(have, expected_bytes)
-                return DownloadStats(fetched, resumed_from, requests_made)
+                return DownloadStats(fetched[0], resumed_from, requests_made)
             rounds += 1
             if rounds > 1000:
                 raise _error("central_download_stalled", "Tải tệp không tiến triển, sẽ thử lại sau.",
@@ -241,7 +242,7 @@ class CentralClient:
             before = have
             try:
                 requests_made += 1
-                fetched += self._download_round(target, dest, have, expected_bytes, progress)
+                self._download_round(target, dest, have, expected_bytes, progress, fetched)
             except _Transient as exc:
                 if _size(dest) > before:
                     failures = 0
@@ -259,7 +260,7 @@ class CentralClient:
                                      "Central returned a truncated file; will try again later.")
 
     def _download_round(self, target: str, dest: Path, have: int, expected: int,
-                        progress: ProgressCallback | None) -> int:
+                        progress: ProgressCallback | None, fetched: list[int]) -> None:
         headers = {"Accept-Encoding": "identity"}
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -286,20 +287,25 @@ class CentralClient:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > remaining:
                 self._too_long(dest, have + int(length), expected)
+            encoding = response.headers.get("Content-Encoding", "identity").lower()
+            if encoding not in ("", "identity"):
+                raise _error("central_bad_encoding",
+                             f"Máy chủ gửi tệp đã nén ({encoding[:20]}) dù thiết bị không yêu cầu.",
+                             f"Central sent the media with content encoding {encoding[:20]!r} we did not ask for.")
             received = 0
             with open(dest, mode) as handle:
                 try:
-                    for chunk in response.iter_content(_CHUNK):
+                    for chunk in _raw_chunks(response):
                         if received + len(chunk) > remaining:
                             handle.close()
                             self._too_long(dest, None, expected)
                         handle.write(chunk)
                         received += len(chunk)
+                        fetched[0] += len(chunk)
                         if progress:
                             progress(have + received, expected)
-                except requests.RequestException as exc:
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                     raise _Transient(_network_error(exc, "tải tệp", "downloading media")) from None
-            return received
 
     @staticmethod
     def _too_long(dest: Path, announced: int | None, expected: int) -> NoReturn:
@@ -413,6 +419,16 @@ class CentralClient:
         self.server_offset_s = moment.timestamp() - midpoint
         if self.on_server_time is not None:
             self.on_server_time(moment)
+
+
+def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. Unlike ``iter_content``, a cut connection loses no received byte:
+    urllib3's decoding reader drops the partial chunk it was filling when it raises."""
+    while True:
+        chunk = response.raw.read(_CHUNK, decode_content=False)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _origin_of(scheme: str, host: str, port: int | None) -> tuple[str, str, int]:
