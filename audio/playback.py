@@ -474,9 +474,15 @@ class _Session:
                 player.audio_set_volume(self.volume)  # ALSA: at once; afile: ignored (gain is fixed)
                 continue
             if kind == "error":
-                failure = diagnose_stream(self.source.uri) if self.source.is_stream else _error(
-                    "libvlc", f"libVLC báo lỗi khi phát (tệp hỏng?): {self.source.display}",
-                    f"libVLC reported an error while playing (corrupt file?): {self.source.display}")
+                if playback.started.is_set():
+                    failure = _error("libvlc", f"libVLC báo lỗi sau {progress:.1f} giây phát: {self.source.display}",
+                                     f"libVLC reported an error after {progress:.1f} s of playback: "
+                                     f"{self.source.display}")
+                elif self.source.is_stream:
+                    failure = diagnose_stream(self.source.uri)
+                else:
+                    failure = _error("libvlc", f"libVLC báo lỗi khi mở tệp (tệp hỏng?): {self.source.display}",
+                                     f"libVLC reported an error opening the file (corrupt?): {self.source.display}")
                 return self._result("error", progress, length_s, failure=failure)
             if kind == "playing":
                 playing = True

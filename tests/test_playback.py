@@ -284,6 +284,9 @@ def test_stream_that_ends_before_its_duration_is_an_error(player: Player, server
     ("missing", "playback.missing_file"),
     ("empty", "playback.empty_file"),
     ("garbage", "playback.not_audio"),
+    ("header_only", "playback.not_audio"),
+    ("text", "playback.not_audio"),
+    ("garbage_stream", "playback.not_audio"),
     ("directory", "playback.not_a_file"),
     ("http_404", "playback.http_status"),
     ("refused", "playback.unreachable"),
@@ -293,10 +296,16 @@ def test_stream_that_ends_before_its_duration_is_an_error(player: Player, server
 def test_bad_sources_give_a_clear_error_and_capture_nothing(case: str, code: str, player: Player,
                                                             clips: dict[str, Path], server: StreamServer,
                                                             capture_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "header.wav").write_bytes(wav_bytes(b"", RATE))
+    (tmp_path / "text.wav").write_text("Đây không phải âm thanh.\n" * 40, encoding="utf-8")
+    garbage_url = server.add("/garbage.mp3", Route(body=clips["garbage"].read_bytes(), content_type="audio/mpeg"))
     sources: dict[str, Path | str] = {
         "missing": tmp_path / "no-such-file.wav",
         "empty": clips["empty"],
         "garbage": clips["garbage"],
+        "header_only": tmp_path / "header.wav",
+        "text": tmp_path / "text.wav",
+        "garbage_stream": garbage_url,
         "directory": tmp_path,
         "http_404": server.url("/not-there.mp3"),
         "refused": refused_url(),
@@ -313,8 +322,15 @@ def test_bad_sources_give_a_clear_error_and_capture_nothing(case: str, code: str
     assert result.capture_path is None
     assert not playback.started.is_set()
     assert list(capture_dir.iterdir()) == []
-    # The player is still usable afterwards.
-    assert player.play(clips["one"], expected_duration_s=1.0).wait(WAIT_S).outcome == "completed"  # type: ignore[union-attr]
+
+
+def test_player_still_works_after_bad_sources(player: Player, clips: dict[str, Path], server: StreamServer) -> None:
+    for source in (clips["garbage"], server.url("/nothing"), refused_url(), clips["empty"]):
+        result = player.play(source, expected_duration_s=1.0).wait(WAIT_S)
+        assert result is not None and result.outcome == "error"
+    result = player.play(clips["one"], expected_duration_s=1.0).wait(WAIT_S)
+    assert result is not None and result.outcome == "completed", result
+    assert abs(result.played_s - 1.0) <= TOLERANCE_S
 
 
 def test_404_error_names_the_status(player: Player, server: StreamServer) -> None:
