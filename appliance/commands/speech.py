@@ -98,13 +98,10 @@ def _usable_data_dir(config: Config, english: bool) -> Config:
 
 
 def _play_now(config: Config, path: Path, duration_s: float, summary: str, english: bool) -> int:
-    from audio.playback import Player, detect_output
+    from audio.playback import Player
 
-    output = detect_output() if config.audio.output == "auto" else config.audio.output
     try:
-        player = Player(output, capture_dir=config.capture_path, volume=config.audio.volume,
-                        watchdog_margin_s=config.audio.watchdog_margin_s,
-                        stall_timeout_s=config.audio.stall_timeout_s)
+        player = Player.from_config(config)
     except OSError as exc:
         raise StorageError(f"Không mở được đầu ra âm thanh: {exc}", f"Cannot open the audio output: {exc}") from None
     with player:
