@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -219,31 +220,51 @@ def _normalized_rule(parts: dict[str, str], tz: ZoneInfo) -> str:
 
 
 class _RuleWalk:
-    """Lazily extended, sorted list of a rule's occurrences (aware, in the rule's zone)."""
+    """A rule's occurrences (UTC), generated lazily and trimmed behind the requested window.
+
+    The planner's windows move forward, so entries well before the last request are
+    dropped (memory stays small on a Pi); a request further back restarts the walk.
+    """
+
+    _KEEP = 2048
 
     def __init__(self, rule_text: str, dtstart: datetime) -> None:
-        self._iter: Iterator[datetime] = iter(rrulestr(rule_text, dtstart=dtstart))
-        self.times: list[datetime] = []  # UTC
-        self.done = False
+        self.rule_text = rule_text
+        self.dtstart = dtstart
         self.lock = threading.Lock()
+        rrulestr(rule_text, dtstart=dtstart)  # raise ValueError now, not on first use
+        self._restart()
 
-    def extend_to(self, end: datetime) -> bool:
-        """Generate until past ``end`` (UTC); False if MAX_STEPS was hit first."""
+    def _restart(self) -> None:
+        self._iter: Iterator[datetime] = iter(rrulestr(self.rule_text, dtstart=self.dtstart))
+        self.times: list[datetime] = []
+        self.done = False
+        self.steps = 0
+        self.trimmed = False
+
+    def window(self, start: datetime, end: datetime) -> list[datetime] | None:
+        """Occurrences in [start, end); None if reaching ``end`` needs more than MAX_STEPS."""
+        if self.trimmed and (not self.times or start < self.times[0]):
+            self._restart()
         while not self.done and (not self.times or self.times[-1] < end):
-            if len(self.times) >= MAX_STEPS:
-                return False
+            if self.steps >= MAX_STEPS:
+                return None
             try:
                 self.times.append(next(self._iter).astimezone(UTC))
+                self.steps += 1
             except StopIteration:
                 self.done = True
-        return True
-
-    def extend_count(self, count: int) -> None:
-        while not self.done and len(self.times) < count:
-            try:
-                self.times.append(next(self._iter).astimezone(UTC))
-            except StopIteration:
-                self.done = True
+            if len(self.times) > 2 * self._KEEP and self.times[self._KEEP] < start:
+                del self.times[:self._KEEP]
+                self.trimmed = True
+        lo = bisect.bisect_left(self.times, start)
+        hi = bisect.bisect_left(self.times, end)
+        result = self.times[lo:hi]
+        if lo > self._KEEP:
+            # Keep one entry before ``start`` so a repeated request does not look like a step back.
+            del self.times[:lo - 1]
+            self.trimmed = True
+        return result
 
 
 _memo: OrderedDict[tuple[str, datetime, str], _RuleWalk] = OrderedDict()
@@ -294,12 +315,11 @@ def occurrence_times(slot: Slot, start: datetime, end: datetime, device_tz: str)
     elif slot.kind == "rrule":
         walk, tz = _walk_for(slot, device_tz)
         with walk.lock:
-            if not walk.extend_to(end):
+            found = walk.window(start, end)
+            if found is None:
                 raise _refuse(slot, "too_many", f"quy tắc lặp cần hơn {MAX_STEPS} lần phát để tới khoảng thời gian này.",
                               f"the rule needs more than {MAX_STEPS} occurrences to reach this period.")
-            lo = bisect.bisect_left(walk.times, start)
-            hi = bisect.bisect_left(walk.times, end)
-            times = walk.times[lo:hi]
+        times = found
     else:
         raise _refuse(slot, "kind", f"loại lịch '{slot.kind}' không hợp lệ (once hoặc rrule).",
                       f"slot kind '{slot.kind}' is invalid (once or rrule).")
@@ -340,10 +360,9 @@ def validate_slot_rules(slot: Slot, *, min_interval_s: float, max_duration_s: fl
         times = sorted({_aware(slot, s, "start time") for s in slot.starts})
         walls = [t.astimezone(tz).replace(tzinfo=None) for t in times]
     elif slot.kind == "rrule":
-        walk, _ = _walk_for(slot, device_tz)
-        with walk.lock:
-            walk.extend_count(VALIDATE_SAMPLE)
-            walls = [t.astimezone(tz).replace(tzinfo=None) for t in walk.times[:VALIDATE_SAMPLE]]
+        walk, _ = _walk_for(slot, device_tz)  # parses and checks the rule
+        sample = itertools.islice(rrulestr(walk.rule_text, dtstart=walk.dtstart), VALIDATE_SAMPLE)
+        walls = [t.replace(tzinfo=None) for t in sample]
         if not walls:
             raise _refuse(slot, "never", "quy tắc lặp không bao giờ phát.", "the rule never fires.")
     else:
