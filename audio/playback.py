@@ -288,7 +288,11 @@ def _wav_seconds(path: Path) -> float:
 
 class Playback:
     """Handle on one playback. ``started`` is set when audio actually starts (never, if it
-    fails first); ``done`` when it is over and every libVLC object is released."""
+    fails first); ``done`` when it is over and every libVLC object is released.
+
+    "Starts" means: capture, the first audio bytes reached the WAV; alsa/dummy, libVLC
+    reports Playing with an audio track (the card then adds about the file-caching delay).
+    """
 
     def __init__(self, source: str, label: str) -> None:
         self.source = source
@@ -602,6 +606,11 @@ class Player:
             except OSError as exc:
                 raise StorageError(f"Không tạo được thư mục ghi âm {capture_dir}: {exc.strerror}",
                                    f"Cannot create the capture folder {capture_dir}: {exc.strerror}") from None
+        if output == "alsa" and detect_output() != "alsa":
+            # libVLC would "play" into a missing card without any error and report success.
+            raise PlaybackError("Không tìm thấy card âm thanh (/proc/asound/cards trống); hãy dùng đầu ra 'capture'",
+                                "No sound card found (/proc/asound/cards is empty); use the 'capture' output",
+                                code="playback.no_sound_card")
         self._volume = _check_volume(volume)
         margin = _positive_or_none("watchdog_margin_s", watchdog_margin_s)
         stall = _positive_or_none("stall_timeout_s", stall_timeout_s)

@@ -348,6 +348,10 @@ def test_invalid_arguments_are_refused(tmp_path: Path, clips: dict[str, Path]) -
         Player("capture", tmp_path, volume=150)
     with pytest.raises(ValidationError):
         Player("capture", tmp_path, stall_timeout_s=0)
+    if detect_output() == "capture":
+        with pytest.raises(PlaybackError) as refused:
+            Player("alsa")  # libVLC would report success while nothing is heard
+        assert refused.value.code == "playback.no_sound_card"
     player = Player("capture", tmp_path / "c")
     with pytest.raises(ValidationError):
         player.play(clips["one"], expected_duration_s=-1.0)
