@@ -591,6 +591,7 @@ class Daemon:
             return "failed", "stream slot without a duration", 0.0
         deadline = time.monotonic() + total
         played, attempts, reasons = 0.0, 0, []
+        reached_end = False
         while not session.cancel.is_set():
             remaining = deadline - time.monotonic()
             if remaining < STREAM_MIN_REMAINING_S and attempts:
@@ -601,6 +602,7 @@ class Daemon:
             outcome, reason, got = self._follow(session, playback)
             played += got or 0.0
             if outcome == "completed":
+                reached_end = True
                 break
             reasons.append(f"attempt {attempts}: {reason}")
             if session.cancel.is_set() or outcome == "interrupted":
@@ -608,7 +610,8 @@ class Daemon:
             session.cancel.wait(STREAM_RETRY_PAUSE_S)
         if session.cancel.is_set():
             return session.cancel_outcome, session.cancel_reason, played
-        if played >= total - STREAM_MIN_REMAINING_S - STREAM_RETRY_PAUSE_S * len(reasons):
+        if reached_end:
+            # Relayed to the end of the slot (earlier failed attempts stay in the reason).
             return "completed", "; ".join(reasons), played
         return "failed", "; ".join(reasons) or "stream ended early", played
 
