@@ -245,9 +245,8 @@ class CentralClient:
                 self._download_round(target, dest, have, expected_bytes, progress, fetched)
             except _Transient as exc:
                 if _size(dest) > before:
-                    failures = 0
-                else:
-                    failures += 1
+                    continue  # the link dropped after making progress: resume at once
+                failures += 1
                 if failures > self.max_retries:
                     raise exc.error from None
                 self._pause(failures, exc)
