@@ -1,0 +1,215 @@
+"""The reference central's admin side: catalogue validation, key storage, CLI, `serve`."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from appliance import protocol
+from appliance.errors import StorageError, ValidationError
+from central.catalog import Catalog
+from central.cli import main
+from central.keys import KEY_FILE
+
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    with Catalog(tmp_path / "c") as opened:
+        yield opened
+
+
+def snapshot(catalog: Catalog) -> tuple[Any, ...]:
+    return tuple(catalog.list_items()), tuple(catalog.list_devices())
+
+
+def test_key_is_private_and_stable(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c") as first:
+        public, epoch = first.public_key_b64, first.epoch
+    key_file = tmp_path / "c" / KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o700
+    with Catalog(tmp_path / "c") as again:
+        assert again.public_key_b64 == public and again.epoch == epoch
+    key_file.chmod(0o644)
+    with pytest.raises(StorageError) as info:
+        Catalog(tmp_path / "c")
+    assert "0600" in info.value.en
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    (lambda c: c.add_device("../../etc/passwd", ["thon-1"]), "device id"),
+    (lambda c: c.add_device("12345-0001", []), "zones"),
+    (lambda c: c.add_device("12345-0001", ["*"]), "zones"),
+    (lambda c: c.add_device("12345-0001", "thon-1"), "list"),
+    (lambda c: c.add_device("12345-0001", ["Thôn 1"]), "zones"),
+    (lambda c: c.add_item(kind="video", title="x", text="y"), "kind"),
+    (lambda c: c.add_item(kind="text", title="x" * 201, text="y"), "title"),
+    (lambda c: c.add_item(kind="text", title="x", text=""), "text"),
+    (lambda c: c.add_item(kind="text", title="x", text="y", item_id="../../etc/passwd"), "id"),
+    (lambda c: c.add_item(kind="text", title="x", text="y", priority="urgent"), "priority"),
+    (lambda c: c.add_item(kind="text", title="x", text="y", zones=["*", "thon-1"]), "zones"),
+    (lambda c: c.add_item(kind="text", title="x", text="y", devices=["abc"]), "device id"),
+    (lambda c: c.add_item(kind="text", title="x", text="y", valid_until="2001-01-01T00:00:00Z"), "valid_until"),
+    (lambda c: c.add_item(kind="text", title="x", text="y",
+                          schedule={"type": "rrule", "dtstart": "2025-06-01T06:30:00", "tzid": "Asia/Ho_Chi_Minh",
+                                    "rrule": "FREQ=SECONDLY", "exdates": [], "duration_s": 60}), "rrule"),
+    (lambda c: c.add_item(kind="audio", title="x",
+                          media={"url": f"/v1/media/{SHA}", "sha256": SHA, "bytes": 5, "mime": "audio/wav"}),
+     "uploaded"),
+    (lambda c: c.add_item(kind="stream", title="x", media={"url": "file:///etc/passwd", "mime": "audio/mpeg"}),
+     "media.url"),
+    (lambda c: c.add_media(b"", mime="audio/wav"), "empty"),
+    (lambda c: c.add_media(b"<html>", mime="text/html"), "audio"),
+    (lambda c: c.add_media(Path("/nonexistent/file.mp3")), "No such file"),
+    (lambda c: c.approve_item("nope", by="A"), "No item"),
+    (lambda c: c.revoke_item("nope"), "No item"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_malformed_admin_input_is_refused_and_changes_nothing(catalog: Catalog, call: Any, fragment: str) -> None:
+    catalog.add_device("12345-0009", ["thon-9"])
+    before = snapshot(catalog)
+    with pytest.raises(ValidationError) as info:
+        call(catalog)
+    assert fragment in info.value.en
+    assert info.value.vi and info.value.vi != info.value.en
+    assert snapshot(catalog) == before
+
+
+def test_item_edits_are_validated(catalog: Catalog) -> None:
+    item_id = catalog.add_item(kind="text", title="Tin", text="Nội dung")
+    before = snapshot(catalog)
+    for changes in ({"title": ""}, {"colour": "red"}, {"schedule": {"type": "once", "starts": [], "duration_s": 5}}):
+        with pytest.raises(ValidationError):
+            catalog.update_item(item_id, **changes)
+    for by in ("", "   ", "a\nb", "x" * 101):
+        with pytest.raises(ValidationError):
+            catalog.approve_item(item_id, by=by)
+    assert snapshot(catalog) == before
+    with pytest.raises(ValidationError, match="tồn tại"):
+        catalog.add_item(kind="text", title="Tin", text="x", item_id=item_id)
+    catalog.add_device("12345-0001", ["thon-1"])
+    with pytest.raises(ValidationError):
+        catalog.add_device("12345-0001", ["thon-1"])
+
+
+def test_tokens_are_hashed_and_rotatable(catalog: Catalog) -> None:
+    token = catalog.add_device("12345-0001", ["thon-1"])
+    assert catalog.authenticate(token).id == "12345-0001"
+    raw_db = (catalog.data_dir / "central.db").read_bytes()
+    assert token.encode() not in raw_db
+    new = catalog.rotate_token("12345-0001")
+    assert catalog.authenticate(token) is None and catalog.authenticate(new).zones == ("thon-1",)
+    assert catalog.authenticate("") is None and catalog.authenticate(None) is None
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "c")
+    code, out, _ = run(capsys, "init", "--data", data)
+    public = out.split("public_key: ")[1].strip()
+    assert code == 0 and protocol.public_key_from_b64(public)
+    assert run(capsys, "public-key", "--data", data)[1].strip() == public
+    code, out, _ = run(capsys, "device", "add", "26881-0001", "--zones", "thon-1", "thon-2", "--data", data)
+    token = out.split(": ")[-1].strip()
+    assert code == 0 and len(token) > 30
+    audio = tmp_path / "tin.wav"
+    audio.write_bytes(b"RIFF" + bytes(2000))
+    code, out, _ = run(capsys, "item", "add", "--data", data, "--kind", "audio", "--title", "Tin âm thanh",
+                       "--file", str(audio), "--at", "2025-06-01 06:30", "--at", "2025-06-01 17:00",
+                       "--duration", "120", "--zones", "thon-1", "--valid-from", "2025-05-31T00:00:00Z",
+                       "--valid-until", "2025-06-02 00:00")
+    audio_id = out.strip()
+    assert code == 0 and audio_id.startswith("it-")
+    code, out, _ = run(capsys, "item", "add", "--data", data, "--kind", "text", "--title", "Lịch tiêm",
+                       "--text", "Mời bà con", "--rrule", "FREQ=WEEKLY;BYDAY=MO", "--dtstart", "2025-06-02 07:00",
+                       "--exdate", "2025-06-09 07:00", "--priority", "priority", "--id", "lich-tiem",
+                       "--approve", "Ông A")
+    assert code == 0 and out.strip() == "lich-tiem"
+    code, out, _ = run(capsys, "item", "list", "--data", data)
+    assert f"{audio_id}\tdraft\tv0" in out and "lich-tiem\tapproved\tv1" in out
+    assert run(capsys, "item", "approve", audio_id, "--by", "Bà B", "--data", data)[0] == 0
+    assert run(capsys, "item", "revoke", "lich-tiem", "--data", data)[1].strip() == "lich-tiem revoked (version 2)"
+
+    with Catalog(Path(data)) as catalog:
+        key = protocol.public_key_from_b64(public)
+        audio_item = protocol.validate_item(catalog.get_published(audio_id), key, device_id="26881-0001")
+        # Local times in Asia/Ho_Chi_Minh (UTC+7) become UTC.
+        assert audio_item.schedule == {"type": "once", "starts": ["2025-05-31T23:30:00Z", "2025-06-01T10:00:00Z"],
+                                       "duration_s": 120}
+        assert audio_item.valid_until == "2025-06-01T17:00:00Z" and audio_item.media.mime == "audio/x-wav"
+        text_item = protocol.validate_item(catalog.get_published("lich-tiem"), key)
+        assert text_item.revoked and text_item.priority == "priority"
+        assert text_item.schedule["dtstart"] == "2025-06-02T07:00:00"
+        assert text_item.schedule["exdates"] == ["2025-06-09T07:00:00"]
+        assert catalog.authenticate(token).zones == ("thon-1", "thon-2")
+
+
+@pytest.mark.parametrize("argv", [
+    ["device", "add", "bad id", "--zones", "thon-1"],
+    ["item", "add", "--kind", "text", "--title", "x", "--text", "y", "--at", "tomorrow"],
+    ["item", "add", "--kind", "text", "--title", "x", "--text", "y", "--rrule", "FREQ=DAILY"],
+    ["item", "add", "--kind", "text", "--title", "x", "--text", "y", "--at", "2025-06-01 06:00", "--rrule", "FREQ=DAILY"],
+    ["item", "add", "--kind", "audio", "--title", "x"],
+    ["item", "add", "--kind", "stream", "--title", "x"],
+    ["item", "add", "--kind", "text", "--title", "x", "--text", "y", "--at", "2025-06-01 06:00", "--tz", "Nowhere/X"],
+    ["item", "approve", "missing", "--by", "A"],
+])
+def test_cli_bad_input_exits_2_with_both_languages(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv, "--data", str(tmp_path / "c"))
+    assert code == 2
+    assert err.startswith("Lỗi: ") and "\nError: " in err
+    with Catalog(tmp_path / "c") as catalog:
+        assert catalog.list_items() == [] and catalog.list_devices() == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_serve_answers_over_http(tmp_path: Path) -> None:
+    data = tmp_path / "c"
+    with Catalog(data) as catalog:
+        token = catalog.add_device("26881-0001", ["thon-1"])
+        catalog.approve_item(catalog.add_item(kind="text", title="Tin", text="Nội dung"), by="A")
+        public = catalog.public_key
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "central.cli", "serve", "--data", str(data), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/v1/devices/26881-0001/feed",
+                                        headers={"Authorization": f"Bearer {token}"}, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "commune-central serve did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        (doc,) = response.json()["items"]
+        assert protocol.validate_item(doc, public, device_id="26881-0001").title == "Tin"
+        assert "X-Server-Time" in response.headers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
