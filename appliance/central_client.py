@@ -381,8 +381,21 @@ class CentralClient:
             raise _error("central_auth",
                          f"Trung tâm từ chối thiết bị (HTTP {status}): kiểm tra mã thiết bị và token.",
                          f"Central refused this device (HTTP {status}): check the device id and token.")
+        if status == 400 and self._error_code(response) == "bad_cursor":
+            raise _error("central_bad_cursor", "Trung tâm không nhận vị trí đồng bộ đã lưu; sẽ đồng bộ lại từ đầu.",
+                         "Central does not know the stored feed cursor; syncing again from the start.")
         raise _error("central_http_error", f"Trung tâm trả lời HTTP {status} không mong đợi.",
                      f"Central answered with unexpected HTTP {status}.")
+
+    @staticmethod
+    def _error_code(response: requests.Response) -> str | None:
+        """The machine code of a protocol error body, if it has a small, well-formed one."""
+        try:
+            body = response.raw.read(4096, decode_content=True)
+            code = json.loads(body)["error"]["code"]
+        except (ValueError, KeyError, TypeError, OSError, urllib3.exceptions.HTTPError):
+            return None
+        return code if isinstance(code, str) else None
 
     def _read_json(self, response: requests.Response) -> Any:
         length = response.headers.get("Content-Length")

@@ -215,7 +215,16 @@ class Syncer:
         state = self.store.sync_state()
         cursor, etag = state.get("cursor"), state.get("etag")
         for _ in range(MAX_PAGES_PER_SYNC):
-            page = self.client.get_feed(self.config.device.id, cursor, etag)
+            try:
+                page = self.client.get_feed(self.config.device.id, cursor, etag)
+            except CentralError as exc:
+                if exc.code != "central_bad_cursor" or cursor is None:
+                    raise
+                # Protocol §3: forget the position and take the whole feed (replays are harmless).
+                self.store.log_event("sync_cursor_reset", exc.vi, {"en": exc.en}, level="warning")
+                self.store.update_sync_state(cursor=None, etag=None)
+                cursor = etag = None
+                continue
             if page.not_modified:
                 result.not_modified = result.pages == 0
                 return
@@ -247,10 +256,14 @@ class Syncer:
         now = utc_now_iso()
         try:
             with self.store.transaction() as tx:
-                held = tx.execute("SELECT version, digest, received_at FROM items WHERE id = ?",
+                held = tx.execute("SELECT version, digest, state, received_at FROM items WHERE id = ?",
                                   (item.id,)).fetchone()
                 is_new = protocol.check_version(item, held["version"] if held else None,
                                                 held["digest"] if held else None)
+                if is_new and held is not None and held["state"] == "revoked" and not item.revoked:
+                    raise protocol.reject(
+                        "replay", "bản tin đã thu hồi không được phát lại",
+                        "a revoked item never becomes playable again", item.id)
                 if not is_new:
                     result.unchanged += 1
                     return

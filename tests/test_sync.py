@@ -16,6 +16,7 @@ from appliance import config as config_module
 from appliance import protocol
 from appliance.central_client import CentralClient
 from appliance.config import Config
+from appliance.errors import CentralError
 from appliance.mediastore import MediaStore
 from appliance.store import Store
 from appliance.sync import Syncer, SyncResult
@@ -475,3 +476,43 @@ def test_the_rejected_and_failed_syncs_are_in_the_event_log(central: Any, device
     event = next(e for e in device.store.recent_events() if e["kind"] == "item_rejected")
     assert event["level"] == "warning" and event["data"]["reason"] == "bad_signature"
     assert json.dumps(event["data"])
+
+
+def test_unknown_cursor_restarts_from_the_beginning(central: Any, device: Device) -> None:
+    item_id = central.text_item()
+    device.sync()
+    device.store.update_sync_state(cursor="not-issued-by-central", etag=None)
+    result = device.sync()
+    assert result.ok and result.unchanged == 1
+    assert device.store.sync_state()["cursor"] != "not-issued-by-central"
+    assert device.state(item_id) == "ready"
+
+
+def test_a_revoked_item_never_comes_back(central: Any, device: Device) -> None:
+    item_id = central.text_item()
+    device.sync()
+    central.catalog.revoke_item(item_id)
+    device.sync()
+    assert device.state(item_id) == "revoked"
+    doc = central.catalog.get_published(item_id)
+    doc.update(version=doc["version"] + 1, revoked=False)
+    central.catalog.publish_raw(item_id, protocol.sign_document(doc, central.catalog.private_key,
+                                                                domain=protocol.ITEM_DOMAIN))
+    device.sync()
+    assert device.state(item_id) == "revoked"
+    assert _rejections(device) == {"replay": 1}
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "http://127.0.0.2/v1/media/x",
+                                 "//evil.example/v1/media/x", "http://user:pw@127.0.0.1/x", "/v1/\r\nX: y",
+                                 "https://127.0.0.1/v1/media/x"])
+def test_client_refuses_urls_off_the_central_origin(device: Device, url: str) -> None:
+    with pytest.raises(CentralError) as caught:
+        device.client.resolve(url)
+    assert caught.value.code in ("central_foreign_url", "central_bad_url")
+    assert caught.value.vi and caught.value.en
+
+
+def test_client_resolves_paths_on_the_central_origin(central: Any, device: Device) -> None:
+    assert device.client.resolve("/v1/media/abc") == f"{central.url}/v1/media/abc"
+    assert device.client.resolve(f"{central.url}/v1/info") == f"{central.url}/v1/info"
