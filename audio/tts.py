@@ -54,6 +54,7 @@ MAX_TEXT_CHARS = 20_000
 # One engine call per chunk keeps memory flat and lets tts.timeout_s bound each call.
 CHUNK_CHARS = 1_000
 CACHE_FORMAT = 1
+SPOKEN_MEMO_ENTRIES = 256
 
 VOICE_NAMES = {"vi": "Northern", "vi-vn-x-central": "Central", "vi-vn-x-south": "Southern"}
 
@@ -461,6 +462,7 @@ class Synthesizer:
         self.cache = TTSCache(cache_dir if cache_dir is not None else config.data_path / "tts-cache",
                               config.tts.cache_max_bytes)
         self._normalizer = normalizer
+        self._spoken: dict[str, str] = {}
         self._worker = WorkerHandle(*self.engine.worker_spec())
         self._lock = threading.Lock()
         self._identity = json.dumps({"format": CACHE_FORMAT, "engine": self.engine.name,
@@ -483,9 +485,17 @@ class Synthesizer:
 
     def normalize(self, text: str) -> str:
         """The guarded, normalized text exactly as the engine will receive it."""
-        if self._normalizer is None:
-            self._normalizer = default_normalizer()
-        return spoken_form(text, self._normalizer)
+        # Memoized: a bulletin is prepared ahead of its slot and again at air time, and the
+        # normalizer (with its dictionary, loaded once per Synthesizer) is the slow part of a hit.
+        spoken = self._spoken.get(text)
+        if spoken is None:
+            if self._normalizer is None:
+                self._normalizer = default_normalizer()
+            spoken = spoken_form(text, self._normalizer)
+            if len(self._spoken) >= SPOKEN_MEMO_ENTRIES:
+                self._spoken.pop(next(iter(self._spoken)))
+            self._spoken[text] = spoken
+        return spoken
 
     def cache_key(self, normalized_text: str) -> str:
         return hashlib.sha256(f"{self._identity}\n{normalized_text}".encode()).hexdigest()
