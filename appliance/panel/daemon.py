@@ -38,7 +38,7 @@ class DaemonLink:
             self._status = (0.0, None)  # an action changes the status: refetch next time
         return result if isinstance(result, dict) else {"result": result}
 
-    def status(self, actor: str = "panel") -> dict[str, Any] | None:
+    def status(self, actor: str = "panel:status") -> dict[str, Any] | None:
         """The daemon's status, or None when it does not answer."""
         now = time.monotonic()
         with self._lock:
