@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -392,3 +393,40 @@ def test_tamper_hooks_produce_rejections(central: CentralHandle) -> None:
     with pytest.raises(RejectedItem) as info:
         central.verify(doc)
     assert info.value.reason == "bad_signature"
+
+
+# ---------------------------------------------------------------- docs/openapi.yaml agrees with the server
+
+
+def _openapi_validator(name: str) -> Any:
+    import yaml
+    from openapi_schema_validator import OAS30Validator
+    from openapi_spec_validator import validate
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml").read_text())
+    validate(spec)
+    registry = Registry().with_resource("urn:spec", Resource.from_contents(spec, default_specification=DRAFT4))
+    return OAS30Validator({"$ref": f"urn:spec#/components/schemas/{name}"}, registry=registry), spec
+
+
+def test_openapi_describes_real_answers(central: CentralHandle) -> None:
+    feed_schema, spec = _openapi_validator("FeedPage")
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Item"]["required"]) == protocol.ITEM_FIELDS
+    assert set(schemas["Command"]["required"]) == protocol.COMMAND_FIELDS
+    central.audio_item(AUDIO, schedule={"type": "once", "starts": ["2030-01-01T00:00:00Z"], "duration_s": 60})
+    central.catalog.approve_item(central.catalog.add_item(
+        kind="stream", title="VOV1", media={"url": "http://127.0.0.1:9/vov1", "mime": "audio/mpeg"},
+        schedule={"type": "rrule", "dtstart": "2030-01-01T05:00:00", "tzid": "Asia/Ho_Chi_Minh",
+                  "rrule": "FREQ=DAILY", "exdates": [], "duration_s": 1800}), by="A")
+    central.catalog.revoke_item(central.text_item())
+    body = central.feed(f"{central.catalog.epoch}.0").json()
+    assert len(body["items"]) == 3
+    assert list(feed_schema.iter_errors(body)) == []
+    body["items"][0]["surprise"] = True
+    assert list(feed_schema.iter_errors(body))  # the schema is strict too
+    error_schema, _ = _openapi_validator("Error")
+    unauthorized = requests.get(f"{central.url}/v1/devices/{central.device_id}/feed", timeout=30).json()
+    assert list(error_schema.iter_errors(unauthorized)) == []
