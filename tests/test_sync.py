@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,15 @@ def device(make_device: Any) -> Device:
     return make_device()
 
 
+def logged(central: Any, prefix: str, count: int) -> list[Any]:
+    """Central's request log once ``count`` requests are in it: the server thread records a
+    request when its body generator closes, which can be a moment after the client is done."""
+    deadline = time.monotonic() + 10
+    while len(central.faults.requests(prefix)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return central.faults.requests(prefix)
+
+
 def _rejections(device: Device) -> dict[str, int]:
     return device.store.rejection_counts()
 
@@ -104,7 +114,7 @@ def test_items_and_media_become_ready_and_unchanged_feed_costs_one_304(central: 
     assert result.bytes == MEDIA_SIZE
     assert {device.state(i) for i in (text_id, audio_id, same_id)} == {"ready"}
     # Identical media: one download, one file, referenced by both items.
-    assert len(central.faults.requests("/v1/media/")) == 1
+    assert len(logged(central, "/v1/media/", 1)) == 1
     assert list(device.media.list()) == [media["sha256"]]
     assert device.media.path_for(media["sha256"]).read_bytes() == data
     item = device.store.get_item(audio_id)
@@ -118,7 +128,7 @@ def test_items_and_media_become_ready_and_unchanged_feed_costs_one_304(central: 
     central.faults.reset_log()
     again = device.sync()
     assert again.ok and again.not_modified and again.requests == 1
-    assert [r.status for r in central.faults.requests()] == [304]
+    assert [r.status for r in logged(central, "", 1)] == [304]
 
 
 def test_new_version_replaces_and_revocation_stops_playing_at_once(central: Any, device: Device) -> None:
@@ -326,7 +336,7 @@ def test_cut_download_resumes_with_range(central: Any, device: Device) -> None:
     central.faults.add("/v1/media/", cut_after=100_000, times=2)
     result = device.sync()
     assert result.ok and device.state(item_id) == "ready"
-    media_requests = central.faults.requests("/v1/media/")
+    media_requests = logged(central, "/v1/media/", 3)
     assert [r.status for r in media_requests] == [200, 206, 206]
     # Nothing is fetched twice: the resumed requests only carry the missing bytes.
     assert sum(r.body_bytes for r in media_requests) == MEDIA_SIZE == result.bytes
@@ -347,7 +357,7 @@ def test_download_interrupted_across_runs_resumes_from_the_partial(central: Any,
     central.faults.reset_log()
     second = impatient.sync()
     assert second.ok and impatient.state(item_id) == "ready"
-    (request,) = central.faults.requests("/v1/media/")
+    (request,) = logged(central, "/v1/media/", 1)
     assert request.status == 206 and request.body_bytes == MEDIA_SIZE - partial == second.bytes
     assert impatient.media.verify(media["sha256"])
 
@@ -464,7 +474,7 @@ def test_a_transient_feed_failure_is_retried_within_the_sync(central: Any, devic
     central.text_item()
     central.faults.add("/v1/devices/", status=500, times=1)
     assert device.sync().ok
-    assert [r.status for r in central.faults.requests("/v1/devices/")] == [500, 200]
+    assert [r.status for r in logged(central, "/v1/devices/", 2)] == [500, 200]
 
 
 def test_the_rejected_and_failed_syncs_are_in_the_event_log(central: Any, device: Device) -> None:
