@@ -17,11 +17,13 @@ the protocol, which runs on a private duplicate of the original stdout.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import io
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import CommuneRadioError, TTSError
+
+PARENT_PID_ENV = "COMMUNE_RADIO_TTS_PARENT"
+PR_SET_PDEATHSIG = 1
 
 
 class WorkerHandle:
@@ -95,6 +100,7 @@ class WorkerHandle:
         # The child must import exactly what we can (an engine class may live outside the package).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env["PYTHONIOENCODING"] = "utf-8"
+        env[PARENT_PID_ENV] = str(os.getpid())
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "audio.tts_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -190,7 +196,19 @@ def _error_reply(exc: BaseException) -> dict[str, Any]:
                                    "en": f"The speech engine failed: {detail}"}}
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel kill us if the caller dies (kill -9 included), so no engine is orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the caller died before prctl took effect
+        os._exit(0)
+
+
 def main() -> int:
+    parent = int(os.environ.get(PARENT_PID_ENV, "0") or 0)
+    if parent:
+        _die_with_parent(parent)
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

@@ -86,7 +86,13 @@ def _pid_gone(pid: int) -> bool:
 # --------------------------------------------------------------------------- real synthesis
 
 
-def test_sample_bulletin_speaks_vietnamese_for_its_length(synth: Synthesizer) -> None:
+def test_sample_bulletin_speaks_vietnamese_for_its_length(tmp_path: Path) -> None:
+    # The real normalizer (numbers, dates, abbreviations) with the default engine.
+    with Synthesizer(make_config(tmp_path)) as synth:
+        _check_sample_bulletin(synth)
+
+
+def _check_sample_bulletin(synth: Synthesizer) -> None:
     info = synth.engine_info()
     assert info["language"] == "vi"
     assert info["voice_id"].endswith("/vi")
@@ -98,6 +104,7 @@ def test_sample_bulletin_speaks_vietnamese_for_its_length(synth: Synthesizer) ->
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
     loudness = measure_file(result.path)
     assert loudness.integrated_lufs > -35, "speech must not be silent"
+    assert "UBND" not in result.normalized_text and "/" not in result.normalized_text
     words = len(result.normalized_text.split())
     # espeak-ng's Vietnamese voice at 150 wpm: about 0.29 s per syllable-word, measured.
     assert 0.15 * words <= result.duration_s <= 0.5 * words, (words, result.duration_s)
@@ -190,6 +197,39 @@ def test_hung_engine_is_killed_at_timeout_and_next_synthesis_works(tmp_path: Pat
         after = synthesizer.synthesize("Bản tin tiếp theo vẫn đọc được.")
         assert not after.cache_hit and after.duration_s > 0.5
         assert synthesizer.worker.spawned == 2 and synthesizer.worker.pid not in (None, pid)
+
+
+def test_engine_dies_with_its_caller(tmp_path: Path) -> None:
+    # The caller is killed while its engine hangs mid-synthesis (so the engine never reads the EOF).
+    script = (
+        "import sys, threading, time\n"
+        "from appliance import config\n"
+        "from audio.tts import Synthesizer\n"
+        "from tests.test_tts import HANG_MARKER, HangingEngine\n"
+        "cfg = config.from_mapping({'device': {'data_dir': sys.argv[1]}}, env={})\n"
+        "s = Synthesizer(cfg, engine=HangingEngine(), normalizer=str)\n"
+        "s.engine_info()\n"
+        "threading.Thread(target=s.synthesize, args=(HANG_MARKER,), daemon=True).start()\n"
+        "time.sleep(1.0)\n"
+        "print(s.worker.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "data")], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
+    try:
+        assert caller.stdout is not None
+        worker_pid = int(caller.stdout.readline())
+        assert not _pid_gone(worker_pid)
+        caller.kill()  # kill -9: no cleanup code runs in the caller
+        caller.wait(10)
+        deadline = time.monotonic() + 10
+        while not _pid_gone(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _pid_gone(worker_pid)
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait()
 
 
 def test_engine_process_death_is_reported_and_recovered(tmp_path: Path) -> None:
