@@ -67,10 +67,13 @@ MEDIA_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9._~/-]{1,511}$")
 STREAM_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+,;=:@!$&'()*?-]*)?$")
 TZID_RE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
 RRULE_PART_RE = re.compile(r"^[A-Z]+=[A-Z0-9,+-]+$")
+# BYSETPOS/BYYEARDAY/BYWEEKNO are left out (as in the planner): they allow rules that never
+# fire, and expanding such a rule makes dateutil search up to year 9999.
 RRULE_NAMES = frozenset({
     "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
-    "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+    "BYMONTHDAY", "BYMONTH", "WKST",
 })
+_UNTIL_RE = re.compile(r"^\d{8}(T\d{6}Z?)?$")
 # SECONDLY makes no sense for a loudspeaker; how frequent is too frequent is the planner's call.
 RRULE_FREQS = frozenset({"YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY"})
 # Control characters are refused in every string except newline/tab in bulletin text.
@@ -429,7 +432,7 @@ def _check_media(c: _Checker, kind: str, media: Any) -> Media | None:
     return Media(url=url, mime=mime)
 
 
-def _check_rrule(c: _Checker, rule: Any, dtstart: datetime) -> str:
+def _check_rrule(c: _Checker, rule: Any, dtstart: datetime, tzid: str) -> str:
     rule = c.string(rule, "schedule.rrule", max_len=512)
     parts = rule.split(";")
     names: dict[str, str] = {}
@@ -448,8 +451,14 @@ def _check_rrule(c: _Checker, rule: Any, dtstart: datetime) -> str:
     for name in ("INTERVAL", "COUNT"):
         if name in names and (not names[name].isdigit() or not 1 <= int(names[name]) <= 100_000):
             raise c.fail("schedule.rrule", f"{name} phải là số nguyên dương", f"{name} must be a positive integer")
+    if "UNTIL" in names and not _UNTIL_RE.match(names["UNTIL"]):
+        raise c.fail("schedule.rrule", "UNTIL phải có dạng YYYYMMDD hoặc YYYYMMDDTHHMMSS[Z]",
+                     "UNTIL must be YYYYMMDD or YYYYMMDDTHHMMSS[Z]")
+    # dateutil insists that a UTC UNTIL goes with an aware DTSTART, a local one with a naive.
+    utc_until = names.get("UNTIL", "").endswith("Z")
+    start = dtstart.replace(tzinfo=zoneinfo.ZoneInfo(tzid)) if utc_until else dtstart
     try:
-        rrulestr(rule, dtstart=dtstart)
+        rrulestr(rule, dtstart=start)
     except Exception as exc:  # dateutil raises ValueError, TypeError, IndexError… for bad rules
         raise c.fail("schedule.rrule", "không phân tích được quy tắc lặp", f"does not parse: {exc}") from None
     return rule
@@ -479,7 +488,7 @@ def _check_schedule(c: _Checker, schedule: Any) -> dict[str, Any] | None:
             zoneinfo.ZoneInfo(tzid)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise c.fail("schedule.tzid", "múi giờ không tồn tại", "unknown time zone") from None
-        _check_rrule(c, schedule["rrule"], dtstart)
+        _check_rrule(c, schedule["rrule"], dtstart, tzid)
         exdates = schedule["exdates"]
         if not isinstance(exdates, list) or len(exdates) > MAX_STARTS:
             raise c.fail("schedule.exdates", f"phải là danh sách tối đa {MAX_STARTS} phần tử",

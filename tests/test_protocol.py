@@ -269,7 +269,9 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "rrule-interval-zero": lambda d: d.update(schedule=_rrule(rrule="FREQ=DAILY;INTERVAL=0")),
     "rrule-repeated-part": lambda d: d.update(schedule=_rrule(rrule="FREQ=DAILY;FREQ=WEEKLY")),
     "rrule-unknown-part": lambda d: d.update(schedule=_rrule(rrule="FREQ=DAILY;X-FOO=1")),
-    "rrule-utc-until": lambda d: d.update(schedule=_rrule(rrule="FREQ=DAILY;UNTIL=20250701T000000Z")),
+    "rrule-bysetpos": lambda d: d.update(schedule=_rrule(rrule="FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1")),
+    "rrule-byweekno": lambda d: d.update(schedule=_rrule(rrule="FREQ=YEARLY;BYWEEKNO=53")),
+    "rrule-until-garbage": lambda d: d.update(schedule=_rrule(rrule="FREQ=DAILY;UNTIL=2025")),
     "rrule-empty": lambda d: d.update(schedule=_rrule(rrule="")),
     "rrule-unknown-tz": lambda d: d.update(schedule=_rrule(tzid="Mars/Olympus_Mons")),
     "rrule-tz-path": lambda d: d.update(schedule=_rrule(tzid="../../etc/passwd")),
@@ -309,9 +311,12 @@ def test_malformed_signed_item_is_rejected_as_malformed(name: str) -> None:
     base_item(schedule=None, valid_until=None, zones=["*"], devices=[DEVICE, "12345-0002"]),
     base_item(schedule=_rrule()),
     base_item(schedule=_rrule(rrule="FREQ=DAILY;COUNT=30", exdates=[])),
+    base_item(schedule=_rrule(rrule="FREQ=DAILY;UNTIL=20250701T000000Z")),
+    base_item(schedule=_rrule(rrule="FREQ=DAILY;UNTIL=20250701")),
     base_item(revoked=True, priority="normal"),
     base_item(title="á" * 200, text="x" * 20_000, language="vi-VN"),
-], ids=["text", "stream", "no-schedule", "rrule", "rrule-count", "revoked", "limits"])
+], ids=["text", "stream", "no-schedule", "rrule", "rrule-count", "rrule-utc-until", "rrule-date-until",
+     "revoked", "limits"])
 def test_valid_shapes_are_accepted(doc: dict[str, Any]) -> None:
     item = protocol.validate_item(protocol.sign_item(doc, KEY), KEY.public_key(), device_id=DEVICE)
     assert item.kind == doc["kind"] and item.revoked == doc["revoked"]
