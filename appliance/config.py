@@ -211,6 +211,55 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 
+_VI_UNITS = [("words per minute", "từ mỗi phút"), ("seconds", "giây"), ("minutes", "phút"),
+             ("bytes", "byte"), ("a count", "số lượng"), (" ms", " mili giây")]
+_VI_EXPECTED = {
+    "an absolute path": "một đường dẫn tuyệt đối",
+    "seconds > 0": "số giây lớn hơn 0",
+    "minutes > 0": "số phút lớn hơn 0",
+    "bytes > 0": "số byte lớn hơn 0",
+    "a count > 0": "một số lượng lớn hơn 0",
+    "at least 100": "ít nhất 100",
+    "a number in (0, 1]": "một số trong khoảng (0, 1]",
+    "a TCP port 1-65535": "một cổng TCP từ 1 đến 65535",
+    "a BCM GPIO number 0-53": "một số chân GPIO (BCM) từ 0 đến 53",
+    "-1 (none) or a BCM GPIO number": "-1 (không dùng) hoặc một số chân GPIO (BCM)",
+    "'vi' or 'en'": "'vi' hoặc 'en'",
+    "'espeak' or 'piper'": "'espeak' hoặc 'piper'",
+    "'auto', 'alsa' or 'capture'": "'auto', 'alsa' hoặc 'capture'",
+    "'vi' (Northern), 'vi-vn-x-central' or 'vi-vn-x-south'":
+        "'vi' (giọng Bắc), 'vi-vn-x-central' (giọng Trung) hoặc 'vi-vn-x-south' (giọng Nam)",
+    "a list of 'HH:MM-HH:MM' windows": "một danh sách khung giờ 'HH:MM-HH:MM'",
+    "a list of 'HH:MM-HH:MM' windows (empty: schedule.default_windows)":
+        "một danh sách khung giờ 'HH:MM-HH:MM' (để trống: dùng schedule.default_windows)",
+    "lower-case letters, digits, '-' or '_' (max 32)": "chữ thường, chữ số, '-' hoặc '_' (tối đa 32 ký tự)",
+    "commune code (5 digits), '-', serial, e.g. '26881-0001'": "mã xã (5 chữ số), '-', số sê-ri, ví dụ '26881-0001'",
+    "an http(s) URL such as 'https://central.example.vn'": "một địa chỉ http(s) như 'https://central.example.vn'",
+    "an IANA zone name, e.g. 'Asia/Ho_Chi_Minh'": "tên múi giờ IANA, ví dụ 'Asia/Ho_Chi_Minh'",
+    "a table": "một bảng",
+    "an integer": "một số nguyên",
+    "a number": "một số",
+    "a string": "một chuỗi ký tự",
+    "true or false": "true hoặc false",
+    "zones with distinct names": "các vùng có tên khác nhau",
+    "distinct relay and fault pins": "các chân rơ-le và chân báo lỗi khác nhau",
+    "at least one [[zones]] table": "ít nhất một bảng [[zones]]",
+}
+
+
+def expected_vi(expected: str) -> str:
+    """Vietnamese wording of a validation expectation (operators read Vietnamese first)."""
+    if expected in _VI_EXPECTED:
+        return _VI_EXPECTED[expected]
+    if expected.startswith("a list of "):
+        return "một danh sách " + expected_vi(expected[len("a list of "):])
+    match = re.match(r"^(-?[\d.]+) to (-?[\d.]+)(.*)$", expected)
+    text = f"từ {match.group(1)} đến {match.group(2)}{match.group(3)}" if match else expected
+    for en, vi in _VI_UNITS:
+        text = text.replace(en, vi)
+    return text.replace(" > 0", " lớn hơn 0")
+
+
 def _type_name(tp: Any) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
 
@@ -252,7 +301,7 @@ def _error(source: str, where: str, expected: str, got: Any) -> ConfigError:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return ConfigError(
-        f"Cấu hình sai trong {source}: khoá '{where}' phải là {expected} (đang là {shown}). "
+        f"Cấu hình sai trong {source}: khoá '{where}' phải là {expected_vi(expected)} (đang là {shown}). "
         "Hãy sửa tệp rồi khởi động lại.",
         f"Invalid configuration in {source}: key '{where}' must be {expected} (got {shown}). "
         "Fix the file and restart.",

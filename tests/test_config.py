@@ -81,3 +81,13 @@ def test_cli_reports_config_error_in_vietnamese(tmp_path: Path, capsys: pytest.C
     assert main(["--config", str(bad), "check-config"]) == 2
     err = capsys.readouterr().err
     assert "Lỗi" in err and "sync.interval_s" in err
+
+
+def test_vietnamese_message_states_the_expectation_in_vietnamese() -> None:
+    with pytest.raises(ConfigError) as err:
+        config.from_mapping({"sync": {"interval_s": 1}}, "a.toml", env={})
+    assert "từ 10 đến 86400 giây" in err.value.vi
+    assert "10 to 86400 seconds" in err.value.en
+    with pytest.raises(ConfigError) as err:
+        config.from_mapping({"central": {"read_timeout_s": -1}}, "a.toml", env={})
+    assert "số giây lớn hơn 0" in err.value.vi
