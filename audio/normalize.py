@@ -138,6 +138,9 @@ class _CharMap(dict[int, str | None]):
             result = " "
         elif unicodedata.category(ch) == "Nd":
             result = str(unicodedata.digit(ch))
+        elif ch == "\u200b":
+            # A zero-width space marks a word break.
+            result = " "
         elif unicodedata.category(ch) in ("Cf", "Mn", "Me"):
             # Zero-width joiners, soft hyphens and stray combining marks sit inside words.
             result = None
@@ -224,20 +227,49 @@ def _compile_abbreviations(items: tuple[tuple[str, str], ...]) -> tuple[re.Patte
     def build(keys: list[str], flags: int) -> re.Pattern[str] | None:
         if not keys:
             return None
+        word_start = [k for k in keys if re.match(r"\w", k)]
+        other_start = [k for k in keys if not re.match(r"\w", k)]
         branches = []
-        for key in sorted(keys, key=len, reverse=True):
-            left = rf"(?<!{_WORD_CHAR})" if re.match(r"\w", key) else ""
-            # A key ending in a letter may run into a digit (QL1A); one ending in a digit may not.
-            if key[-1].isdigit():
-                right = rf"(?!{_WORD_CHAR})"
-            elif key[-1].isalpha():
-                right = rf"(?!{_LETTER})"
-            else:
-                right = ""
-            branches.append(left + re.escape(key) + right)
+        if word_start:
+            branches.append(rf"(?<!{_WORD_CHAR}){_trie_pattern(word_start, flags)}")
+        if other_start:
+            branches.append(_trie_pattern(other_start, flags))
         return re.compile("|".join(branches), flags)
 
     return build(exact, 0), build(anycase, re.IGNORECASE), lookup
+
+
+def _right_boundary(key: str) -> str:
+    # A key ending in a letter may run into a digit (QL1A); one ending in a digit may not.
+    if key[-1].isdigit():
+        return rf"(?!{_WORD_CHAR})"
+    if key[-1].isalpha():
+        return rf"(?!{_LETTER})"
+    return ""
+
+
+def _trie_pattern(keys: list[str], flags: int) -> str:
+    """One regex over many keys, shaped as a trie: linear in the text, not in text x keys.
+
+    The longest key wins because a node tries its children before ending there.
+    """
+    fold = (lambda k: k.lower()) if flags & re.IGNORECASE else (lambda k: k)
+    root: dict[str, dict] = {}
+    for key in keys:
+        node = root
+        for ch in fold(key):
+            node = node.setdefault(ch, {})
+        node[""] = {"boundary": _right_boundary(key)}  # type: ignore[dict-item]
+
+    def emit(node: dict[str, dict]) -> str:
+        alternatives = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if "" in node:
+            alternatives.append(node[""]["boundary"])  # type: ignore[index]
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(?:" + "|".join(alternatives) + ")"
+
+    return emit(root)
 
 
 def _expand_abbreviations(text: str, items: tuple[tuple[str, str], ...]) -> str:
@@ -327,8 +359,12 @@ def _date_words(day: int, month: int, year: str | None, *, lunar: bool = False, 
     return " ".join(words)
 
 
+# After these words a date does not take "ngày": "sáng 5/9" reads "sáng mùng năm tháng chín".
+_NO_NGAY_BEFORE = frozenset({"ngày", "mùng", "hôm", "sáng", "trưa", "chiều", "tối", "đêm"})
+
+
 def _say_ngay(m: re.Match[str]) -> bool:
-    return _words_before(m) not in ("ngày", "mùng", "hôm")
+    return _words_before(m) not in _NO_NGAY_BEFORE
 
 
 def _after_mung(m: re.Match[str], spoken: str) -> str:
@@ -409,6 +445,10 @@ def _month_year(m: re.Match[str]) -> str:
 
 def _dates(text: str) -> str:
     sep = r"[/.\-]"
+    # Round-the-clock phrases are not dates.
+    text = _sub(r"(?<![0-9.,/])24/(24|7)(?:\s?(?:h|giờ)(?!\w))?(?![0-9/])",
+                lambda m: f" hai mươi tư trên {read_number(int(m.group(1)))}{' giờ' if m.group(0)[-1] in 'hờ' else ''} ",
+                text)
     # 20/10-25/10(/2024): a range of full dates.
     text = _sub(rf"{_D}/([0-9]{{1,2}})(?:/([0-9]{{4}}))?\s?[-–]\s?([0-9]{{1,2}})/([0-9]{{1,2}})(?:/([0-9]{{4}}))?(?![0-9/])",
                 _date_range, text)
@@ -463,12 +503,24 @@ _PHONE_CONTEXT = (r"(?:hotline|đường dây nóng|tổng đài|điện thoại
                   r"(?: số)?|liên hệ(?: số)?|số điện thoại)")
 
 
+_PHONE_WORDS = ("gọi", "hotline", "đường dây nóng", "tổng đài", "điện thoại", "số máy", "báo ngay", "liên hệ")
+
+
 def _phone(m: re.Match[str]) -> str:
     token = m.group(0)
     count = sum(ch.isdigit() for ch in token)
     if not 9 <= count <= 12:
         return token
-    return f" {_phone_digits(token)}, "
+    return f" {_phone_digits(token)} "
+
+
+def _emergency_number(m: re.Match[str]) -> str:
+    # 111-115 are hotlines (child protection, rescue, police, fire, ambulance) when a phone
+    # word is near: "Số điện thoại cứu hộ: 112"; otherwise plain numbers ("113 hộ").
+    before = m.string[max(0, m.start() - 30):m.start()].lower()
+    if any(word in before for word in _PHONE_WORDS) and not any(ch.isdigit() for ch in before[-12:]):
+        return f" {read_digits(m.group(0))} "
+    return m.group(0)
 
 
 def _phones(text: str) -> str:
@@ -477,19 +529,20 @@ def _phones(text: str) -> str:
                 _phone, text)
     # Service numbers: 1900 1234, 1800 1091.
     text = _sub(r"(?<![0-9.,/])1[89]00[ .]?[0-9]{4}(?:[ .]?[0-9]{2})?(?![0-9])",
-                lambda m: f" {_phone_digits(m.group(0))}, ", text)
+                lambda m: f" {_phone_digits(m.group(0))} ", text)
     # After a phone word any number is read digit by digit: "gọi 113", "tổng đài 1022".
-    return _sub(rf"(?<!\w)({_PHONE_CONTEXT})(\s?:?\s?)([0-9]{{3,}}(?:[ .\-][0-9]{{2,}})*)(?![0-9])",
-                lambda m: f"{m.group(1)}{m.group(2)} {_phone_digits(m.group(3))}, ", text, re.IGNORECASE)
+    text = _sub(rf"(?<!\w)({_PHONE_CONTEXT})(\s?:?\s?)([0-9]{{3,}}(?:[ .\-][0-9]{{2,}})*)(?![0-9])",
+                lambda m: f"{m.group(1)}{m.group(2)} {_phone_digits(m.group(3))} ", text, re.IGNORECASE)
+    return _sub(r"(?<![0-9.,/])11[1-5](?![0-9]|[.,][0-9])", _emergency_number, text)
 
 
 def _documents(text: str) -> str:
     """Legal document numbers: 100/2019/NĐ-CP "một trăm năm hai nghìn không trăm mười chín NĐ CP"."""
-    code = r"([A-ZĐ][A-ZĐ0-9]*(?:-[A-ZĐ0-9]+)*)"
+    code = r"([A-ZĐ][A-ZĐ0-9]*(?:-[A-ZĐ0-9]+)*-?)"
     text = _sub(rf"(?<![0-9.,/])([0-9]+)/([0-9]{{4}})/{code}",
                 lambda m: f" {read_integer_text(m.group(1))} năm {read_number(int(m.group(2)))} "
                           f"{m.group(3).replace('-', ' ')} ", text)
-    return _sub(rf"(?<![0-9.,/])([0-9]+)/{code}(?![\w])",
+    return _sub(rf"(?<![0-9.,/])([0-9]+)/{code}(?![\w-])",
                 lambda m: f" {read_integer_text(m.group(1))} {m.group(2).replace('-', ' ')} ", text)
 
 
@@ -550,6 +603,11 @@ _MEASURE_WORDS = frozenset({"gam", "mét", "lít", "tấn", "tạ", "yến", "vu
                             "km²", "mg", "kwh"})
 
 
+_MONEY_WORDS = frozenset({"đồng", "đ", "nghìn", "triệu", "tỷ", "đô"})
+# Per area or length, "trên" reads naturally even after a count: 50 con/m2 "con trên mét vuông".
+_AREA_UNITS = frozenset({"m2", "m²", "km2", "km²", "ha", "m", "km"})
+
+
 def _alternation(keys: object) -> str:
     return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))  # type: ignore[arg-type]
 
@@ -589,9 +647,14 @@ def _numbers(text: str) -> str:
     # A minus glued to a number that no range claimed: -5 độ, nhiệt độ -2.
     text = _sub(r"(?<![\w.,-])-(?=[0-9])", " âm ", text)
     text = _sub(r"(?<=[0-9])\s?[x×]\s?(?=[0-9])", " nhân ", text)
+    text = _sub(r"(?<=[0-9])\s?\+\s?(?=[0-9])", " cộng ", text)
+    # Road markers: Km 15+300 "ki lô mét mười lăm cộng ba trăm".
+    text = _sub(r"(?<!\w)[Kk]m\s?(?=[0-9])", " ki lô mét ", text)
     text = _sub(r"[~≈]\s?(?=[0-9])", " khoảng ", text)
-    text = _sub(r">=?\s?(?=[0-9])|≥\s?(?=[0-9])", " từ ", text)
-    text = _sub(r"<=?\s?(?=[0-9])|≤\s?(?=[0-9])", " dưới ", text)
+    text = _sub(r"(?:>=|≥)\s?(?=[0-9])", " từ ", text)
+    text = _sub(r">\s?(?=[0-9])", " trên ", text)
+    text = _sub(r"(?:<=|≤)\s?(?=[0-9])", " không quá ", text)
+    text = _sub(r"<\s?(?=[0-9])", " dưới ", text)
     # Ordinals: thứ 2 "thứ hai", lần thứ 1 "lần thứ nhất", thứ 2, 4, 6 "thứ hai, thứ tư, thứ sáu".
     text = _sub(r"(?<!\w)((?i:thứ))\s([0-9]{1,2}(?:(?:,\s?|\s?-\s?|\svà\s|\sđến\s)[0-9]{1,2})*)(?![0-9]|[,.][0-9])",
                 _ordinal_list, text)
@@ -623,10 +686,20 @@ def _per_units(text: str) -> str:
     def per(m: re.Match[str]) -> str:
         before = m.string[max(0, m.start() - 12):m.start()].lower().split()
         last = before[-1].lstrip("0123456789.,") if before else ""
-        joiner = "trên" if last in _MEASURE_WORDS else "một"
-        return f" {joiner} {_PER_UNITS[m.group(1)]} "
+        unit = m.group(1)
+        if last in _MEASURE_WORDS:
+            joiner = "trên"
+        elif last in _MONEY_WORDS:
+            joiner = "một"
+        else:
+            joiner = "trên" if unit in _AREA_UNITS else "một"
+        return f" {joiner} {_PER_UNITS[unit]} "
 
-    return _sub(rf"(?<=\S)\s?/\s?({_alternation(_PER_UNITS)})(?![\w])", per, text)
+    text = _sub(rf"(?<=\S)\s?/\s?({_alternation(_PER_UNITS)})(?![\w])", per, text)
+    # A price per anything: 50.000 đồng/hồ sơ "năm mươi nghìn đồng một hồ sơ".
+    text = _sub(rf"(?:(?<=đồng)|(?<=[0-9]đ))\s?/\s?(?={_LETTER})", " một ", text)
+    # Dates and document numbers are gone by now: a slash before a number is "per" (mg/100 ml).
+    return _sub(r"(?<=\S)\s?/\s?(?=[0-9])", " trên ", text)
 
 
 _ROMAN_CONTEXT = (r"quý|đại hội|khóa|khoá|lần thứ|thế kỷ|thế kỉ|chương|phần|mục|đợt|giai đoạn|kỳ|kì"
@@ -681,6 +754,9 @@ def _capitals(text: str) -> str:
         token = m.group(0)
         if not token.isupper():
             return token
+        if len(token) == 1 and _is_vietnamese_syllable(token):
+            # A lone vowel (Y tế, cúm A) is read as it stands.
+            return token
         if _is_vietnamese_syllable(token):
             # A heading in capitals (THÔNG BÁO) is read as words, not spelled.
             return token.lower()
@@ -715,10 +791,11 @@ def _punctuation(text: str) -> str:
         strongest = max(marks, key=lambda ch: _PUNCT_STRENGTH[ch])
         return f"{strongest} "
 
-    text = _sub(r"\s*[.,;:!?…](?:\s*[.,;:!?…])*\s*", collapse, text)
+    text = _sub(r"\s+", " ", text)
+    text = _sub(r" ?[.,;:!?…](?: ?[.,;:!?…])* ?", collapse, text)
     text = _sub(r"\s+", " ", text).strip()
-    # Nothing to pause after at the very start.
-    return text.lstrip(".,;:!?… ")
+    # Nothing to pause after at the very start, nor a dangling comma at the end.
+    return text.lstrip(".,;:!?… ").rstrip(",;: ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -756,11 +833,11 @@ def normalize_for_speech(text: str, abbreviations: Mapping[str, str] | None = No
     s = _ADDRESS_RE.sub(_address, s)
     s = _phones(s)
     s = _documents(s)
+    s = _romans(s)
     s = _dates(s)
     s = _sub(_RANGE_RE, " đến ", s)
     s = _per_units(s)
     s = _times(s)
-    s = _romans(s)
     s = _numbers(s)
     s = _capitals(s)
     s = _punctuation(s)
