@@ -325,6 +325,8 @@ class CentralClient:
                 return attempt()
             except _Transient as exc:
                 if number == self.max_retries:
+                    # Callers that schedule their own retries (the reporter) honour this.
+                    exc.error.retry_after = exc.retry_after  # type: ignore[attr-defined]
                     raise exc.error from None
                 self._pause(number + 1, exc)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--by", default="central")
     revoke.set_defaults(func=cmd_item_revoke)
     item.add_parser("list", parents=[common]).set_defaults(func=cmd_item_list)
+
+    from central.monitoring_cli import add_monitoring_commands  # issue 5: command, monitor
+
+    add_monitoring_commands(sub, common)
     return parser
 
 

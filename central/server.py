@@ -134,6 +134,11 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
             response.headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         return response
 
+    # Monitoring (issue 5): heartbeat and logs endpoints, fleet pages, JSON API.
+    from central.monitoring_web import register_monitoring
+
+    register_monitoring(app, catalog, authenticate)
+
     if faults is not None:
         app.extensions["central.faults"] = faults
         app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, catalog.clock)  # type: ignore[method-assign]

@@ -1,0 +1,520 @@
+"""Central's fleet monitoring: heartbeats, uploaded device logs, device status, remote commands.
+
+Pure core: ``validate_heartbeat`` and ``validate_entry`` check what a device sends (protocol
+§10) and explain refusals; ``device_status`` decides online / offline (1.5 heartbeat intervals
+without one) and the problems shown (clock untrusted, disk low, amplifier fault) from plain
+data and an explicit ``now``. ``Monitor`` is the SQLite shell: it stores heartbeats and log
+entries idempotently, each request in one transaction (nothing half-way), queues signed
+commands and answers the queries of the monitoring page and JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from appliance import protocol
+from appliance.errors import ValidationError
+
+Clock = Callable[[], datetime]
+
+DEFAULT_INTERVAL_S = 60
+OFFLINE_AFTER_INTERVALS = 1.5
+LOGS_MAX_BYTES = 1024 * 1024
+LOGS_MAX_ENTRIES = 2000
+DISK_LOW_BYTES = 500_000_000
+DISK_LOW_RATIO = 0.05
+HEARTBEATS_KEPT_PER_DEVICE = 1000
+COMMANDS_PER_ANSWER = 20
+DEFAULT_COMMAND_LIFETIME_S = 600
+
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+REASON_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+CLOCK_SOURCES = ("ntp", "rtc", "central", "none")
+SYNC_RESULTS = ("ok", "not_modified", "error")
+RESULT_STATUSES = ("done", "failed", "rejected")
+PLAY_OUTCOMES = ("completed", "stopped", "error", "stalled", "overrun", "skipped")
+PLAY_TRIGGERS = ("schedule", "manual", "emergency", "command")
+
+
+class BadReport(ValueError):
+    """A heartbeat or logs request central refuses (HTTP 400 with ``code`` and a reason)."""
+
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- pure checks
+
+
+def _is_int(value: Any, minimum: int = 0, maximum: int = protocol.MAX_SAFE_INT) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e15
+
+
+def _text(value: Any, where: str, max_len: int, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not allow_empty) or len(value) > max_len \
+            or _CONTROL_RE.search(value):
+        raise BadReport(f"{where}: expected a string of at most {max_len} characters without control characters")
+    return value
+
+
+def _utc(value: Any, where: str) -> str:
+    try:
+        protocol.parse_utc(value)
+    except ValueError:
+        raise BadReport(f"{where}: expected a UTC time like 2025-06-01T00:00:00Z") from None
+    return str(value)
+
+
+def _obj(value: Any, where: str, keys: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadReport(f"{where}: expected an object")
+    missing = sorted(keys - set(value))
+    if missing:
+        raise BadReport(f"{where}: missing {', '.join(missing)}")
+    return value
+
+
+def _int_field(value: Any, where: str, maximum: int = protocol.MAX_SAFE_INT) -> int:
+    if not _is_int(value, 0, maximum):
+        raise BadReport(f"{where}: expected an integer from 0 to {maximum}")
+    return int(value)
+
+
+def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
+    """Check a decoded heartbeat (protocol §10). Unknown members are ignored; returns ``body``."""
+    required = frozenset({"device_id", "sent_at", "software_version", "boot_id", "uptime_s", "clock",
+                          "timezone", "disk", "cpu", "memory", "playing", "relays", "volume", "last_sync",
+                          "outbox_depth", "rejected_count"})
+    hb = _obj(body, "heartbeat", required)
+    if hb["device_id"] != device_id:
+        raise BadReport("device_id: does not match the device of the URL and token", "wrong_device")
+    _utc(hb["sent_at"], "sent_at")
+    _text(hb["software_version"], "software_version", 32)
+    _text(hb["boot_id"], "boot_id", 64)
+    _int_field(hb["uptime_s"], "uptime_s")
+    clock = _obj(hb["clock"], "clock", frozenset({"trusted", "offset_s", "source"}))
+    if not isinstance(clock["trusted"], bool):
+        raise BadReport("clock.trusted: expected true or false")
+    if clock["offset_s"] is not None and not _is_number(clock["offset_s"]):
+        raise BadReport("clock.offset_s: expected a number or null")
+    if clock["source"] not in CLOCK_SOURCES:
+        raise BadReport(f"clock.source: expected one of {', '.join(CLOCK_SOURCES)}")
+    _text(hb["timezone"], "timezone", 64)
+    for section, keys in (("disk", ("free_bytes", "total_bytes")), ("memory", ("available_bytes", "total_bytes"))):
+        part = _obj(hb[section], section, frozenset(keys))
+        for key in keys:
+            _int_field(part[key], f"{section}.{key}")
+    cpu = _obj(hb["cpu"], "cpu", frozenset({"temp_c", "load_1m"}))
+    if cpu["temp_c"] is not None and not _is_number(cpu["temp_c"]):
+        raise BadReport("cpu.temp_c: expected a number or null")
+    if not _is_number(cpu["load_1m"]) or cpu["load_1m"] < 0:
+        raise BadReport("cpu.load_1m: expected a number >= 0")
+    playing = hb["playing"]
+    if playing is not None:
+        _obj(playing, "playing", frozenset({"item_id", "zones"}))
+        _text(playing["item_id"], "playing.item_id", 200)
+        if not isinstance(playing["zones"], list) or len(playing["zones"]) > protocol.MAX_LIST_ENTRIES or \
+                not all(isinstance(z, str) and protocol.ZONE_RE.match(z) for z in playing["zones"]):
+            raise BadReport("playing.zones: expected a list of zone names")
+    relays = hb["relays"]
+    if not isinstance(relays, dict) or len(relays) > protocol.MAX_LIST_ENTRIES or not all(
+            isinstance(k, str) and protocol.ZONE_RE.match(k) and isinstance(v, bool) for k, v in relays.items()):
+        raise BadReport("relays: expected an object of zone name → true/false")
+    _int_field(hb["volume"], "volume", 100)
+    sync = _obj(hb["last_sync"], "last_sync", frozenset({"at", "result", "error"}))
+    if sync["at"] is not None:
+        _utc(sync["at"], "last_sync.at")
+    if sync["result"] not in SYNC_RESULTS:
+        raise BadReport(f"last_sync.result: expected one of {', '.join(SYNC_RESULTS)}")
+    if sync["error"] is not None and not (isinstance(sync["error"], str) and CODE_RE.match(sync["error"])):
+        raise BadReport("last_sync.error: expected an error code or null")
+    _int_field(hb["outbox_depth"], "outbox_depth")
+    _int_field(hb["rejected_count"], "rejected_count")
+    errors = hb.get("last_errors", [])
+    if not isinstance(errors, list) or len(errors) > 10 or not all(
+            isinstance(e, str) and CODE_RE.match(e) for e in errors):
+        raise BadReport("last_errors: expected at most 10 error codes")
+    results = hb.get("command_results", [])
+    if not isinstance(results, list) or len(results) > 50:
+        raise BadReport("command_results: expected a list of at most 50 results")
+    for i, result in enumerate(results):
+        where = f"command_results[{i}]"
+        _obj(result, where, frozenset({"id", "status", "error", "at"}))
+        if not isinstance(result["id"], str) or not protocol.ID_RE.match(result["id"]):
+            raise BadReport(f"{where}.id: expected an identifier")
+        if result["status"] not in RESULT_STATUSES:
+            raise BadReport(f"{where}.status: expected one of {', '.join(RESULT_STATUSES)}")
+        if result["error"] is not None and not (isinstance(result["error"], str) and CODE_RE.match(result["error"])):
+            raise BadReport(f"{where}.error: expected an error code or null")
+        _utc(result["at"], f"{where}.at")
+    interval = hb.get("heartbeat_interval_s")
+    if interval is not None and not _is_int(interval, 5, 3600):
+        raise BadReport("heartbeat_interval_s: expected an integer from 5 to 3600")
+    faults = hb.get("amp_faults", [])
+    if not isinstance(faults, list) or not all(isinstance(z, str) and protocol.ZONE_RE.match(z) for z in faults):
+        raise BadReport("amp_faults: expected a list of zone names")
+    return hb
+
+
+def _opt_utc(data: Mapping[str, Any], key: str, where: str) -> None:
+    if data.get(key) is not None:
+        _utc(data[key], f"{where}.{key}")
+
+
+def validate_entry(entry: Any) -> dict[str, Any]:
+    """Check one uploaded outbox entry (protocol §10); raises ``BadReport`` (the refusal reason)."""
+    e = _obj(entry, "entry", frozenset({"id", "type", "at", "data"}))
+    if not isinstance(e["id"], str) or not protocol.ID_RE.match(e["id"]):
+        raise BadReport("id: expected an identifier", "bad_id")
+    if e["type"] not in protocol.OUTBOX_TYPES:
+        raise BadReport(f"type: expected one of {', '.join(protocol.OUTBOX_TYPES)}", "bad_type")
+    _utc(e["at"], "at")
+    data = e["data"]
+    if not isinstance(data, dict) or len(json.dumps(data)) > 4096:
+        raise BadReport("data: expected an object of at most 4 KB", "bad_data")
+    if e["type"] == "play":
+        _obj(data, "data", frozenset({"item_id", "version", "zones", "started_at", "ended_at", "outcome",
+                                      "played_s", "trigger"}))
+        _text(data["item_id"], "data.item_id", 200)
+        if data["version"] is not None and not _is_int(data["version"], 0):
+            raise BadReport("data.version: expected an integer or null", "bad_data")
+        if not isinstance(data["zones"], list) or not all(isinstance(z, str) for z in data["zones"]):
+            raise BadReport("data.zones: expected a list of zone names", "bad_data")
+        for key in ("started_at", "ended_at", "scheduled_at"):
+            _opt_utc(data, key, "data")
+        if data["outcome"] not in PLAY_OUTCOMES:
+            raise BadReport(f"data.outcome: expected one of {', '.join(PLAY_OUTCOMES)}", "bad_data")
+        if data["played_s"] is not None and (not _is_number(data["played_s"]) or data["played_s"] < 0):
+            raise BadReport("data.played_s: expected a number >= 0 or null", "bad_data")
+        if data["trigger"] not in PLAY_TRIGGERS:
+            raise BadReport(f"data.trigger: expected one of {', '.join(PLAY_TRIGGERS)}", "bad_data")
+    elif e["type"] == "rejected":
+        _obj(data, "data", frozenset({"item_id", "version", "reason"}))
+        if data["item_id"] is not None:
+            _text(data["item_id"], "data.item_id", 200, allow_empty=True)
+        if data["version"] is not None and not _is_int(data["version"], -protocol.MAX_SAFE_INT):
+            raise BadReport("data.version: expected an integer or null", "bad_data")
+        if not isinstance(data["reason"], str) or not REASON_RE.match(data["reason"]):
+            raise BadReport("data.reason: expected a reason code", "bad_data")
+    else:
+        _obj(data, "data", frozenset({"zone", "state"}))
+        if not isinstance(data["zone"], str) or not protocol.ZONE_RE.match(data["zone"]):
+            raise BadReport("data.zone: expected a zone name", "bad_data")
+        if data["state"] not in ("on", "off"):
+            raise BadReport("data.state: expected 'on' or 'off'", "bad_data")
+    return e
+
+
+def validate_logs(body: Any) -> list[Any]:
+    """The envelope of a logs upload; the entries are checked one by one afterwards."""
+    if not isinstance(body, dict) or set(body) != {"entries"}:
+        raise BadReport("expected an object with exactly one member 'entries'")
+    entries = body["entries"]
+    if not isinstance(entries, list) or not 1 <= len(entries) <= LOGS_MAX_ENTRIES:
+        raise BadReport(f"entries: expected a list of 1 to {LOGS_MAX_ENTRIES} entries")
+    return entries
+
+
+# --------------------------------------------------------------------------- status (pure)
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    state: str                       # 'online' | 'offline' | 'never_seen'
+    problems: tuple[str, ...]        # 'clock_untrusted', 'disk_low', 'amplifier_fault'
+    last_seen_at: str | None
+    seconds_since: float | None
+
+    @property
+    def label(self) -> str:
+        """The one word the fleet table shows: offline first, then the worst problem."""
+        if self.state != "online":
+            return self.state
+        for problem in ("amplifier_fault", "disk_low", "clock_untrusted"):
+            if problem in self.problems:
+                return problem
+        return "online"
+
+
+def device_status(*, now: datetime, last_seen_at: str | None, interval_s: int | None,
+                  heartbeat: Mapping[str, Any] | None, disk_low_bytes: int = DISK_LOW_BYTES,
+                  disk_low_ratio: float = DISK_LOW_RATIO) -> DeviceStatus:
+    """Online means a heartbeat within 1.5 intervals of ``now`` (central's clock)."""
+    if last_seen_at is None:
+        return DeviceStatus("never_seen", (), None, None)
+    since = (now - protocol.parse_utc(last_seen_at)).total_seconds()
+    period = interval_s or DEFAULT_INTERVAL_S
+    state = "online" if since <= OFFLINE_AFTER_INTERVALS * period else "offline"
+    problems: list[str] = []
+    hb = heartbeat or {}
+    if not (hb.get("clock") or {}).get("trusted", True):
+        problems.append("clock_untrusted")
+    disk = hb.get("disk") or {}
+    free, total = disk.get("free_bytes"), disk.get("total_bytes")
+    if isinstance(free, int) and isinstance(total, int) and (
+            free < disk_low_bytes or (total > 0 and free / total < disk_low_ratio)):
+        problems.append("disk_low")
+    if hb.get("amp_faults") or any(str(e).startswith("hardware") for e in hb.get("last_errors") or ()):
+        problems.append("amplifier_fault")
+    return DeviceStatus(state, tuple(problems), last_seen_at, round(since, 1))
+
+
+# --------------------------------------------------------------------------- store shell
+
+
+@dataclass(frozen=True)
+class LogsAnswer:
+    acknowledged: list[str]
+    refused: list[dict[str, str]]
+    stored: int
+
+
+class Monitor:
+    """Monitoring data over ``central.db`` (its own connection; the Catalog runs the migrations)."""
+
+    def __init__(self, db_path: Path, *, clock: Clock, private_key: Ed25519PrivateKey) -> None:
+        self.clock = clock
+        self._key = private_key
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(db_path, timeout=15.0, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout=15000")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _now(self) -> str:
+        return protocol.format_utc(self.clock())
+
+    # ------------------------------------------------------------------ device endpoints
+
+    def record_heartbeat(self, device_id: str, hb: dict[str, Any]) -> list[dict[str, Any]]:
+        """Store a validated heartbeat and its command results; returns the commands to send."""
+        now = self._now()
+        body = json.dumps(hb, ensure_ascii=False, separators=(",", ":"))
+        interval = int(hb.get("heartbeat_interval_s") or DEFAULT_INTERVAL_S)
+        with self._tx() as tx:
+            tx.execute("INSERT OR IGNORE INTO heartbeats (device_id, boot_id, sent_at, received_at, body)"
+                       " VALUES (?, ?, ?, ?, ?)", (device_id, hb["boot_id"], hb["sent_at"], now, body))
+            tx.execute("INSERT INTO device_state (device_id, last_seen_at, interval_s, heartbeat) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT(device_id) DO UPDATE SET last_seen_at=excluded.last_seen_at,"
+                       " interval_s=excluded.interval_s, heartbeat=excluded.heartbeat",
+                       (device_id, now, interval, body))
+            tx.execute("DELETE FROM heartbeats WHERE device_id = ? AND id <= (SELECT id FROM heartbeats"
+                       " WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                       (device_id, device_id, HEARTBEATS_KEPT_PER_DEVICE))
+            for result in hb.get("command_results", []):
+                error = result["error"] or ""
+                tx.execute("INSERT OR IGNORE INTO command_reports (device_id, command_id, status, error, at,"
+                           " received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           (device_id, result["id"], result["status"], error, result["at"], now))
+                # The first final result wins: a later "rejected: replay" never hides that it ran.
+                tx.execute("UPDATE commands SET status = ?, error = ?, result_at = ? WHERE id = ? AND device_id = ?"
+                           " AND status = 'pending'", (result["status"], result["error"], result["at"],
+                                                       result["id"], device_id))
+            rows = tx.execute("SELECT id, document FROM commands WHERE device_id = ? AND status = 'pending'"
+                              " AND expires_at > ? ORDER BY issued_at, id LIMIT ?",
+                              (device_id, now, COMMANDS_PER_ANSWER)).fetchall()
+            for row in rows:
+                tx.execute("UPDATE commands SET deliveries = deliveries + 1 WHERE id = ?", (row["id"],))
+        return [json.loads(r["document"]) for r in rows]
+
+    def record_logs(self, device_id: str, entries: list[Any]) -> LogsAnswer:
+        """Store each valid entry once per (device, id); refuse malformed ones. One transaction."""
+        now = self._now()
+        acknowledged: list[str] = []
+        refused: list[dict[str, str]] = []
+        stored = 0
+        with self._tx() as tx:
+            for raw in entries:
+                try:
+                    entry = validate_entry(raw)
+                except BadReport as exc:
+                    ident = raw.get("id") if isinstance(raw, dict) else None
+                    if isinstance(ident, str) and len(ident) <= 200:
+                        refused.append({"id": ident, "code": exc.code, "message": str(exc)[:200]})
+                    continue
+                data = entry["data"]
+                item_id = data.get("item_id") if entry["type"] in ("play", "rejected") else None
+                outcome = data.get("outcome") if entry["type"] == "play" else (
+                    data.get("reason") if entry["type"] == "rejected" else data.get("state"))
+                cursor = tx.execute(
+                    "INSERT OR IGNORE INTO device_logs (device_id, entry_id, type, at, item_id, outcome, data,"
+                    " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (device_id, entry["id"], entry["type"], entry["at"], item_id, outcome,
+                     json.dumps(data, ensure_ascii=False, separators=(",", ":")), now))
+                stored += cursor.rowcount
+                acknowledged.append(entry["id"])
+        return LogsAnswer(acknowledged, refused, stored)
+
+    # ------------------------------------------------------------------ commands
+
+    def queue_command(self, device_id: str, command_type: str, params: dict[str, Any], *,
+                      expires_in_s: int = DEFAULT_COMMAND_LIFETIME_S, by: str = "central",
+                      known_devices: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """Sign and queue a command; returns the signed document. Raises ValidationError."""
+        if known_devices is not None and not known_devices(device_id):
+            raise ValidationError(f"Không có thiết bị {device_id}.", f"No device {device_id}.")
+        if not isinstance(expires_in_s, int) or not 1 <= expires_in_s <= protocol.MAX_COMMAND_LIFETIME_S:
+            raise ValidationError("Thời hạn lệnh phải từ 1 giây đến 24 giờ.",
+                                  "A command must expire within 1 second to 24 hours.")
+        issued = self.clock().replace(microsecond=0)
+        doc = {"id": "cmd-" + secrets.token_hex(6), "device_id": device_id, "type": command_type,
+               "params": params, "issued_at": protocol.format_utc(issued),
+               "expires_at": protocol.format_utc(issued + timedelta(seconds=expires_in_s))}
+        try:
+            signed = protocol.sign_command(doc, self._key)
+        except Exception as exc:  # RejectedItem (malformed) from the protocol's own checks
+            en = getattr(exc, "en", str(exc))
+            vi = getattr(exc, "vi", str(exc))
+            raise ValidationError(f"Lệnh không hợp lệ: {vi}", f"Invalid command: {en}") from None
+        with self._tx() as tx:
+            tx.execute("INSERT INTO commands (id, device_id, type, document, issued_at, expires_at, created_by,"
+                       " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                       (signed["id"], device_id, command_type, json.dumps(signed, ensure_ascii=False),
+                        signed["issued_at"], signed["expires_at"], by[:100]))
+        return signed
+
+    def queue_raw_command(self, device_id: str, document: Any, *, command_id: str | None = None) -> None:
+        """Queue any document as-is (tests of the device's refusals: tampered, expired, wrong device)."""
+        ident = command_id or (document.get("id") if isinstance(document, dict) else None) or \
+            "raw-" + secrets.token_hex(4)
+        now = self._now()
+        with self._tx() as tx:
+            tx.execute("INSERT INTO commands (id, device_id, type, document, issued_at, expires_at, created_by,"
+                       " status) VALUES (?, ?, 'raw', ?, ?, '9999-12-31T23:59:59Z', 'test', 'pending')",
+                       (ident, device_id, json.dumps(document, ensure_ascii=False), now))
+
+    def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._query("SELECT id, type, document, issued_at, expires_at, created_by, status, error, result_at,"
+                           " deliveries FROM commands WHERE device_id = ? ORDER BY issued_at DESC, id LIMIT ?",
+                           (device_id, limit))
+        now = self._now()
+        out = []
+        for r in rows:
+            item = {k: r[k] for k in r.keys() if k != "document"}
+            doc = json.loads(r["document"])
+            item["params"] = doc.get("params") if isinstance(doc, dict) else None
+            if item["status"] == "pending" and item["expires_at"] <= now:
+                item["status"] = "expired"
+            out.append(item)
+        return out
+
+    def command_reports(self, device_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._query("SELECT command_id, status, error, at, received_at FROM command_reports"
+                           " WHERE device_id = ? ORDER BY id DESC LIMIT ?", (device_id, limit))
+        return [dict(r) | {"error": r["error"] or None} for r in rows]
+
+    # ------------------------------------------------------------------ queries
+
+    def device_state(self, device_id: str) -> tuple[str | None, int | None, dict[str, Any] | None]:
+        rows = self._query("SELECT last_seen_at, interval_s, heartbeat FROM device_state WHERE device_id = ?",
+                           (device_id,))
+        if not rows:
+            return None, None, None
+        return rows[0]["last_seen_at"], int(rows[0]["interval_s"]), json.loads(rows[0]["heartbeat"])
+
+    def status_of(self, device_id: str) -> DeviceStatus:
+        seen, interval, hb = self.device_state(device_id)
+        return device_status(now=self.clock(), last_seen_at=seen, interval_s=interval, heartbeat=hb)
+
+    def fleet(self, devices: list[Any]) -> list[dict[str, Any]]:
+        """One summary per registered device (``devices``: catalog Device objects)."""
+        states = {r["device_id"]: r for r in self._query("SELECT * FROM device_state")}
+        plays = {r["device_id"]: r for r in self._query(
+            "SELECT device_id, MAX(seq) AS seq, COUNT(*) AS n FROM device_logs WHERE type = 'play' GROUP BY device_id")}
+        now = self.clock()
+        out = []
+        for device in devices:
+            row = states.get(device.id)
+            hb = json.loads(row["heartbeat"]) if row is not None else None
+            status = device_status(now=now, last_seen_at=row["last_seen_at"] if row else None,
+                                   interval_s=int(row["interval_s"]) if row else None, heartbeat=hb)
+            last_play = None
+            if device.id in plays:
+                found = self._query("SELECT entry_id, at, item_id, outcome, data FROM device_logs WHERE seq = ?",
+                                    (plays[device.id]["seq"],))
+                if found:
+                    last_play = _play_row(found[0])
+            out.append({
+                "device_id": device.id, "commune": device.id.split("-")[0], "zones": list(device.zones),
+                "status": status.label, "state": status.state, "problems": list(status.problems),
+                "last_seen_at": status.last_seen_at, "seconds_since": status.seconds_since,
+                "playing": (hb or {}).get("playing"), "volume": (hb or {}).get("volume"),
+                "software_version": (hb or {}).get("software_version"),
+                "outbox_depth": (hb or {}).get("outbox_depth"), "plays_logged": int(plays[device.id]["n"])
+                if device.id in plays else 0, "last_play": last_play,
+            })
+        return out
+
+    def device_detail(self, device_id: str, *, limit: int = 200) -> dict[str, Any]:
+        seen, interval, hb = self.device_state(device_id)
+        status = device_status(now=self.clock(), last_seen_at=seen, interval_s=interval, heartbeat=hb)
+        plays = self._query("SELECT entry_id, at, item_id, outcome, data FROM device_logs WHERE device_id = ?"
+                            " AND type = 'play' ORDER BY seq DESC LIMIT ?", (device_id, limit))
+        others = self._query("SELECT entry_id, type, at, item_id, outcome, data FROM device_logs WHERE device_id = ?"
+                             " AND type != 'play' ORDER BY seq DESC LIMIT ?", (device_id, limit))
+        return {
+            "device_id": device_id, "status": status.label, "state": status.state,
+            "problems": list(status.problems), "last_seen_at": seen, "heartbeat_interval_s": interval,
+            "seconds_since": status.seconds_since, "heartbeat": hb,
+            "plays": [_play_row(r) for r in plays],
+            "events": [{"id": r["entry_id"], "type": r["type"], "at": r["at"], "data": json.loads(r["data"])}
+                       for r in others],
+            "commands": self.commands(device_id), "command_reports": self.command_reports(device_id),
+        }
+
+    def item_plays(self, item_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = self._query("SELECT device_id, entry_id, at, item_id, outcome, data FROM device_logs"
+                           " WHERE item_id = ? AND type = 'play' ORDER BY at DESC, seq DESC LIMIT ?", (item_id, limit))
+        return [_play_row(r) | {"device_id": r["device_id"], "commune": r["device_id"].split("-")[0]} for r in rows]
+
+    def log_entries(self, device_id: str, *, entry_type: str | None = None) -> list[dict[str, Any]]:
+        """Every stored entry of a device in arrival order (tests and audits)."""
+        sql = "SELECT entry_id, type, at, data FROM device_logs WHERE device_id = ?"
+        params: tuple[Any, ...] = (device_id,)
+        if entry_type:
+            sql, params = sql + " AND type = ?", (device_id, entry_type)
+        return [{"id": r["entry_id"], "type": r["type"], "at": r["at"], "data": json.loads(r["data"])}
+                for r in self._query(sql + " ORDER BY seq", params)]
+
+
+def _play_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = json.loads(row["data"])
+    return {"id": row["entry_id"], "at": row["at"], "item_id": row["item_id"], "outcome": row["outcome"],
+            "zones": data.get("zones"), "started_at": data.get("started_at"), "ended_at": data.get("ended_at"),
+            "played_s": data.get("played_s"), "trigger": data.get("trigger"), "version": data.get("version")}
