@@ -39,6 +39,7 @@ from appliance.config import Config
 from appliance.control import ControlServer
 from appliance.durable import remove_stale_temps
 from appliance.errors import CommuneRadioError, ValidationError
+from appliance.liveness import Heartbeats, debug_wedge_point, wedged
 from appliance.playlog import AlreadyPlayed, PlayLog, PlayStart
 from appliance.store import Store
 from appliance.version import __version__
@@ -56,6 +57,8 @@ STREAM_RETRY_PAUSE_S = 2.0
 STREAM_MIN_REMAINING_S = 3.0
 PREPARE_RETRY_S = 60.0
 SESSION_JOIN_S = 8.0
+# A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
+LIVENESS_LIMITS_S = {"scheduler": WAKE_CAP_S * 3, "player": 15.0}
 
 
 @dataclasses.dataclass
@@ -129,6 +132,7 @@ class Daemon:
         self._ready_after_s: float | None = None
         self._loop_beat = time.monotonic()
         self._errors = 0
+        self.heartbeats = Heartbeats()
         self.amplifiers: Amplifiers | None = None
         self.playlog: PlayLog | None = None
         self.trust: ClockTrust | None = None
@@ -246,9 +250,13 @@ class Daemon:
                 self.amplifiers.all_off(reason)
 
     def healthy(self) -> bool:
-        """Scheduler loop alive (beats at least every WAKE_CAP_S) and no thread dead."""
+        """Scheduler loop alive (beats at least every WAKE_CAP_S), no thread dead, player not wedged."""
         alive = all(t.is_alive() for t in self._threads)
-        return alive and time.monotonic() - self._loop_beat < WAKE_CAP_S * 3
+        return alive and time.monotonic() - self._loop_beat < WAKE_CAP_S * 3 and not self.wedged_threads()
+
+    def wedged_threads(self) -> list[str]:
+        """Busy threads that stopped beating (see appliance.liveness)."""
+        return wedged(self.heartbeats.snapshot(), time.monotonic(), LIVENESS_LIMITS_S)
 
     def wake(self) -> None:
         self._wake.set()
@@ -305,6 +313,7 @@ class Daemon:
     def _scheduler_loop(self) -> None:
         while not self._stopping.is_set():
             self._loop_beat = time.monotonic()
+            self.heartbeats.beat("scheduler")
             wait_s = WAKE_CAP_S
             try:
                 wait_s = self._step()
@@ -503,6 +512,7 @@ class Daemon:
                 self._transients.pop(occ.item_id, None)
             if self.amplifiers is not None:
                 self.amplifiers.release(list(session.zones), session.owner, "playback ended", immediate=True)
+            self.heartbeats.idle("player")
             session.done.set()
             if self._session is session:
                 self._session = None
@@ -555,7 +565,10 @@ class Daemon:
     def _follow(self, session: _Session, playback: Any) -> tuple[str, str, float | None]:
         """Wait for a playback to end (or be cancelled); map its result to a play-log outcome."""
         requested = time.monotonic()
+        self.heartbeats.beat("player")
+        debug_wedge_point("player")
         while not playback.started.is_set() and not playback.done.is_set():
+            self.heartbeats.beat("player")
             if session.cancel.is_set():
                 with contextlib.suppress(Exception):
                     self._player.stop(session.cancel_reason or "stop")
@@ -568,6 +581,7 @@ class Daemon:
             session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
             self._lead_s = min(LEAD_MAX_S, max(0.0, 0.7 * self._lead_s + 0.3 * latency))
         while True:
+            self.heartbeats.beat("player")
             result = playback.wait(0.2)
             if result is not None:
                 break
@@ -635,6 +649,7 @@ class Daemon:
         """Sleep until ``moment - lead`` on the monotonic clock; True if cancelled first."""
         target = self.clock.monotonic() + (moment - self.clock.now()).total_seconds() - lead
         while True:
+            self.heartbeats.beat("player")
             remaining = target - self.clock.monotonic()
             if remaining <= 0:
                 return cancel.is_set()
@@ -853,6 +868,7 @@ class Daemon:
             "refused_slots": [{"slot_id": r.slot_id, "item_id": r.item_id, **r.error.as_dict()}
                               for r in (plan.refused if plan is not None else ())],
             "healthy": self.healthy(),
+            "liveness": {"ages_s": self.heartbeats.ages(), "wedged": self.wedged_threads()},
         }
 
     # ------------------------------------------------------------------ helpers

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -30,23 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sync", action="store_true", help="không đồng bộ với trung tâm / do not sync with central")
 
 
-def _sd_notify(message: str) -> None:
-    """A few lines of stdlib instead of sdnotify (which drops non-ASCII STATUS text)."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.connect(address)
-            sock.sendall(message.encode("utf-8"))
-    except OSError:
-        pass
-
-
 def run(args: argparse.Namespace) -> int:
     from appliance.daemon import Daemon
+    from appliance.sdnotify import Notifier, watchdog_interval_s
 
     config = load_config(args)
     flag = os.environ.get("COMMUNE_RADIO_TIMESYNC_FLAG")
@@ -70,19 +55,27 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    notifier = Notifier()
     try:
         daemon.start()
-        _sd_notify("READY=1\nSTATUS=ready")
-        watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
-        beat = watchdog_usec / 2e6 if watchdog_usec else 5.0
+        notifier.ready("Sẵn sàng / ready")
+        interval = watchdog_interval_s()
+        beat = interval if interval else 5.0
+        was_healthy = True
         while not stop.wait(beat):
-            # The watchdog is fed only while the scheduler and every worker thread are alive.
-            if watchdog_usec and daemon.healthy():
-                _sd_notify("WATCHDOG=1")
+            # The watchdog is fed only while the scheduler and player threads are alive: a wedged
+            # thread lets systemd kill and restart us (and ExecStopPost switches the relays off).
+            healthy = daemon.healthy()
+            if interval and healthy:
+                notifier.watchdog()
+            if healthy != was_healthy:
+                notifier.status("Sẵn sàng / ready" if healthy else
+                                "Luồng bị treo / wedged: " + ", ".join(daemon.wedged_threads() or ["?"]))
+                was_healthy = healthy
     except BaseException:
         daemon.emergency_off("daemon crashed")
         raise
     finally:
-        _sd_notify("STOPPING=1")
+        notifier.stopping("Đang dừng / stopping")
         daemon.stop("signal " + received[0] if received else "daemon stopping")
     return 0
