@@ -218,6 +218,7 @@ CASES: list[tuple[str, str]] = [
     ("Rằm tháng 8 âm lịch", "Rằm tháng tám âm lịch"),
     ("ngày 15/1 âm lịch", "ngày mười lăm tháng giêng âm lịch"),
     ("ngày 23/12 âm lịch", "ngày hai mươi ba tháng chạp âm lịch"),
+    ("ngày 15/1 ÂL", "ngày mười lăm tháng giêng âm lịch"),
     ("25-12-2024", "ngày hai mươi lăm tháng mười hai năm hai nghìn không trăm hai mươi tư"),
     ("25.12.2024", "ngày hai mươi lăm tháng mười hai năm hai nghìn không trăm hai mươi tư"),
     ("20/10-25/10/2024", "ngày hai mươi tháng mười đến ngày hai mươi lăm tháng mười năm hai nghìn không trăm hai mươi tư"),
