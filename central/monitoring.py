@@ -426,7 +426,8 @@ class Monitor:
         now = self._now()
         out = []
         for r in rows:
-            item = {k: r[k] for k in r.keys() if k != "document"}
+            item = dict(r)
+            item.pop("document")
             doc = json.loads(r["document"])
             item["params"] = doc.get("params") if isinstance(doc, dict) else None
             if item["status"] == "pending" and item["expires_at"] <= now:

@@ -166,5 +166,8 @@ def form_params(command_type: str, form: Any) -> dict[str, Any]:
 
 
 def _title(catalog: Catalog, item_id: str) -> str | None:
-    doc = catalog.get_published(item_id)
+    try:
+        doc = catalog.get_published(item_id)
+    except CommuneRadioError:  # a local item of a device, or one central no longer has
+        return None
     return doc.get("title") if isinstance(doc, dict) else None
