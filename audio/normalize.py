@@ -175,14 +175,17 @@ def _strip_markup(text: str) -> str:
     return text
 
 
-_HEADING_ROMAN_RE = re.compile(r"^[ \t]*([IVX]{1,5})[.)](?=[ \t])", re.MULTILINE)
+# "II. NHIỆM VỤ": a Roman numeral opening a line and followed by punctuation (or nothing)
+# is a heading number. Leading symbols are allowed because later steps strip them, and the
+# rule must give the same answer on a second pass.
+_HEADING_ROMAN_RE = re.compile(r"^((?:[^\w\n]|[_²³])*)([IVX]{1,5})(?=[ \t]*(?:[^\w\s]|[_²³]|$))", re.MULTILINE)
 _BULLET_RE = re.compile(r"^[ \t]*[-+*•·–—][ \t]+", re.MULTILINE)
 _ENDS_WITH_PUNCT = frozenset(".!?;:,…")
 
 
 def _heading_roman(m: re.Match[str]) -> str:
-    value = roman_to_int(m.group(1))
-    return m.group(0) if value is None else f"{read_number(value)}."
+    value = roman_to_int(m.group(2))
+    return m.group(0) if value is None else f"{m.group(1)}{read_number(value)}"
 
 
 def _join_lines(text: str) -> str:
@@ -827,10 +830,13 @@ def normalize_for_speech(text: str, abbreviations: Mapping[str, str] | None = No
     s = unicodedata.normalize("NFC", text)
     s = _strip_markup(s)
     s = s.translate(_CHAR_MAP)
+    # Abbreviations first, so "V/v" at the start of a line is not taken for a Roman five.
+    s = _expand_abbreviations(s, items)
     s = _HEADING_ROMAN_RE.sub(_heading_roman, s)
     s = _BULLET_RE.sub("", s)
     s = _join_lines(s)
     s = _SPACES_RE.sub(" ", s)
+    # Joining lines may add the "." that completes a key such as "TT." ("TT\n" -> "TT.").
     s = _expand_abbreviations(s, items)
     s = _ADDRESS_RE.sub(_address, s)
     s = _phones(s)
