@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,8 +248,7 @@ class ReporterStats:
     delivered: int = 0
     last_heartbeat_bytes: int = 0
     last_error: str | None = None
-    backlog: bool = False
-    log: list[str] = field(default_factory=list)
+    backlog_batches: int = 0
 
 
 class Reporter:
@@ -375,12 +374,17 @@ class Reporter:
                                f"Central refused the heartbeat: {str(reason)[:200]}", code="central_refused_heartbeat")
             self._note("heartbeat", exc)
             return HeartbeatResult(False, len(data), error=exc)
+        try:
+            server_time = protocol.parse_utc(answer.get("server_time"))
+        except ValueError:
+            exc = CentralError("Trung tâm trả lời nhịp tim sai định dạng (thiếu server_time).",
+                               "Central's heartbeat answer is malformed (no valid server_time).",
+                               code="central_malformed")
+            self._note("heartbeat", exc)
+            return HeartbeatResult(False, len(data), error=exc)
         # The heartbeat was stored: its command results are delivered.
         if self.commands is not None:
             self.commands.acknowledge(seqs)
-        server_time = None
-        with contextlib.suppress(ValueError, TypeError):
-            server_time = protocol.parse_utc(answer.get("server_time"))
         handled = 0
         if self.commands is not None:
             outcomes = self.commands.handle(answer.get("commands"), server_time=server_time,
@@ -401,7 +405,7 @@ class Reporter:
         if depth == 0:
             return UploadResult()
         backlog = depth > self.config.report.batch_size
-        self.stats.backlog = backlog
+        self.stats.backlog_batches += int(backlog)
         size = self.config.report.backlog_batch_size if backlog else self.config.report.batch_size
         batch = take_batch(self.outbox.peek(min(size, self._batch_cap)), max_entries=min(size, self._batch_cap))
         body = {"entries": [entry_document(e) for e in batch]}
