@@ -12,6 +12,7 @@ import re
 import secrets
 import sqlite3
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,8 +33,26 @@ ADDR_MAX_FAILURES = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_DUMMY_HASH = _hasher.hash("not a real password: equalises timing for unknown users")
+_argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Every hash runs on one worker thread: argon2's 19 MiB buffer then lives in one malloc arena
+# instead of one per waitress thread (which cost ~80 MB of resident memory), and concurrent
+# password guesses queue up instead of multiplying CPU and memory.
+_kdf_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+
+
+class _Hasher:
+    def hash(self, password: str) -> str:
+        return _kdf_worker.submit(_argon2.hash, password).result()
+
+    def verify(self, digest: str, password: str) -> bool:
+        return _kdf_worker.submit(_argon2.verify, digest, password).result()
+
+    def check_needs_rehash(self, digest: str) -> bool:
+        return _argon2.check_needs_rehash(digest)
+
+
+_hasher = _Hasher()
+_DUMMY_HASH = _argon2.hash("not a real password: equalises timing for unknown users")
 
 
 @dataclass(frozen=True)

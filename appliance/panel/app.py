@@ -29,6 +29,7 @@ from appliance.mediastore import MediaStore
 from appliance.panel import i18n
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import ControlLike, DaemonLink, default_client
+from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.panel.web import PanelState, json_error, lang, t, wants_json
 from appliance.store import Store
@@ -105,6 +106,7 @@ def create_app(config: Config, *, store: Store | None = None, control: ControlLi
         work_dir=work_dir,
         speech=SpeechService(config, work_dir, preparer_factory),
         media=MediaStore(config.media_dir),
+        snapshot=Snapshot(store),
     )
     app.extensions["commune_radio_panel"] = state
     csrf.init_app(app)

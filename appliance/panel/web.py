@@ -21,6 +21,7 @@ from appliance.panel import settings_overrides
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import DaemonLink
 from appliance.panel.i18n import translate
+from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.store import Store
 
@@ -39,6 +40,7 @@ class PanelState:
     work_dir: Path
     speech: SpeechService
     media: MediaStore
+    snapshot: Snapshot
     extras: dict[str, Any] = field(default_factory=dict)
 
     def effective_config(self) -> Config:

@@ -12,8 +12,7 @@ from markupsafe import Markup
 
 from appliance.panel import chart, history, i18n
 from appliance.panel.web import PanelState, lang, panel, t
-from appliance.panel.weekview import expand, from_item, from_stored
-from appliance.slots import SlotRepository
+from appliance.panel.weekview import expand
 
 bp = Blueprint("dashboard", __name__)
 
@@ -50,23 +49,33 @@ def on_air(status: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
-def upcoming_today(state: PanelState, now: datetime) -> list[Any]:
+def upcoming_today(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> list[Any]:
     local_now = now.astimezone(state.zone)
     end = datetime.combine(local_now.date() + timedelta(days=1), time(0, 0), tzinfo=state.zone)
-    items = {i["id"]: i for i in state.store.list_items()}
-    slots = [from_stored(s) for s in SlotRepository(state.store, state.config).list()]
-    slots += [s for s in (from_item(i) for i in items.values()) if s is not None]
-    return expand(slots, items, now, end.astimezone(UTC), state.config.device.timezone)[:10]
+
+    def build() -> list[Any]:
+        items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
+        return expand(slots, items, local_now.replace(second=0, microsecond=0, minute=0).astimezone(UTC),
+                      end.astimezone(UTC), state.config.device.timezone)
+
+    # Expanded once per hour and data version; the past of the hour is filtered per request.
+    hour = local_now.replace(minute=0, second=0, microsecond=0)
+    today = state.snapshot.fragment(("upcoming", fingerprint[:4], hour), build)
+    return [o for o in today if o.start >= now][:10]
 
 
-def chart_svg(state: PanelState, now: datetime) -> Markup:
-    days = history.last_days(now.astimezone(state.zone).date())
-    rows = history.recent_for_chart(state.store, days, state.zone)
-    zone_names = state.config.zone_names()
-    minutes = history.minutes_by_day_zone(rows, state.zone, days, zone_names)
-    labels = [f"{i18n.WEEKDAYS_SHORT[lang()][d.weekday()]} {d:%d/%m}" for d in days]
-    svg = chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
-                              day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
+def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> Markup:
+    today = now.astimezone(state.zone).date()
+
+    def build() -> str:
+        days = history.last_days(today)
+        rows = history.recent_for_chart(state.store, days, state.zone)
+        minutes = history.minutes_by_day_zone(rows, state.zone, days, state.config.zone_names())
+        labels = [f"{i18n.WEEKDAYS_SHORT[lang()][d.weekday()]} {d:%d/%m}" for d in days]
+        return chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
+                                   day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
+
+    svg = state.snapshot.fragment(("chart", fingerprint[4:], today, lang()), build)
     return Markup(svg)  # built from escaped parts by chart.minutes_chart
 
 
@@ -75,6 +84,7 @@ def index() -> ResponseReturnValue:
     state = panel()
     now = datetime.now(UTC)
     status = state.daemon.status()
+    fingerprint = state.snapshot.fingerprint()
     usage = shutil.disk_usage(state.config.data_path)
     sync = state.store.sync_state()
     problems = state.store.recent_events(5, level="error") + state.store.recent_events(5, level="warning")
@@ -83,13 +93,13 @@ def index() -> ResponseReturnValue:
         "dashboard.html",
         status=status,
         on_air=on_air(status),
-        upcoming=upcoming_today(state, now),
+        upcoming=upcoming_today(state, now, fingerprint),
         relays=relay_states(state, status),
         clock_trusted=clock_trusted(state, status),
         sync=sync,
         disk_free_gb=f"{usage.free / 1e9:.1f}",
         disk_total_gb=f"{usage.total / 1e9:.1f}",
         problems=problems[:6],
-        chart=chart_svg(state, now),
+        chart=chart_svg(state, now, fingerprint),
         now=now,
     )

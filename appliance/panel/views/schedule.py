@@ -70,9 +70,12 @@ def index() -> ResponseReturnValue:
     except CommuneRadioError:
         first = week_start(today)
     start, end = week_range(first, state.zone)
-    items = items_by_id(state)
-    occurrences = expand(all_slots(state, items), items, start, end, state.config.device.timezone)
-    local_slots = repo(state).list()
+    fingerprint = state.snapshot.fingerprint()
+    items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
+    occurrences = state.snapshot.fragment(
+        ("week", fingerprint[:4], first),
+        lambda: expand(slots, items, start, end, state.config.device.timezone))
+    local_slots = [s for s in repo(state).list()]
     return render_template("schedule.html", days=week_days(first, state.zone, occurrences), first=first,
                            prev_week=first - timedelta(days=7), next_week=first + timedelta(days=7),
                            today=today, slots=local_slots, items=items, describe=describe_slot)

@@ -1,0 +1,66 @@
+"""Read-side memo for the busiest pages: the items and slots the week view and the dashboard
+expand, and fragments rendered from them, reused until the data changes.
+
+Why: twenty phones refreshing the dashboard would otherwise decode every item's JSON and
+re-expand every recurrence on each request. A fingerprint (row count and latest
+``updated_at`` of items, slots and play_log) is one cheap query and changes with any write,
+by the panel, the daemon or sync, so nothing shown is ever stale.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from appliance import recurrence
+from appliance.config import Config
+from appliance.panel.weekview import from_item, from_stored
+from appliance.slots import SlotRepository
+from appliance.store import Store
+
+T = TypeVar("T")
+_MAX_FRAGMENTS = 64
+
+
+class Snapshot:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._plan: tuple[Hashable, dict[str, dict[str, Any]], list[recurrence.Slot]] | None = None
+        self._fragments: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        row = self.store.query_one(
+            "SELECT (SELECT COUNT(*) FROM items), (SELECT MAX(updated_at) FROM items),"
+            " (SELECT COUNT(*) FROM slots), (SELECT MAX(updated_at) FROM slots),"
+            " (SELECT COUNT(*) FROM play_log), (SELECT MAX(updated_at) FROM play_log)")
+        return tuple(row) if row is not None else ()
+
+    def plan_inputs(self, config: Config, fingerprint: tuple[Any, ...] | None = None,
+                    ) -> tuple[dict[str, dict[str, Any]], list[recurrence.Slot]]:
+        """Items by id and every slot (local and from central items' schedules)."""
+        key = (fingerprint or self.fingerprint())[:4]
+        with self._lock:
+            if self._plan is not None and self._plan[0] == key:
+                return self._plan[1], self._plan[2]
+        items = {i["id"]: i for i in self.store.list_items()}
+        slots = [from_stored(s) for s in SlotRepository(self.store, config).list()]
+        slots += [s for s in (from_item(i) for i in items.values()) if s is not None]
+        with self._lock:
+            self._plan = (key, items, slots)
+        return items, slots
+
+    def fragment(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed once per key (the key must include the fingerprint it depends on)."""
+        with self._lock:
+            if key in self._fragments:
+                self._fragments.move_to_end(key)
+                return self._fragments[key]  # type: ignore[no-any-return]
+        value = build()
+        with self._lock:
+            self._fragments[key] = value
+            while len(self._fragments) > _MAX_FRAGMENTS:
+                self._fragments.popitem(last=False)
+        return value
