@@ -138,6 +138,7 @@ class Daemon:
         self.trust: ClockTrust | None = None
         self.control: ControlServer | None = None
         self.syncer: Any = None
+        self.reporter: Any = None  # appliance.report.Reporter (heartbeats, outbox, remote commands)
 
     # ------------------------------------------------------------------ listeners
 
@@ -193,6 +194,10 @@ class Daemon:
         self._spawn("prepare", self._prepare_loop)
         if self._sync_enabled:
             self._setup_sync()
+            # Reporting to central (issue 5): heartbeats, proof-of-play outbox, remote commands.
+            from appliance.report import attach_reporter
+
+            self.reporter = attach_reporter(self)
         self._ready.wait(10.0)
         self._ready_after_s = time.monotonic() - self._started_mono
         self._store.log_event("daemon.start", f"daemon {__version__} ready in {self._ready_after_s:.2f} s",
@@ -226,6 +231,9 @@ class Daemon:
             if self.amplifiers is not None:
                 self.amplifiers.all_off(reason)
         self._prepare_queue.put(None)
+        if self.reporter is not None:
+            with contextlib.suppress(Exception):
+                self.reporter.stop()
         if self.control is not None:
             self.control.stop()
         for thread in self._threads:

@@ -576,15 +576,25 @@ def daemon_executor(daemon: Any) -> Callable[[str, dict[str, Any], str], dict[st
 
 
 def attach_reporter(daemon: Any) -> Reporter | None:
-    """Build and start the daemon's reporter thread (None when central is not configured)."""
+    """Build and start the daemon's reporter thread (None when central is not configured).
+
+    Never raises: a reporting problem is logged and the daemon runs on without it.
+    """
     config: Config = daemon.config
     if not (config.central.token and config.central.public_key):
         return None
     try:
-        client = CentralClient.from_config(config, max_retries=0, max_json_bytes=1024 * 1024)
-    except CommuneRadioError as exc:
-        daemon.store.log_event("report.disabled", exc.en, exc.as_dict(), level="error")
+        return _attach(daemon, config)
+    except Exception as exc:
+        log.exception("reporting disabled")
+        details = exc.as_dict() if isinstance(exc, CommuneRadioError) else {"code": "report.internal"}
+        with contextlib.suppress(Exception):
+            daemon.store.log_event("report.disabled", getattr(exc, "en", repr(exc))[:500], details, level="error")
         return None
+
+
+def _attach(daemon: Any, config: Config) -> Reporter:
+    client = CentralClient.from_config(config, max_retries=0, max_json_bytes=1024 * 1024)
     trust = daemon.trust
     if trust is not None:
         client.on_server_time = trust.note_central_time
