@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "volume": ("appliance.commands.control", "đặt âm lượng / set the volume"),
     "relays-off": ("appliance.commands.relays_off", "tắt mọi rơ-le, không cần daemon / switch every relay off"),
     "panel": ("appliance.commands.panel", "chạy bảng điều khiển web / run the web panel"),
+    "health": ("appliance.commands.health", "sức khoẻ của đài (0 tốt, 1 cảnh báo, 2 hỏng) / station health"),
     "update": ("appliance.commands.update", "cập nhật phần mềm an toàn / install a new version safely"),
 }
 

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from appliance import planner
+from appliance import planner, procstats
 from appliance.amplifiers import Amplifiers, default_pin_factory
 from appliance.clock import Clock, ClockTrust, JumpDetector, SystemClock, iso_z, parse_iso_z
 from appliance.config import Config
@@ -417,11 +417,12 @@ class Daemon:
             outcome = "started" if r["outcome"] == "playing" else r["outcome"]
             records[r["occurrence_key"]] = planner.Record(outcome, _opt_dt(r["actual_start"]), _opt_dt(r["actual_end"]))
         mono = self.clock.monotonic()
-        relays_on = {name: now - timedelta(seconds=mono - info_mono)
+        real_now = self.clock.now()   # ``now`` is planned ahead; relay times are real
+        relays_on = {name: real_now - timedelta(seconds=mono - info_mono)
                      for name, info_mono in self.amplifiers.on_since().items()}
         session = self._session
         on_air = None
-        if session is not None and not session.done.is_set():
+        if session is not None and not session.done.is_set() and session.phase != "ending":
             on_air = planner.OnAir(session.occurrence, session.zones, session.started_at,
                                    "playing" if session.phase == "playing" else "warmup", session.audio_started_at)
         with self._lock:
@@ -476,11 +477,17 @@ class Daemon:
             actor = self._request_actors.pop(occ.key, "scheduler")
         item = self.store.get_item(occ.item_id)
         title = (item or {}).get("title") or (transient.item.title if transient else "") or occ.item_id
-        session = _Session(occurrence=occ, zones=start.zones, audio_at=start.audio_at, resume=start.resume,
-                           started_at=now, label=title, actor=actor,
+        assert self.amplifiers is not None
+        real_now = self.clock.now()
+        warmed_at = real_now + timedelta(seconds=self.amplifiers.warmup_s(list(start.zones)))
+        # The planner looked PLAN_AHEAD_S ahead: a request plays as soon as its relays are warm,
+        # a scheduled item at its time, and never before the warm-up is over.
+        audio_at = max(warmed_at, start.audio_at) if occ.trigger == "schedule" else warmed_at
+        session = _Session(occurrence=occ, zones=start.zones, audio_at=audio_at, resume=start.resume,
+                           started_at=real_now, label=title, actor=actor,
                            text=transient.text if transient else None)
         # Relays first: the warm-up runs while the audio is resolved (TTS for an emergency text).
-        self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")  # type: ignore[union-attr]
+        self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")
         self._session = session
         self._emit({"type": "warmup", "item_id": occ.item_id, "title": title, "key": occ.key,
                     "zones": list(start.zones), "audio_at": iso_z(start.audio_at), "trigger": occ.trigger,
@@ -558,6 +565,9 @@ class Daemon:
             outcome, reason, played = self._relay_stream(session, str(source), duration)
         else:
             outcome, reason, played = self._play_once(session, source, duration)
+        # Audio is over: the planner may start the next item while this one is being logged.
+        session.phase = "ending"
+        self.wake()
         row = self.playlog.finish(session.play_id, outcome, reason, played_s=played,
                                   actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None)
         self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
@@ -877,6 +887,7 @@ class Daemon:
                               for r in (plan.refused if plan is not None else ())],
             "healthy": self.healthy(),
             "liveness": {"ages_s": self.heartbeats.ages(), "wedged": self.wedged_threads()},
+            "process": procstats.snapshot(),
         }
 
     # ------------------------------------------------------------------ helpers

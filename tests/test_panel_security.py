@@ -29,7 +29,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     made.store.close()
 
 
-PUBLIC = {"auth.login", "auth.setup", "auth.set_language", "static"}
+# health.*: anonymous only from loopback, else 401 (tested in tests/test_health.py).
+PUBLIC = {"auth.login", "auth.setup", "auth.set_language", "static", "health.healthz", "health.metrics"}
 SAMPLE_ARGS = {"slot_id": "a" * 32, "raw_id": "1", "item_id": "x", "zone": "trung-tam", "sha": "a" * 64,
                "filename": "panel.css"}
 

@@ -41,9 +41,17 @@ def run(args: argparse.Namespace) -> int:
     action = args.control_action
     en = args.lang == "en"
     if action == "status":
-        status = client.request("status", actor=_actor())
-        print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else format_status(status, en=en))
-        return 0
+        from appliance import health
+
+        # Health is evaluated even when the daemon is down (then it is the answer: failing).
+        checked, status = health.gather(config, client=client)
+        if args.json:
+            print(json.dumps((status or {}) | {"health": checked.as_dict()}, ensure_ascii=False, indent=2))
+        else:
+            if status is not None:
+                print(format_status(status, en=en))
+            print(health.format_health(checked, en=en))
+        return 0 if status is not None else 2
     if action == "play":
         result = client.request("play", actor=_actor(), item_id=args.item, zones=args.zones)
     elif action == "stop":

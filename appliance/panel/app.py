@@ -36,8 +36,10 @@ from appliance.store import Store
 
 log = logging.getLogger("commune_radio.panel")
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.set_language", "static"}
-SETUP_ENDPOINTS = {"auth.setup", "static", "auth.set_language"}
+# health.*: /healthz and /metrics check loopback-or-authenticated themselves (views/health.py).
+HEALTH_ENDPOINTS = {"health.healthz", "health.metrics"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.set_language", "static"} | HEALTH_ENDPOINTS
+SETUP_ENDPOINTS = {"auth.setup", "static", "auth.set_language"} | HEALTH_ENDPOINTS
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION_COOKIE = "cr_session"
 
@@ -132,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         dashboard,
         emergency,
+        health,
         items,
         playlog,
         schedule,
@@ -139,7 +142,8 @@ def _register_blueprints(app: Flask) -> None:
         zones,
     )
 
-    for module in (auth, dashboard, items, announcements, schedule, emergency, zones, playlog, settings, api):
+    for module in (auth, dashboard, items, announcements, schedule, emergency, zones, playlog, settings, api,
+                   health):
         app.register_blueprint(module.bp)
 
 
