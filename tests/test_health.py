@@ -20,8 +20,8 @@ from appliance.control import ControlClient
 from appliance.daemon import Daemon
 from appliance.panel.app import create_app
 from appliance.store import Store
-from tests.daemon_rig import make_config, mock_factory
 from tests.daemon_proc import REPO
+from tests.daemon_rig import make_config, mock_factory
 
 NOW = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 SAMPLE_RE = re.compile(r'^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$')
