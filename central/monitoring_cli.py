@@ -78,6 +78,26 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_lines(central_url: str, device_id: str | None = None, *, timeout_s: float = 10.0) -> list[str]:
+    """What the demo prints about monitoring: the page URL and, per device, whether it is online
+    and its last logged play (read over HTTP from the JSON API, like any operator would)."""
+    import requests
+
+    base = central_url.rstrip("/")
+    fleet = requests.get(f"{base}/api/monitor/devices", timeout=timeout_s).json()["devices"]
+    lines = [f"Giám sát / monitoring: {base}/monitor"]
+    for d in fleet:
+        if device_id is not None and d["device_id"] != device_id:
+            continue
+        last = d["last_play"]
+        play = (f"lượt phát cuối / last play: {last['item_id']} {last['outcome']} {last['at']}"
+                if last else "chưa có lượt phát / no play logged yet")
+        lines.append(f"  {d['device_id']}: {d['status']} (last seen {d['last_seen_at'] or '-'}), "
+                     f"{d['plays_logged']} plays logged; {play}")
+        lines.append(f"  {base}/monitor/devices/{d['device_id']}")
+    return lines
+
+
 def add_monitoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("command", parents=[common], help="queue a signed command for a device")
     command.add_argument("device_id")

@@ -190,3 +190,34 @@ def test_command_form_queues_a_signed_command_only_with_its_token(central: Centr
     assert central.catalog.public_key and doc["signature"]["key_id"] == central.catalog.key_id
     assert protocol.validate_command(copy.deepcopy(doc), "12345-0001", datetime.now(UTC) + central.clock.offset,
                                      central.catalog.public_key).params == {"volume": 35}
+
+
+def test_real_heartbeat_and_entries_match_the_openapi_schemas(central: CentralHandle, tmp_path) -> None:
+    from appliance.store import Store
+    from tests.report_rig import device_config, make_reporter, seed_plays
+    from tests.test_central import _openapi_validator
+
+    hb_schema, _ = _openapi_validator("Heartbeat")
+    entry_schema, _ = _openapi_validator("OutboxEntry")
+    with Store.open(tmp_path / "device" / "state.sqlite3") as store:
+        seed_plays(store, 2)
+        store.record_rejection(reason="bad_signature", vi="x", en="x", item_id="bt-9", version=1)
+        reporter = make_reporter(device_config(tmp_path / "device", central.url, central.token,
+                                               central.public_key_b64), store)
+        _, doc, _ = reporter.build()
+        assert list(hb_schema.iter_errors(doc)) == []
+        from appliance.outbox import Outbox, entry_document
+        for entry in Outbox(store).peek(10):
+            assert list(entry_schema.iter_errors(entry_document(entry))) == []
+        reporter.heartbeat_once()
+        reporter.upload_once()
+
+
+def test_demo_lines_show_the_device_online_with_its_play(central: CentralHandle) -> None:
+    from central.monitoring_cli import demo_lines
+
+    post(central, "heartbeat", heartbeat())
+    post(central, "logs", {"entries": [play("p.1")]})
+    lines = demo_lines(central.url, "12345-0001")
+    assert lines[0].endswith("/monitor")
+    assert "12345-0001: online" in lines[1] and "bt-1 completed" in lines[1]
