@@ -99,8 +99,10 @@ def main() -> int:
         port = free_port()
         config_path = seed(data_dir, port)
         env = dict(os.environ, COMMUNE_RADIO_CONFIG=str(config_path))
+        # The server's log goes to a file: an unread pipe would fill up and block the server.
+        log = (data_dir / "panel.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "panel", "--threads", "8"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(150):
@@ -141,6 +143,7 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(10)
+            log.close()
     total = sum(len(v) for v in timings.values())
     print(f"panel under {CLIENTS} concurrent clients, {total} requests in {wall:.1f} s ({total / wall:.0f} req/s)")
     print(f"{'page':<12}{'n':>6}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}")

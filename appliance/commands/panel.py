@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # "Task queue depth" is logged for every queued request under load: noise in the journal.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     store = Store.open(config.db_path)
     app = create_app(config, store=store)
     host = args.listen or config.panel.listen

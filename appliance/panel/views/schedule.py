@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from appliance import recurrence
@@ -72,13 +73,16 @@ def index() -> ResponseReturnValue:
     start, end = week_range(first, state.zone)
     fingerprint = state.snapshot.fingerprint()
     items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
-    occurrences = state.snapshot.fragment(
-        ("week", fingerprint[:4], first),
-        lambda: expand(slots, items, start, end, state.config.device.timezone))
-    local_slots = [s for s in repo(state).list()]
-    return render_template("schedule.html", days=week_days(first, state.zone, occurrences), first=first,
-                           prev_week=first - timedelta(days=7), next_week=first + timedelta(days=7),
-                           today=today, slots=local_slots, items=items, describe=describe_slot)
+
+    def week_html() -> Markup:
+        occurrences = expand(slots, items, start, end, state.config.device.timezone)
+        # The grid holds no form or token, so one rendering serves every user until the data changes.
+        return Markup(render_template("_week.html", days=week_days(first, state.zone, occurrences), today=today))
+
+    grid = state.snapshot.fragment(("week", fingerprint[:4], first, today, lang()), week_html)
+    return render_template("schedule.html", week_html=grid, first=first, prev_week=first - timedelta(days=7),
+                           next_week=first + timedelta(days=7), slots=repo(state).list(), items=items,
+                           describe=describe_slot)
 
 
 def describe_slot(slot: Slot) -> str:
