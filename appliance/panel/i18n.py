@@ -125,6 +125,8 @@ VI: dict[str, str] = {
     "failed": "lỗi",
     "skipped": "bỏ qua",
     "started": "đang phát",
+    "playing": "đang phát",
+    "schedule": "theo lịch",
     "stopped": "đã dừng",
     "ok": "thành công",
     "refused": "bị từ chối",

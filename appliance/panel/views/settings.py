@@ -117,7 +117,10 @@ def update_user(raw_id: str) -> ResponseReturnValue:
         elif action == "enable":
             updated = state.accounts.update_user(user_id, disabled=False)
         elif action == "password":
-            updated = state.accounts.update_user(user_id, password=form.get("password", "") or "\x00")
+            if not form.get("password"):
+                flash_t("Nothing was changed.", "info")
+                return redirect(url_for("settings.users"))
+            updated = state.accounts.update_user(user_id, password=form.get("password", ""))
         else:
             abort(400)
     except CommuneRadioError as exc:
