@@ -209,11 +209,27 @@ def run(base: Path, *, duration_s: float | None, out: Printer = print) -> int:
     env = prepare_environment(base, out)
     output_lock = threading.Lock()
 
+    def show_monitoring() -> None:
+        from central.monitoring_cli import demo_lines
+
+        try:
+            lines = demo_lines(env.central_url, DEMO_DEVICE_ID)
+        except Exception as exc:  # monitoring output is informative; the demo goes on
+            lines = [f"⚠ giám sát không trả lời / monitoring did not answer: {exc}"]
+        with output_lock:
+            for line in lines:
+                out(f"   {line}")
+
     def listener(event: dict[str, Any]) -> None:
         line = describe_event(event)
         if line:
             with output_lock:
                 out(line)
+        if event.get("type") == "play_end" and event.get("outcome") == "completed":
+            # Heartbeat and play-log upload run every report.heartbeat_interval_s in the demo.
+            timer = threading.Timer(env.config.report.heartbeat_interval_s + 3, show_monitoring)
+            timer.daemon = True
+            timer.start()
 
     daemon = Daemon(env.config, listener=listener)
     extras = _start_extras(env, out)
