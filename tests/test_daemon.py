@@ -66,7 +66,7 @@ def test_scheduled_slot_plays_on_time_with_warmup_and_capture(rig) -> None:
     daemon.start()
     assert daemon.wait_ready(5)
     end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=40)
-    assert end["outcome"] == "completed", end
+    assert end["outcome"] == "completed", str(end)
     relay_on = rec.wait_for(lambda e: e["type"] == "relay" and e["zone"] == "a" and e["on"])
     start = rec.wait_for(lambda e: e["type"] == "play_start")
     # The relay went on at least the warm-up before audio; zone b never switched on.
@@ -179,3 +179,30 @@ def test_volume_persists_and_status_counts(rig, tmp_path: Path) -> None:
     assert status["volume"] == 55
     assert set(status["relays"]) == {"a", "b"} and status["ready_s"] < 10
     assert datetime.fromisoformat(status["clock"]["now"].replace("Z", "+00:00")).tzinfo == UTC
+
+
+def test_live_relay_plays_for_the_slot_and_retries_a_stall(rig) -> None:
+    import math as _math
+    import struct
+
+    from tests.streamserver import Route, StreamServer, endless_wav_header
+
+    tone = b"".join(struct.pack("<h", int(8000 * _math.sin(2 * _math.pi * 440 * n / 44100))) for n in range(44100))
+    daemon, rec, store, config = rig(audio={"output": "capture", "chime": False, "stall_timeout_s": 2.0})
+    with StreamServer() as server:
+        # The first connection stalls after ~1 s of audio; the retry gets an endless live stream.
+        url = server.add("/live.wav", Route(body=tone, header=endless_wav_header(), rate_bps=88200, loop=True,
+                                            stall_after=90000))
+        add_stream_item(store, "vov", url)
+        SlotRepository(store, config).add({"item_id": "vov", "kind": "once", "starts": [iso_in(3)],
+                                           "duration_s": 14}, actor="test:rig")
+        daemon.start()
+        first = rec.wait_for(lambda e: e["type"] == "play_start" and e["item_id"] == "vov", timeout=30)
+        time.sleep(2)
+        # Swap the route: the station is back and streams normally.
+        server.add("/live.wav", Route(body=tone, header=endless_wav_header(), rate_bps=88200, loop=True))
+        end = rec.wait_for(lambda e: e["type"] == "play_end" and e["item_id"] == "vov", timeout=40)
+    assert end["outcome"] == "completed", str(end)
+    assert "attempt 1" in end["reason"]           # the stall is in the log...
+    assert 14 - 6 < end["played_s"] <= 14 + 1      # ...and the relay stopped at the slot's end
+    assert end["t"] - first["t"] < 14 + 5
