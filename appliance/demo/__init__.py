@@ -257,10 +257,17 @@ def _start_extras(env: DemoEnvironment, out: Printer) -> dict[str, Any]:
         from appliance.panel.serve import serve_in_thread as serve_panel  # type: ignore[import-not-found]
     except ImportError:
         return extras
-    try:
-        running = serve_panel(env.config, host="127.0.0.1", port=0)
-    except Exception as exc:  # the demo goes on without the panel, and says why
-        out(f"⚠ không mở được bảng điều khiển / panel not started: {exc}")
+    running = None
+    for port in (env.config.panel.port, 0):  # the configured port, else any free one
+        try:
+            running = serve_panel(env.config, host="127.0.0.1", port=port)
+            break
+        except OSError:
+            continue
+        except Exception as exc:  # the demo goes on without the panel, and says why
+            out(f"⚠ không mở được bảng điều khiển / panel not started: {exc}")
+            return extras
+    if running is None:
         return extras
     extras["panel_url"] = running.url
     extras["stops"].append(running.stop)
@@ -274,8 +281,9 @@ def _print_where_to_look(env: DemoEnvironment, extras: dict[str, Any], out: Prin
     out(f"  • cơ sở dữ liệu / state database: {env.config.db_path}")
     out(f"  • lệnh / commands: COMMUNE_RADIO_CONFIG={env.config_path} commune-radio status | items")
     if "panel_url" in extras:
-        out(f"  • bảng điều khiển / operator panel: {extras['panel_url']}  "
-            "(lần đầu: tạo mật khẩu quản trị / first run: set the admin password)")
+        out(f"  • bảng điều khiển / operator panel: {extras['panel_url']}")
+        out(f"    lần đầu: mở {extras['panel_url']}setup để đặt mật khẩu quản trị (không có mật khẩu mặc định)")
+        out(f"    first run: open {extras['panel_url']}setup to set the admin password (there is no default)")
     out(f"  • giám sát trung tâm / central monitoring: {env.central_url}/monitor")
     out("Nhấn Ctrl-C để dừng / press Ctrl-C to stop.")
     out("")
