@@ -129,7 +129,7 @@ def appliance_settings(base: Path, central_url: str, token: str, public_key: str
         "audio": {"output": "auto", "capture_dir": str(base / "capture")},
         # The demo may run at any hour: its broadcast window covers the whole day.
         # A real station keeps the default 05:30-21:30.
-        "schedule": {"default_windows": ["00:00-23:59"]},
+        "schedule": {"default_windows": ["00:00-00:00"]},  # equal ends: all day
         "zones": [
             {"name": "trung-tam", "label": "Trung tâm xã", "relay_pin": 17, "warmup_ms": 1000, "cooldown_ms": 1000},
             {"name": "thon-dong", "label": "Thôn Đông", "relay_pin": 27, "warmup_ms": 1000, "cooldown_ms": 1000},
