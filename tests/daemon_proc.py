@@ -49,10 +49,10 @@ cooldown_ms = 200
 """
 
 
-def write_config(root: Path) -> Path:
+def write_config(root: Path, extra: str = "") -> Path:
     (root / "data").mkdir(parents=True, exist_ok=True)
     path = root / "appliance.toml"
-    path.write_text(CONFIG_TEMPLATE.format(data_dir=root / "data"), encoding="utf-8")
+    path.write_text(CONFIG_TEMPLATE.format(data_dir=root / "data") + extra, encoding="utf-8")
     return path
 
 
@@ -106,12 +106,13 @@ class NotifySocket:
 
 
 class DaemonProcess:
-    """``commune-radio run --events --no-sync`` with its stdout events collected."""
+    """``commune-radio run --events [--no-sync]`` with its stdout events collected."""
 
     def __init__(self, root: Path, *, watchdog_usec: int | None = 1_000_000,
-                 extra_env: dict[str, str] | None = None, notify: bool = True) -> None:
+                 extra_env: dict[str, str] | None = None, notify: bool = True, sync: bool = False,
+                 config_extra: str = "") -> None:
         self.root = root
-        self.config = write_config(root)
+        self.config = write_config(root, config_extra)
         flag = root / "synchronized"
         flag.write_text("")
         self.notify = NotifySocket(root / "notify.sock") if notify else None
@@ -127,7 +128,8 @@ class DaemonProcess:
         self.events: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self.started_at = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--events", "--no-sync"],
+        command = [sys.executable, "-m", "appliance.cli", "run", "--events", *([] if sync else ["--no-sync"])]
+        self.proc = subprocess.Popen(command,
                                      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
