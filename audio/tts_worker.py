@@ -17,15 +17,14 @@ the protocol, which runs on a private duplicate of the original stdout.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import io
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 from appliance.errors import CommuneRadioError, TTSError
 
 PARENT_PID_ENV = "COMMUNE_RADIO_TTS_PARENT"
-PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.5
 
 
 class WorkerHandle:
@@ -197,12 +196,19 @@ def _error_reply(exc: BaseException) -> dict[str, Any]:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Linux: have the kernel kill us if the caller dies (kill -9 included), so no engine is orphaned."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the caller died before prctl took effect
+    """Exit as soon as the caller is gone (kill -9 included), even while the engine hangs.
+
+    A thread polling the parent id rather than prctl(PR_SET_PDEATHSIG): that signal fires when
+    the *thread* that started us ends, and callers may prepare audio from short-lived threads.
+    The engine's C calls release the GIL (ctypes), so this thread runs while they hang.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
         os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main() -> int:

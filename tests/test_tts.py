@@ -243,6 +243,19 @@ def test_engine_dies_with_its_caller(tmp_path: Path) -> None:
             caller.wait()
 
 
+def test_engine_outlives_the_thread_that_started_it(synth: Synthesizer) -> None:
+    import threading
+
+    starter = threading.Thread(target=synth.engine_info)
+    starter.start()
+    starter.join(60)
+    pid = synth.worker.pid
+    assert pid is not None
+    time.sleep(1.0)
+    assert synth.synthesize("Vẫn là bộ đọc cũ.").duration_s > 0.5
+    assert synth.worker.spawned == 1 and synth.worker.pid == pid
+
+
 def test_engine_process_death_is_reported_and_recovered(tmp_path: Path) -> None:
     with Synthesizer(make_config(tmp_path), engine=CrashingEngine(), normalizer=plain) as synthesizer:
         with pytest.raises(TTSError) as caught:
