@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import planner, procstats
+from appliance import settings as operator_settings
 from appliance.amplifiers import Amplifiers, default_pin_factory
 from appliance.clock import Clock, ClockTrust, JumpDetector, SystemClock, iso_z, parse_iso_z
 from appliance.config import Config
@@ -100,6 +101,7 @@ class Daemon:
                  pin_factory: Any = None, preparer: Any = None, store: Store | None = None,
                  listener: Listener | None = None, sync: bool = True, timesync_flag: Path | None = None) -> None:
         self.config = config
+        self._file_config = config
         self.clock: Clock = clock or SystemClock()
         self._listeners: list[Listener] = [listener] if listener else []
         self._player = player
@@ -165,6 +167,7 @@ class Daemon:
         data.mkdir(parents=True, exist_ok=True)
         if self._store is None:
             self._store = Store.open(self.config.db_path)
+        self.config = operator_settings.effective_config(self._file_config, self._store)
         removed = sum(remove_stale_temps(d) for d in (data, self.config.capture_path) if d.exists())
         self.amplifiers = Amplifiers(self.config.zones, store=self._store, clock=self.clock,
                                      pin_factory=self._pin_factory if self._pin_factory is not None
@@ -185,6 +188,7 @@ class Daemon:
             self._volume = min(100, int(saved[0]))
         if self._player is None:
             self._player = _default_player(self.config, self._volume)
+        self._own_preparer = self._preparer is None
         if self._preparer is None:
             self._preparer = _default_preparer(self.config)
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
@@ -740,6 +744,24 @@ class Daemon:
 
     # ------------------------------------------------------------------ actions
 
+    def reload_settings(self, *, actor: str) -> None:
+        """Re-apply the operator's panel settings over the configuration file.
+
+        Broadcast windows, sync interval and volume apply at once (they are read on every
+        use); a new TTS voice or rate re-prepares upcoming text items with it.
+        """
+        previous = self.config
+        self.config = operator_settings.effective_config(self._file_config, self.store)
+        if (previous.tts != self.config.tts or previous.audio.chime != self.config.audio.chime) \
+                and self._own_preparer:
+            with self._lock:
+                self._preparer = _default_preparer(self.config)
+                self._prepared.clear()
+                self._prepare_failed.clear()
+        if previous.audio.volume != self.config.audio.volume:
+            self.set_volume(self.config.audio.volume, actor=actor)
+        self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor})
+
     def handle_request(self, action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         """The control channel's handler (params already validated by appliance.control)."""
         if action == "status":
@@ -753,7 +775,11 @@ class Daemon:
             return self.stop_playback(actor=actor)
         if action == "set_volume":
             return self.set_volume(params["volume"], actor=actor)
-        if action in ("reload", "schedule_changed"):
+        if action == "reload":
+            self.reload_settings(actor=actor)
+            self.wake()
+            return _message("Đã nạp lại cấu hình và lịch phát.", "Settings and schedule reloaded.")
+        if action == "schedule_changed":
             self.wake()
             return _message("Đã nạp lại lịch phát.", "Schedule reloaded.")
         if action == "sync_now":

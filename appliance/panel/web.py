@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from appliance import settings as settings_overrides
 from appliance.config import Config
 from appliance.errors import CommuneRadioError
 from appliance.mediastore import MediaStore
 from appliance.panel import audit as audit_log
-from appliance.panel import settings_overrides
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import DaemonLink
 from appliance.panel.i18n import translate
