@@ -122,6 +122,7 @@ class Daemon:
         self._interrupted: list[planner.Interrupted] = []
         self._audio_ended_at: dict[str, datetime] = {}
         self._prepared: dict[tuple[str, int], Any] = {}
+        self._voice_preparers: dict[tuple[str, int], Any] = {}
         self._prepare_failed: dict[tuple[str, int], float] = {}
         self._prepare_queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self._prepare_pending: set[tuple[str, int]] = set()
@@ -699,7 +700,7 @@ class Daemon:
         if prepared is not None and Path(prepared.path).exists():
             return prepared
         if item["kind"] == "text":
-            prepared = self._preparer.prepare_text(item["text"])
+            prepared = self._preparer_for(item).prepare_text(item["text"])
         elif item["kind"] == "audio":
             from appliance.mediastore import MediaStore
 
@@ -708,6 +709,26 @@ class Daemon:
             raise ValidationError(f"Không chuẩn bị được loại '{item['kind']}'.", f"Cannot prepare kind '{item['kind']}'.")
         self._prepared[key] = prepared
         return prepared
+
+    def _preparer_for(self, item: dict[str, Any]) -> Any:
+        """The preparer for a text item: a local announcement may carry the operator's voice and rate."""
+        document = item.get("document")
+        chosen = document.get("tts") if item.get("source") == "local" and isinstance(document, dict) else None
+        if not self._own_preparer or not isinstance(chosen, dict):
+            return self._preparer
+        try:
+            tts = dataclasses.replace(self.config.tts, voice=str(chosen.get("voice", self.config.tts.voice)),
+                                      rate=int(chosen.get("rate", self.config.tts.rate)))
+            wanted = operator_settings.apply(self.config, {"tts.voice": tts.voice, "tts.rate": tts.rate})
+        except (CommuneRadioError, TypeError, ValueError):
+            return self._preparer  # an unusable choice falls back to the station's voice
+        if wanted.tts == self.config.tts:
+            return self._preparer
+        key = (wanted.tts.voice, wanted.tts.rate)
+        with self._lock:
+            if key not in self._voice_preparers:
+                self._voice_preparers[key] = _default_preparer(wanted)
+            return self._voice_preparers[key]
 
     def _request_prepare(self, item_id: str) -> None:
         item = self.store.get_item(item_id)
@@ -756,6 +777,7 @@ class Daemon:
                 and self._own_preparer:
             with self._lock:
                 self._preparer = _default_preparer(self.config)
+                self._voice_preparers.clear()
                 self._prepared.clear()
                 self._prepare_failed.clear()
         if previous.audio.volume != self.config.audio.volume:

@@ -47,3 +47,29 @@ def test_invalid_overrides_are_ignored_not_fatal(tmp_path: Path) -> None:
     finally:
         daemon.stop()
         store.close()
+
+
+def test_local_announcement_is_prepared_with_the_operators_voice_and_rate(tmp_path: Path) -> None:
+    import json
+
+    from tests.daemon_rig import add_text_item
+
+    config = make_config(tmp_path / "data")
+    store = Store.open(config.db_path)
+    text = "Ủy ban nhân dân xã thông báo lịch tiêm chủng cho trẻ em vào sáng thứ năm."
+    add_text_item(store, "slow", text)
+    add_text_item(store, "fast", text)
+    with store.transaction() as tx:
+        tx.execute("UPDATE items SET document = ? WHERE id = 'slow'",
+                   (json.dumps({"tts": {"voice": "vi-vn-x-south", "rate": 100}}),))
+        tx.execute("UPDATE items SET document = ? WHERE id = 'fast'",
+                   (json.dumps({"tts": {"voice": "vi", "rate": 220}}),))
+    daemon = Daemon(config, store=store, pin_factory=mock_factory(), sync=False)
+    daemon.start()
+    try:
+        slow = daemon._prepare_item(store.get_item("slow"))
+        fast = daemon._prepare_item(store.get_item("fast"))
+        assert slow.duration_s > fast.duration_s * 1.5
+    finally:
+        daemon.stop()
+        store.close()
