@@ -34,17 +34,17 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
+import uuid
 import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config import Config
-from appliance.durable import atomic_writer
+from appliance.durable import TEMP_PREFIX, atomic_writer
 from appliance.errors import TTSError
 from audio.tts_worker import WorkerHandle
 
@@ -550,14 +550,18 @@ class Synthesizer:
     def _synthesize_uncached(self, spoken: str, key: str) -> int:
         pieces = split_into_chunks(spoken)
         self.cache.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="commune-radio-tts-") as scratch:
+        # Chunks live next to the cache under the temp prefix, so a crash leaves nothing that
+        # the start-up sweep (appliance.durable.remove_stale_temps) does not remove.
+        stem = f"{TEMP_PREFIX}chunk-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        paths = [self.cache.root / f"{stem}-{index}.wav" for index in range(len(pieces))]
+        try:
             # Every chunk first, then one atomic write: a failure leaves no cache entry behind.
-            paths = []
-            for index, piece in enumerate(pieces):
-                chunk_path = Path(scratch) / f"{index}.wav"
+            for piece, chunk_path in zip(pieces, paths, strict=True):
                 self._worker.synthesize(piece, chunk_path, self.timeout_s)
-                paths.append(chunk_path)
             join_wavs(paths, self.cache.path_for(key))
+        finally:
+            for chunk_path in paths:
+                chunk_path.unlink(missing_ok=True)
         return len(pieces)
 
 
