@@ -107,6 +107,14 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
         else:
             out["item_id"] = _item_id(params)
         return action, out, actor
+    if action == "say":
+        _only(params, {"text", "zones"})
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _bad("Văn bản cần đọc trống.", "The text to speak is empty.")
+        if len(text) > MAX_TEXT_CHARS:
+            raise _bad(f"Văn bản dài quá {MAX_TEXT_CHARS} ký tự.", f"The text is longer than {MAX_TEXT_CHARS} characters.")
+        return action, {"text": text.strip(), "zones": _zones(params, zone_names)}, actor
     if action == "set_volume":
         _only(params, {"volume"})
         volume = params.get("volume")

@@ -790,6 +790,8 @@ class Daemon:
             return self.status()
         if action == "play":
             return self.play_now(params["item_id"], zones=params.get("zones"), actor=actor)
+        if action == "say":
+            return self.say(params["text"], zones=params.get("zones"), actor=actor)
         if action == "emergency":
             return self.emergency(text=params.get("text"), item_id=params.get("item_id"), zones=params.get("zones"),
                                   actor=actor)
@@ -839,15 +841,27 @@ class Daemon:
         return _message(f"Đã yêu cầu phát '{item.get('title') or item_id}'.",
                         f"Playing '{item.get('title') or item_id}' requested.") | {"request_id": request.request_id}
 
+    def _transient_text(self, text: str, *, priority: str, prefix: str, zones: list[str] | None) -> str:
+        """Register operator text to speak once (not stored as an item); returns its id."""
+        item_id = prefix + uuid.uuid4().hex[:12]
+        transient = _Transient(planner.PlannableItem(
+            id=item_id, version=1, kind="text", priority=priority, title=text[:60],  # type: ignore[arg-type]
+            zones=tuple(zones or ("*",)), ready=True, duration_s=_estimate_words(text, self.config)), text)
+        with self._lock:
+            self._transients[item_id] = transient
+        return item_id
+
+    def say(self, text: str, *, zones: list[str] | None = None, actor: str = "cli:root") -> dict[str, Any]:
+        """Speak operator text now as a play-now request (broadcast windows apply, unlike emergency)."""
+        item_id = self._transient_text(text, priority="normal", prefix="say-", zones=zones)
+        request = self._request(item_id, "operator", zones, actor)
+        return _message("Đã yêu cầu đọc văn bản.", "Speaking the text was requested.") | {
+            "request_id": request.request_id, "item_id": item_id}
+
     def emergency(self, *, text: str | None = None, item_id: str | None = None, zones: list[str] | None = None,
                   actor: str = "cli:root") -> dict[str, Any]:
         if text is not None:
-            item_id = "emergency-" + uuid.uuid4().hex[:12]
-            transient = _Transient(planner.PlannableItem(
-                id=item_id, version=1, kind="text", priority="emergency", title=text[:60],
-                zones=tuple(zones or ("*",)), ready=True, duration_s=_estimate_words(text, self.config)), text)
-            with self._lock:
-                self._transients[item_id] = transient
+            item_id = self._transient_text(text, priority="emergency", prefix="emergency-", zones=zones)
         else:
             assert item_id is not None
             item = self.store.get_item(item_id)

@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
     parser.set_defaults(control_action=name)
 
 
-def _actor() -> str:
+def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -53,16 +53,16 @@ def run(args: argparse.Namespace) -> int:
             print(health.format_health(checked, en=en))
         return 0 if status is not None else 2
     if action == "play":
-        result = client.request("play", actor=_actor(), item_id=args.item, zones=args.zones)
+        result = client.request("play", actor=cli_actor(), item_id=args.item, zones=args.zones)
     elif action == "stop":
-        result = client.request("stop", actor=_actor())
+        result = client.request("stop", actor=cli_actor())
     elif action == "emergency":
         if (args.text is None) == (args.item is None):
             raise ValidationError("Hãy đưa văn bản khẩn cấp hoặc --item, không cả hai.",
                                   "Give the emergency text or --item, not both.")
-        result = client.request("emergency", actor=_actor(), text=args.text, item_id=args.item, zones=args.zones)
+        result = client.request("emergency", actor=cli_actor(), text=args.text, item_id=args.item, zones=args.zones)
     elif action == "volume":
-        result = client.request("set_volume", actor=_actor(), volume=args.level)
+        result = client.request("set_volume", actor=cli_actor(), volume=args.level)
     else:  # pragma: no cover - argparse only routes the names above here
         raise SystemExit(2)
     message = result.get("message", {})

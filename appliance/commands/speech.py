@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--voice", choices=VOICES,
                             help="giọng: vi (Bắc), vi-vn-x-central (Trung), vi-vn-x-south (Nam) / voice")
         parser.add_argument("--rate", type=int, help="tốc độ đọc, từ/phút (80-300) / words per minute (80-300)")
+        parser.add_argument("--zone", action="append", dest="zones",
+                            help="vùng loa khi daemon đang chạy (lặp lại được) / zone when the daemon runs (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +58,8 @@ def _read_text(value: str) -> str:
 def _say(args: argparse.Namespace, text: str) -> int:
     english = args.lang == "en"
     config = _with_overrides(load_config(args), voice=args.voice, rate=args.rate)
+    if args.out is None and _ask_daemon(config, text, args.zones, english):
+        return 0
     config = _usable_data_dir(config, english)
     from audio.prepare import Preparer
 
@@ -68,6 +72,24 @@ def _say(args: argparse.Namespace, text: str) -> int:
         print(f"Wrote {args.out} ({summary})" if english else f"Đã ghi {args.out} ({summary})")
         return 0
     return _play_now(config, prepared.path, prepared.duration_s, summary, english)
+
+
+def _ask_daemon(config: Config, text: str, zones: list[str] | None, english: bool) -> bool:
+    """The daemon owns the speakers and relays: when it runs, it speaks the text (False if it is not running)."""
+    from appliance.commands.control import cli_actor
+    from appliance.control import ControlClient
+    from appliance.errors import ControlError
+
+    try:
+        answer = ControlClient(config.socket_path, timeout=30.0).request("say", actor=cli_actor(), text=text,
+                                                                         zones=zones)
+    except ControlError as exc:
+        if exc.code == "control.not_running":
+            return False
+        raise
+    message = answer.get("message", {})
+    print(message.get("en" if english else "vi", ""))
+    return True
 
 
 def _with_overrides(config: Config, *, voice: str | None, rate: int | None) -> Config:
