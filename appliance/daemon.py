@@ -57,6 +57,8 @@ LEAD_MAX_S = 0.2                # never start audio earlier than this to absorb 
 STREAM_RETRY_PAUSE_S = 2.0
 STREAM_MIN_REMAINING_S = 3.0
 PREPARE_RETRY_S = 60.0
+PRUNE_EVERY_S = 24 * 3600.0     # prepared clips are pruned once a day
+PREPARED_MAX_AGE_S = 7 * 86400.0
 SESSION_JOIN_S = 8.0
 # A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
 LIVENESS_LIMITS_S = {"scheduler": WAKE_CAP_S * 3, "player": 15.0}
@@ -169,7 +171,9 @@ class Daemon:
         if self._store is None:
             self._store = Store.open(self.config.db_path)
         self.config = operator_settings.effective_config(self._file_config, self._store)
-        removed = sum(remove_stale_temps(d) for d in (data, self.config.capture_path) if d.exists())
+        # Media keeps its .part- files: they are resumable downloads, verified before use.
+        removed = remove_stale_temps(data, recursive=False) + sum(
+            remove_stale_temps(d) for d in (self.config.capture_path, data / "tts-cache", data / "prepared"))
         self.amplifiers = Amplifiers(self.config.zones, store=self._store, clock=self.clock,
                                      pin_factory=self._pin_factory if self._pin_factory is not None
                                      else default_pin_factory(), listener=self._emit)
@@ -302,15 +306,34 @@ class Daemon:
         self._spawn("sync", self._sync_loop)
 
     def _sync_loop(self) -> None:
+        last_prune = float("-inf")
         while not self._stopping.is_set():
             try:
                 self.syncer.sync_once()
             except Exception as exc:  # the sync must never take the daemon down
                 with contextlib.suppress(Exception):
                     self.store.log_event("sync.crash", repr(exc), level="error")
+            if time.monotonic() - last_prune > PRUNE_EVERY_S:
+                last_prune = time.monotonic()
+                self.prune_prepared()
             self.wake()
             self._sync_now.wait(self.config.sync.interval_s)
             self._sync_now.clear()
+
+    def prune_prepared(self) -> int:
+        """Delete prepared clips that no prepared item uses and nobody used for a week."""
+        if not self._own_preparer or not hasattr(self._preparer, "prune"):
+            return 0
+        with self._lock:
+            keep = {p.sha256 for p in self._prepared.values() if p is not None}
+        try:
+            removed = self._preparer.prune(keep, max_age_s=PREPARED_MAX_AGE_S)
+        except OSError as exc:
+            self.store.log_event("prepare.prune_failed", str(exc), level="warning")
+            return 0
+        if removed:
+            self.store.log_event("prepare.pruned", f"{removed} unused prepared clips deleted", {"removed": removed})
+        return removed
 
     def _media_in_use(self) -> set[str]:
         shas: set[str] = set()

@@ -59,12 +59,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
-def remove_stale_temps(directory: Path) -> int:
+def remove_stale_temps(directory: Path, *, recursive: bool = True) -> int:
     """Delete temp files left by a crash; returns how many were removed."""
     removed = 0
     if not directory.is_dir():
         return 0
-    for entry in directory.rglob(f"{TEMP_PREFIX}*"):
+    found = directory.rglob(f"{TEMP_PREFIX}*") if recursive else directory.glob(f"{TEMP_PREFIX}*")
+    for entry in found:
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
             removed += 1

@@ -22,12 +22,15 @@ format keeps SD-card writes and Pi CPU low.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import io
 import json
+import os
 import threading
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -309,6 +312,27 @@ class Preparer:
         segment = normalize_loudness(trim_silence(decode(path)), self.target_lufs, self.ceiling_dbfs)
         return self._store(key, segment, source="file")
 
+    def prune(self, keep: set[str], *, max_age_s: float) -> int:
+        """Delete prepared clips not in ``keep`` (sha256s in use) and unused for ``max_age_s``.
+
+        Index entries whose clip is gone are removed too; an item whose clip was pruned is
+        simply prepared again. Returns how many clips were deleted.
+        """
+        cutoff = time.time() - max_age_s
+        removed = 0
+        for path in self.work_dir.glob("*.wav"):
+            sha = path.stem
+            with contextlib.suppress(FileNotFoundError):
+                if sha not in keep and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        for entry in (self.work_dir / "index").glob("*.json"):
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+                sha = json.loads(entry.read_text(encoding="utf-8"))["sha256"]
+                if not (self.work_dir / f"{sha}.wav").exists():
+                    entry.unlink()
+        return removed
+
     # ------------------------------------------------------------------ internals
 
     def _key(self, kind: str, **parts: Any) -> str:
@@ -343,6 +367,7 @@ class Preparer:
             path = self.work_dir / f"{entry['sha256']}.wav"
             if path.stat().st_size != entry["bytes"]:
                 return None
+            os.utime(path)  # marks the clip as used, so pruning keeps it
             return PreparedAudio(path=path, sha256=entry["sha256"], duration_s=entry["duration_s"],
                                  lufs=entry["lufs"], true_peak_dbfs=entry["true_peak_dbfs"])
         except (FileNotFoundError, ValueError, KeyError, TypeError):

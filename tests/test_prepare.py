@@ -266,3 +266,25 @@ def test_committed_chime_is_what_the_script_makes() -> None:
     # Within one LSB: libm may round a sine differently on another CPU.
     assert max(abs(a - b) for a, b in zip(memoryview(frames).cast("h"), memoryview(made).cast("h"),
                                           strict=True)) <= 1
+
+
+def test_prune_keeps_clips_in_use_and_recent_ones(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from appliance import config as config_module
+    from audio.prepare import Preparer
+
+    config = config_module.from_mapping({"device": {"data_dir": str(tmp_path)}, "audio": {"chime": False}}, env={})
+    with Preparer(config) as preparer:
+        used = preparer.prepare_text("Bản tin thứ nhất.")
+        old = preparer.prepare_text("Bản tin thứ hai.")
+        recent = preparer.prepare_text("Bản tin thứ ba.")
+        week_ago = time.time() - 8 * 86400
+        for clip in (used, old):
+            os.utime(clip.path, (week_ago, week_ago))
+        assert preparer.prune({used.sha256}, max_age_s=7 * 86400) == 1
+        assert used.path.exists() and recent.path.exists() and not old.path.exists()
+        # The pruned text is simply prepared again.
+        again = preparer.prepare_text("Bản tin thứ hai.")
+        assert again.path.exists() and again.sha256 == old.sha256
