@@ -60,6 +60,9 @@ PREPARE_RETRY_S = 60.0
 PRUNE_EVERY_S = 24 * 3600.0     # prepared clips are pruned once a day
 PREPARED_MAX_AGE_S = 7 * 86400.0
 SESSION_JOIN_S = 8.0
+PLAYER_START_TIMEOUT_S = 15.0   # a player that has not started audio by then is stopped
+PLAYER_END_SLACK_S = 30.0       # beyond the player's own watchdog: the daemon's backstop
+PLAYER_STOP_GRACE_S = 5.0       # a player that ignores stop this long is declared hung
 # A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
 LIVENESS_LIMITS_S = {"scheduler": WAKE_CAP_S * 3, "player": 15.0}
 
@@ -137,6 +140,7 @@ class Daemon:
         self._ready_after_s: float | None = None
         self._loop_beat = time.monotonic()
         self._errors = 0
+        self._player_hung = False
         self.heartbeats = Heartbeats()
         self.amplifiers: Amplifiers | None = None
         self.playlog: PlayLog | None = None
@@ -272,8 +276,11 @@ class Daemon:
         return alive and time.monotonic() - self._loop_beat < WAKE_CAP_S * 3 and not self.wedged_threads()
 
     def wedged_threads(self) -> list[str]:
-        """Busy threads that stopped beating (see appliance.liveness)."""
-        return wedged(self.heartbeats.snapshot(), time.monotonic(), LIVENESS_LIMITS_S)
+        """Busy threads that stopped beating (see appliance.liveness), and a player that hung."""
+        found = wedged(self.heartbeats.snapshot(), time.monotonic(), LIVENESS_LIMITS_S)
+        if self._player_hung and "player" not in found:
+            found.append("player")
+        return found
 
     def wake(self) -> None:
         self._wake.set()
@@ -606,20 +613,32 @@ class Daemon:
 
     def _play_once(self, session: _Session, source: Any, duration: float | None) -> tuple[str, str, float | None]:
         playback = self._player.play(source, expected_duration_s=duration, label=session.label)
-        return self._follow(session, playback)
+        return self._follow(session, playback, expected_s=duration)
 
-    def _follow(self, session: _Session, playback: Any) -> tuple[str, str, float | None]:
-        """Wait for a playback to end (or be cancelled); map its result to a play-log outcome."""
+    def _follow(self, session: _Session, playback: Any, *, expected_s: float | None) -> tuple[str, str, float | None]:
+        """Wait for a playback to end (or be cancelled); map its result to a play-log outcome.
+
+        The player has its own watchdog; this is the backstop for a player that hangs inside
+        libVLC: past a deadline it is stopped, and if it does not answer the daemon declares the
+        player hung, logs the play as failed and stops feeding the systemd watchdog (a restart
+        is the only cure for a wedged libVLC, and relays go off on the way).
+        """
         requested = time.monotonic()
+        limit_s = PLAYER_START_TIMEOUT_S + (expected_s or 0.0) + self.config.audio.watchdog_margin_s \
+            + self.config.audio.stall_timeout_s + PLAYER_END_SLACK_S
+        deadline = requested + limit_s
         self.heartbeats.beat("player")
         debug_wedge_point("player")
         while not playback.started.is_set() and not playback.done.is_set():
             self.heartbeats.beat("player")
-            if session.cancel.is_set():
-                with contextlib.suppress(Exception):
-                    self._player.stop(session.cancel_reason or "stop")
+            if session.cancel.is_set() or time.monotonic() > requested + PLAYER_START_TIMEOUT_S:
                 break
             playback.started.wait(0.05)
+        stop_sent = not playback.started.is_set() and not playback.done.is_set()
+        if stop_sent:
+            with contextlib.suppress(Exception):
+                self._player.stop(session.cancel_reason or "stop")
+            deadline = min(deadline, time.monotonic() + PLAYER_STOP_GRACE_S)
         if playback.started.is_set():
             started_mono = getattr(playback, "started_monotonic", None) or time.monotonic()
             latency = started_mono - getattr(playback, "requested_monotonic", requested)
@@ -631,9 +650,19 @@ class Daemon:
             result = playback.wait(0.2)
             if result is not None:
                 break
-            if session.cancel.is_set():
+            if (session.cancel.is_set() or time.monotonic() > deadline) and not stop_sent:
+                stop_sent = True
+                deadline = min(deadline, time.monotonic() + PLAYER_STOP_GRACE_S)
                 with contextlib.suppress(Exception):
                     self._player.stop(session.cancel_reason or "stop")
+            elif stop_sent and time.monotonic() > deadline:
+                self._player_hung = True
+                message = f"player hung: no answer {limit_s:.0f} s after the request, nor to stop"
+                log.error(message)
+                with contextlib.suppress(Exception):
+                    self.store.log_event("player.hung", message, {"item_id": session.occurrence.item_id},
+                                         level="error")
+                return "failed", message, None
         capture = getattr(result, "capture_path", None)
         self._last_capture = str(capture) if capture else None
         if session.cancel.is_set() and result.outcome == "stopped":
@@ -659,7 +688,7 @@ class Daemon:
             attempts += 1
             playback = self._player.play(url, expected_duration_s=None, max_duration_s=remaining,
                                          label=session.label)
-            outcome, reason, got = self._follow(session, playback)
+            outcome, reason, got = self._follow(session, playback, expected_s=remaining)
             played += got or 0.0
             if outcome == "completed":
                 reached_end = True
