@@ -109,12 +109,13 @@ def _relay_checks(status: Mapping[str, Any]) -> tuple[Check, Check]:
 
 
 def evaluate_health(status: Mapping[str, Any] | None, *, now: datetime, sync_interval_s: int,
-                    daemon_error: str = "", expect_version: str | None = None) -> Health:
+                    daemon_error: str = "", daemon_error_vi: str = "",
+                    expect_version: str | None = None) -> Health:
     """The station's health from the daemon's ``status`` answer (None: it did not answer)."""
     checks: list[Check] = []
     if status is None:
         checks.append(Check("daemon_alive", False, True,
-                            f"Dịch vụ phát không trả lời. {daemon_error}".strip(),
+                            f"Dịch vụ phát không trả lời. {daemon_error_vi or daemon_error}".strip(),
                             f"The broadcast daemon does not answer. {daemon_error}".strip()))
         if expect_version is not None:
             checks.append(Check("version", False, True, f"Chưa chạy phiên bản {expect_version}.",
@@ -254,15 +255,15 @@ def gather(config: Any, *, client: Any = None, now: datetime | None = None, expe
 
     client = client or ControlClient(config.socket_path, timeout=timeout_s)
     status: dict[str, Any] | None
-    error = ""
+    error = error_vi = ""
     try:
         status = client.request("status", actor="cli:health")
     except CommuneRadioError as exc:
-        status, error = None, exc.en
+        status, error, error_vi = None, exc.en, exc.vi
     except (OSError, ValueError) as exc:
         status, error = None, str(exc)
     health = evaluate_health(status, now=now or datetime.now(UTC), sync_interval_s=config.sync.interval_s,
-                             daemon_error=error, expect_version=expect_version)
+                             daemon_error=error, daemon_error_vi=error_vi, expect_version=expect_version)
     return health, status
 
 
