@@ -17,9 +17,9 @@ setup(
     include_package_data=True,
     package_data={
         "appliance": ["migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
-                      "panel/static/*", "panel/translations/*/LC_MESSAGES/*"],
+                      "panel/static/*", "demo/*.toml"],
         "audio": ["assets/*"],
-        "central": ["migrations/*.sql", "templates/*.html", "seed/*"],
+        "central": ["migrations/*.sql", "templates/*.html"],
     },
     install_requires=[
         "requests>=2.28",
@@ -51,7 +51,6 @@ setup(
     },
     entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},
     classifiers=[
-        "License :: OSI Approved :: MIT License",
         "Programming Language :: Python :: 3",
         "Operating System :: POSIX :: Linux",
     ],

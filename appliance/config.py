@@ -22,7 +22,6 @@ from typing import Any
 from appliance.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/commune-radio/appliance.toml")
-SHIPPED_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "appliance.toml"
 
 SECRET_ENV = {
     ("central", "token"): "COMMUNE_RADIO_DEVICE_TOKEN",

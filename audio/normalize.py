@@ -32,7 +32,8 @@ from .numbers import (
     roman_to_int,
 )
 
-DEFAULT_ABBREVIATIONS_PATH = Path(__file__).resolve().parent.parent / "config" / "abbreviations.toml"
+# A link to config/abbreviations.toml in the source tree; a real file in an installed package.
+DEFAULT_ABBREVIATIONS_PATH = Path(__file__).parent / "assets" / "abbreviations.toml"
 SYSTEM_ABBREVIATIONS_PATH = Path("/etc/commune-radio/abbreviations.toml")
 
 # About three hours of speech; anything longer is not a bulletin.

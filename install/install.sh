@@ -172,6 +172,17 @@ cat > "$secrets_template" <<'SECRETS'
 #COMMUNE_RADIO_API_TOKEN=
 SECRETS
 install_file "$secrets_template" "$ETC/secrets.env" 640 0 "$APP_GID" once
+# The commune's own abbreviations extend (and may override) the dictionary shipped with the package.
+abbreviations_template="$(mktemp)"
+trap 'rm -f "$secrets_template" "$abbreviations_template"' EXIT
+cat > "$abbreviations_template" <<'ABBREVIATIONS'
+# Abbreviations this commune adds to the shipped dictionary (config/abbreviations.toml in the
+# source). One line per abbreviation: "AB" = "how it is read". An empty value removes a shipped entry.
+# Check the result with: commune-radio normalize-text "…"
+[abbreviations]
+# "HTX" = "hợp tác xã"
+ABBREVIATIONS
+install_file "$abbreviations_template" "$ETC/abbreviations.toml" 644 0 "$APP_GID" once
 
 # ------------------------------------------------------------------ virtual environment
 VENV="$OPT/venvs/$VERSION"

@@ -103,6 +103,12 @@ def test_install_in_throwaway_root_is_complete_and_idempotent(tmp_path: Path, wh
     assert owner_mode(root / f"etc/{APP}/appliance.toml") == (0, gid, "0o640")
     assert owner_mode(root / f"etc/{APP}/secrets.env") == (0, gid, "0o640")
     assert (root / f"etc/{APP}/appliance.toml").read_bytes() == (REPO / "config/appliance.toml").read_bytes()
+    # The commune's abbreviation file is a valid, empty extension of the shipped dictionary.
+    from audio.normalize import load_abbreviations
+
+    extension = root / f"etc/{APP}/abbreviations.toml"
+    assert owner_mode(extension) == (0, gid, "0o644")
+    assert load_abbreviations(extension) == load_abbreviations()
     assert owner_mode(root / f"var/lib/{APP}") == (uid, gid, "0o750")
     assert owner_mode(root / f"opt/{APP}") == (0, 0, "0o755")
     venv = root / f"opt/{APP}/venvs/{__version__}"
