@@ -46,7 +46,7 @@ class Snapshot:
             if self._plan is not None and self._plan[0] == key:
                 return self._plan[1], self._plan[2]
         items = {i["id"]: i for i in self.store.list_items()}
-        slots = [from_stored(s) for s in SlotRepository(self.store, config).list()]
+        slots = [c for c in (from_stored(s) for s in SlotRepository(self.store, config).list()) if c is not None]
         slots += [s for s in (from_item(i) for i in items.values()) if s is not None]
         with self._lock:
             self._plan = (key, items, slots)

@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance import recurrence
+from appliance import planner, recurrence
 from appliance.config import Config
-from appliance.errors import CommuneRadioError
+from appliance.errors import CommuneRadioError, ScheduleError
 from appliance.slots import Slot as StoredSlot
+from appliance.slots import to_planner_slot
 from appliance.windows import allows, parse_windows
 
 # How far ahead a new slot is checked for warnings, and how many warnings are shown.
@@ -82,36 +83,25 @@ def estimated_duration_s(item: dict[str, Any]) -> float:
     return 60.0
 
 
-def from_stored(slot: StoredSlot) -> recurrence.Slot:
-    return recurrence.Slot(
-        slot_id=slot.id, item_id=slot.item_id, kind=slot.kind,  # type: ignore[arg-type]
-        starts=tuple(t for t in (_parse(s) for s in slot.starts) if t),
-        dtstart=datetime.fromisoformat(slot.dtstart) if slot.dtstart else None,
-        rrule=slot.rrule or "", exdates=tuple(datetime.fromisoformat(x) for x in slot.exdates),
-        tzid=slot.tzid, duration_s=slot.duration_s, zones=tuple(slot.zones),
-        valid_from=_parse(slot.valid_from), valid_until=_parse(slot.valid_until), origin="local")
+def from_stored(slot: StoredSlot) -> recurrence.Slot | None:
+    """A local slot as the planner sees it (None for a malformed stored row)."""
+    try:
+        return to_planner_slot(slot)
+    except ScheduleError:
+        return None
 
 
 def from_item(item: dict[str, Any]) -> recurrence.Slot | None:
-    """The schedule carried by a central item, as a recurrence slot (None when it has none)."""
+    """The schedule carried by a central item, as the planner sees it (None when it has none)."""
     schedule = item.get("schedule")
     if not isinstance(schedule, dict):
         return None
-    common = {"slot_id": f"item:{item['id']}", "item_id": item["id"], "zones": tuple(item.get("zones") or ["*"]),
-              "duration_s": schedule.get("duration_s"), "valid_from": _parse(item.get("valid_from")),
-              "valid_until": _parse(item.get("valid_until")), "origin": "central"}
     try:
-        if schedule.get("type") == "once":
-            return recurrence.Slot(kind="once", starts=tuple(t for t in (_parse(s) for s in schedule["starts"]) if t),
-                                   **common)
-        if schedule.get("type") == "rrule":
-            return recurrence.Slot(kind="rrule", dtstart=datetime.fromisoformat(schedule["dtstart"]),
-                                   rrule=schedule["rrule"], tzid=schedule.get("tzid"),
-                                   exdates=tuple(datetime.fromisoformat(x) for x in schedule.get("exdates", [])),
-                                   **common)
-    except (KeyError, TypeError, ValueError):
+        return planner.slot_from_schedule(
+            item["id"], schedule, slot_id=f"item:{item['id']}", zones=tuple(item.get("zones") or ["*"]),
+            valid_from=_parse(item.get("valid_from")), valid_until=_parse(item.get("valid_until")), origin="central")
+    except (ScheduleError, KeyError, TypeError, ValueError):
         return None
-    return None
 
 
 def expand(slots: Iterable[recurrence.Slot], items: dict[str, dict[str, Any]], start: datetime, end: datetime,

@@ -53,7 +53,7 @@ def repo(state: PanelState) -> SlotRepository:
 
 def all_slots(state: PanelState, items: dict[str, dict[str, Any]],
               exclude: str | None = None) -> list[recurrence.Slot]:
-    slots = [from_stored(s) for s in repo(state).list() if s.id != exclude]
+    slots = [c for c in (from_stored(s) for s in repo(state).list() if s.id != exclude) if c is not None]
     slots += [s for s in (from_item(i) for i in items.values()) if s is not None]
     return slots
 
@@ -216,7 +216,7 @@ def _save(state: PanelState, form: MultiDict[str, str], slot_id: str | None) -> 
     now = datetime.now(UTC)
     fields = repository.validate(data)
     candidate = from_stored(Slot(id=slot_id or "new", **fields.__dict__))
-    mine = expand([candidate], items, now, now + CHECK_AHEAD, state.config.device.timezone)
+    mine = expand([candidate] if candidate else [], items, now, now + CHECK_AHEAD, state.config.device.timezone)
     others = expand(all_slots(state, items, exclude=slot_id), items, now, now + CHECK_AHEAD + timedelta(hours=3),
                     state.config.device.timezone)
     found = warnings_for(mine, others, state.effective_config())
