@@ -2,7 +2,8 @@
 
 Examples::
 
-    commune-central init --data ./central-data
+    commune-central init --data ./central-data          # prints the admin token once
+    commune-central admin-token --data ./central-data   # replaces it (logs every operator out)
     commune-central device add 26881-0001 --zones thon-1 thon-2
     commune-central item add --kind text --title "Lịch tiêm chủng" --text "…" --at "2025-06-01 06:30"
     commune-central item approve it-1a2b3c --by "Nguyễn Văn A"
@@ -60,9 +61,26 @@ def _catalog(args: argparse.Namespace) -> Any:
     return Catalog(Path(args.data))
 
 
+def _admin(catalog: Any) -> Any:
+    from central.admin import AdminAuth
+    from central.catalog import DB_FILE
+
+    return AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock)
+
+
+def _print_admin_token(token: str) -> None:
+    print(f"admin token (shown once / chỉ hiện một lần): {token}")
+    print("  monitoring pages: /monitor/login; JSON API: Authorization: Bearer <admin token>")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog:
         print(f"Dữ liệu trung tâm / central data: {Path(args.data).resolve()}")
+        with _admin(catalog) as admin:
+            if admin.has_token():
+                print("admin token: already set (replace it with `commune-central admin-token`)")
+            else:
+                _print_admin_token(admin.create_token())
         print(f"key_id: {catalog.key_id}")
         print(f"public_key: {catalog.public_key_b64}")
     return 0
@@ -74,11 +92,21 @@ def cmd_public_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_token(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog, _admin(catalog) as admin:
+        _print_admin_token(admin.create_token())
+    print("Mã cũ và mọi phiên đăng nhập đã bị huỷ / the old token and every operator session are revoked.")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import waitress
 
     from central.server import create_app
 
+    with _catalog(args) as catalog, _admin(catalog) as admin:
+        if not admin.has_token():  # a data directory made before admin tokens existed
+            _print_admin_token(admin.create_token())
     app = create_app(Path(args.data))
     print(f"commune-central: http://{args.host}:{args.port} (data {Path(args.data).resolve()})", flush=True)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
@@ -166,11 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="commune-central", description="Reference central server (protocol v1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("init", parents=[common], help="create the data dir and key; print the public key"
-                   ).set_defaults(func=cmd_init)
+    sub.add_parser("init", parents=[common],
+                   help="create the data dir, signing key and admin token; print the public key and the "
+                        "admin token (once)").set_defaults(func=cmd_init)
+    sub.add_parser("admin-token", parents=[common],
+                   help="replace the admin token of the monitoring pages and API (printed once; "
+                        "logs every operator out)").set_defaults(func=cmd_admin_token)
     sub.add_parser("public-key", parents=[common], help="print the public key (base64)"
                    ).set_defaults(func=cmd_public_key)
-    serve = sub.add_parser("serve", parents=[common], help="serve protocol v1 (waitress)")
+    serve = sub.add_parser("serve", parents=[common],
+                           help="serve protocol v1 and the monitoring pages (waitress); the pages and "
+                                "/api/monitor need the admin token")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--threads", type=int, default=8)

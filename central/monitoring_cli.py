@@ -78,13 +78,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_lines(central_url: str, device_id: str | None = None, *, timeout_s: float = 10.0) -> list[str]:
+def demo_lines(central_url: str, device_id: str | None = None, *, admin_token: str,
+               timeout_s: float = 10.0) -> list[str]:
     """What the demo prints about monitoring: the page URL and, per device, whether it is online
-    and its last logged play (read over HTTP from the JSON API, like any operator would)."""
+    and its last logged play (read over HTTP from the JSON API with the admin token, like any
+    operator would)."""
     import requests
 
     base = central_url.rstrip("/")
-    fleet = requests.get(f"{base}/api/monitor/devices", timeout=timeout_s).json()["devices"]
+    response = requests.get(f"{base}/api/monitor/devices", timeout=timeout_s,
+                            headers={"Authorization": f"Bearer {admin_token}"})
+    response.raise_for_status()
+    fleet = response.json()["devices"]
     lines = [f"Giám sát / monitoring: {base}/monitor"]
     for d in fleet:
         if device_id is not None and d["device_id"] != device_id:

@@ -53,6 +53,10 @@ class CentralHandle:
     device_id: str
     token: str
     extra_tokens: dict[str, str] = field(default_factory=dict)
+    admin_token: str = ""  # operator token of the monitoring pages / JSON API
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     @property
     def url(self) -> str:
@@ -125,8 +129,10 @@ def central(central_app: Flask, central_faults: Faults, central_clock: ManualClo
     try:
         catalog = server.catalog
         token = catalog.add_device(DEVICE_ID, DEVICE_ZONES)
+        admin_token = central_app.extensions["central.admin"].create_token()
         yield CentralHandle(server=server, catalog=catalog, faults=central_faults, clock=central_clock,
-                            data_dir=tmp_path / "central", device_id=DEVICE_ID, token=token)
+                            data_dir=tmp_path / "central", device_id=DEVICE_ID, token=token,
+                            admin_token=admin_token)
     finally:
         server.stop()
         server.catalog.close()

@@ -58,9 +58,9 @@ def test_offline_after_one_and_a_half_intervals_on_central_clock(central: Centra
     assert monitor(central).status_of("12345-0001").state == "online"
     central.clock.advance(2)                      # 1.52 intervals
     assert monitor(central).status_of("12345-0001").state == "offline"
-    fleet = requests.get(f"{central.url}/api/monitor/devices", timeout=30).json()["devices"]
+    fleet = requests.get(f"{central.url}/api/monitor/devices", headers=central.admin_headers(), timeout=30).json()["devices"]
     assert fleet[0]["status"] == "offline"
-    page = requests.get(f"{central.url}/monitor", timeout=30).text
+    page = requests.get(f"{central.url}/monitor", headers=central.admin_headers(), timeout=30).text
     assert 'data-status="offline"' in page
     assert post(central, "heartbeat", heartbeat(sent_at="2025-06-01T00:01:31Z")).status_code == 200
     assert monitor(central).status_of("12345-0001").state == "online"
@@ -154,34 +154,55 @@ def test_pages_and_api_show_fleet_device_history_and_item(central: CentralHandle
     post(central, "heartbeat", heartbeat())
     post(central, "logs", {"entries": [play("p.1", at="2025-06-01T06:35:01Z"),
                                        play("p.2", item_id="bt-<script>", at="2025-06-02T06:35:01Z")]})
-    fleet = requests.get(f"{central.url}/api/monitor/devices", timeout=30).json()["devices"]
+    fleet = requests.get(f"{central.url}/api/monitor/devices", headers=central.admin_headers(),
+                         timeout=30).json()["devices"]
     by_id = {d["device_id"]: d for d in fleet}
     assert by_id["12345-0001"]["status"] == "online" and by_id["12345-0001"]["plays_logged"] == 2
     assert by_id["12345-0001"]["playing"] == {"item_id": "bt-2025-0601", "zones": ["thon-1"]}
     assert by_id["67890-0007"]["status"] == "never_seen"
-    page = requests.get(f"{central.url}/monitor", timeout=30).text
+    admin = central.admin_headers()
+    page = requests.get(f"{central.url}/monitor", headers=admin, timeout=30).text
     assert "12345-0001" in page and "67890-0007" in page and 'data-status="online"' in page
     assert "<script>" not in page, "device-supplied text is escaped"
-    detail = requests.get(f"{central.url}/monitor/devices/12345-0001", timeout=30).text
+    detail = requests.get(f"{central.url}/monitor/devices/12345-0001", headers=admin, timeout=30).text
     assert detail.count("/monitor/items/bt-1") >= 1 and "completed" in detail
-    api = requests.get(f"{central.url}/api/monitor/devices/12345-0001", timeout=30).json()
+    api = requests.get(f"{central.url}/api/monitor/devices/12345-0001", headers=admin, timeout=30).json()
     assert [p["id"] for p in api["plays"]] == ["p.2", "p.1"]
-    item = requests.get(f"{central.url}/monitor/items/bt-1", timeout=30).text
+    item = requests.get(f"{central.url}/monitor/items/bt-1", headers=admin, timeout=30).text
     assert "12345" in item and "2025-06-01 13:30:00" in item  # 06:30Z shown in Vietnam time
-    assert requests.get(f"{central.url}/api/monitor/items/bt-1", timeout=30).json()["plays"][0]["commune"] == "12345"
-    assert requests.get(f"{central.url}/monitor/devices/99999-0001", timeout=30).status_code == 404
+    item_api = requests.get(f"{central.url}/api/monitor/items/bt-1", headers=admin, timeout=30).json()
+    assert item_api["plays"][0]["commune"] == "12345"
+    assert requests.get(f"{central.url}/monitor/devices/99999-0001", headers=admin, timeout=30).status_code == 404
 
 
-def test_command_form_queues_a_signed_command_only_with_its_token(central: CentralHandle) -> None:
-    page = requests.get(f"{central.url}/monitor/devices/12345-0001", timeout=30).text
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+def login(central: CentralHandle, token: str | None = None) -> requests.Session:
+    """A browser-like session logged in through the form (cookie, no Authorization header)."""
+    session = requests.Session()
+    answer = session.post(f"{central.url}/monitor/login", data={"token": token or central.admin_token},
+                          timeout=30, allow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/monitor")
+    return session
+
+
+def test_command_form_queues_a_signed_command_only_with_login_and_csrf(central: CentralHandle) -> None:
     url = f"{central.url}/monitor/devices/12345-0001/commands"
-    forged = requests.post(url, data={"type": "stop"}, timeout=30, allow_redirects=False)
-    assert forged.status_code == 403 and monitor(central).commands("12345-0001") == []
-    ok = requests.post(url, data={"token": token, "type": "set_volume", "volume": "35", "expires_in": "300"},
-                       timeout=30)
+    anonymous = requests.post(url, data={"type": "stop"}, timeout=30, allow_redirects=False)
+    assert anonymous.status_code in (401, 403)
+    browser = login(central)
+    page = browser.get(f"{central.url}/monitor/devices/12345-0001", timeout=30).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    no_csrf = browser.post(url, data={"type": "stop"}, timeout=30, allow_redirects=False)
+    wrong_csrf = browser.post(url, data={"csrf": csrf[:-1] + "x", "type": "stop"}, timeout=30,
+                              allow_redirects=False)
+    assert no_csrf.status_code == 403 and wrong_csrf.status_code == 403
+    # A CSRF token without the session cookie (another browser, a forged page) is no use either.
+    stolen = requests.post(url, data={"csrf": csrf, "type": "stop"}, timeout=30, allow_redirects=False)
+    assert stolen.status_code in (401, 403)
+    assert monitor(central).commands("12345-0001") == []
+    ok = browser.post(url, data={"csrf": csrf, "type": "set_volume", "volume": "35", "expires_in": "300"},
+                      timeout=30)
     assert ok.status_code == 200 and "queued cmd-" in ok.text
-    refused = requests.post(url, data={"token": token, "type": "set_volume", "volume": "900"}, timeout=30)
+    refused = browser.post(url, data={"csrf": csrf, "type": "set_volume", "volume": "900"}, timeout=30)
     assert "refused" in refused.text
     [cmd] = monitor(central).commands("12345-0001")
     assert cmd["params"] == {"volume": 35} and cmd["status"] == "pending"
@@ -218,6 +239,161 @@ def test_demo_lines_show_the_device_online_with_its_play(central: CentralHandle)
 
     post(central, "heartbeat", heartbeat())
     post(central, "logs", {"entries": [play("p.1")]})
-    lines = demo_lines(central.url, "12345-0001")
+    lines = demo_lines(central.url, "12345-0001", admin_token=central.admin_token)
     assert lines[0].endswith("/monitor")
     assert "12345-0001: online" in lines[1] and "bt-1 completed" in lines[1]
+
+
+# ---------------------------------------------------------------- operator authentication
+
+PUBLIC_RULES = {"/v1/info", "/monitor/login"}  # the login form (GET and POST) and the public key info
+
+
+def _sample_url(rule: Any) -> str:
+    values = {arg: "12345-0001" if "device" in arg else ("a" * 64 if arg == "sha256" else "bt-1")
+              for arg in rule.arguments}
+    path = rule.rule
+    for arg, value in values.items():
+        path = re.sub(r"<(?:[a-z]+:)?" + arg + ">", value, path)
+    return path
+
+
+def _operator_rules(central: CentralHandle) -> list[tuple[str, str]]:
+    routes = []
+    for rule in central.server.app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((method, _sample_url(rule)))
+    return routes
+
+
+def _leaks(response: requests.Response) -> bool:
+    text = response.text
+    return "12345-0001" in text and response.status_code < 300 or "cmd-" in text
+
+
+def test_every_route_refuses_anonymous_and_wrong_token_callers(central: CentralHandle) -> None:
+    post(central, "heartbeat", heartbeat())
+    post(central, "logs", {"entries": [play("p.1")]})
+    routes = _operator_rules(central)
+    assert ("GET", "/api/monitor/devices") in routes and ("POST", "/monitor/devices/12345-0001/commands") in routes
+    checked = 0
+    for method, path in routes:
+        if path in PUBLIC_RULES:
+            continue
+        for headers in ({}, {"Authorization": "Bearer wrong-token"},
+                        {"Authorization": f"Bearer {central.admin_token}x"},
+                        {"Authorization": f"Bearer {central.token}"} if not path.startswith("/v1/") else {},
+                        {"Cookie": "central_session=forged-session-id"}):
+            answer = requests.request(method, central.url + path, headers=headers, timeout=30,
+                                      allow_redirects=False, data={"type": "stop", "csrf": "x"})
+            where = f"{method} {path} {headers}"
+            if answer.status_code == 303:  # pages send a browser to the login form
+                assert answer.headers["Location"].endswith("/monitor/login"), where
+            else:
+                assert answer.status_code in (401, 403), where
+            assert not _leaks(answer), where
+            checked += 1
+    assert checked >= 40
+    assert monitor(central).commands("12345-0001") == []
+
+
+def test_the_device_token_is_not_an_operator_token(central: CentralHandle) -> None:
+    for path in ("/api/monitor/devices", "/monitor"):
+        answer = requests.get(central.url + path, headers=central.headers(), timeout=30, allow_redirects=False)
+        assert answer.status_code == 401
+
+
+def test_the_admin_token_is_not_a_device_token(central: CentralHandle) -> None:
+    answer = requests.get(f"{central.url}/v1/devices/12345-0001/feed", headers=central.admin_headers(), timeout=30)
+    assert answer.status_code == 401
+
+
+def test_right_token_accepted_on_every_operator_get_route(central: CentralHandle) -> None:
+    post(central, "heartbeat", heartbeat())
+    for method, path in _operator_rules(central):
+        if method != "GET" or path.startswith(("/v1/", "/static/")) or path in PUBLIC_RULES:
+            continue  # (Flask's /static rule serves no files here)
+        answer = requests.get(central.url + path, headers=central.admin_headers(), timeout=30, allow_redirects=False)
+        assert answer.status_code == 200, path
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+def test_json_api_queues_a_command_with_the_bearer_token(central: CentralHandle) -> None:
+    url = f"{central.url}/api/monitor/devices/12345-0001/commands"
+    body = {"type": "set_volume", "params": {"volume": 20}, "expires_in_s": 120}
+    assert requests.post(url, json=body, timeout=30).status_code == 401
+    assert requests.post(url, json=body, headers={"Authorization": "Bearer nope"}, timeout=30).status_code == 401
+    answer = requests.post(url, json=body, headers=central.admin_headers(), timeout=30)
+    assert answer.status_code == 201 and answer.json()["params"] == {"volume": 20}
+    bad = requests.post(url, json=body | {"params": {"volume": 900}}, headers=central.admin_headers(), timeout=30)
+    assert bad.status_code == 400
+    [cmd] = monitor(central).commands("12345-0001")
+    assert cmd["params"] == {"volume": 20}
+
+
+def test_login_sets_a_fresh_strict_session_and_logout_ends_it(central: CentralHandle) -> None:
+    wrong = requests.post(f"{central.url}/monitor/login", data={"token": "cca_wrong"}, timeout=30,
+                          allow_redirects=False)
+    assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers
+    browser = requests.Session()
+    answer = browser.post(f"{central.url}/monitor/login", data={"token": central.admin_token}, timeout=30,
+                          allow_redirects=False, headers={"Cookie": "central_session=attacker-chosen-id"})
+    cookie = answer.headers["Set-Cookie"]  # session fixation: the id the browser brought is not kept
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    sid = browser.cookies.get("central_session")
+    assert sid and sid != "attacker-chosen-id" and len(sid) >= 40
+    assert requests.get(f"{central.url}/monitor", cookies={"central_session": "attacker-chosen-id"}, timeout=30,
+                        allow_redirects=False).status_code == 303
+    assert browser.get(f"{central.url}/api/monitor/devices", timeout=30).status_code == 200
+    page = browser.get(f"{central.url}/monitor", timeout=30).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert browser.post(f"{central.url}/monitor/logout", timeout=30, allow_redirects=False).status_code == 403
+    out = browser.post(f"{central.url}/monitor/logout", data={"csrf": csrf}, timeout=30, allow_redirects=False)
+    assert out.status_code == 303
+    assert requests.get(f"{central.url}/monitor", cookies={"central_session": sid}, timeout=30,
+                        allow_redirects=False).status_code == 303
+
+
+def test_a_new_admin_token_ends_sessions_and_the_old_token(central: CentralHandle) -> None:
+    browser = login(central)
+    old = central.admin_token
+    new = central.server.app.extensions["central.admin"].create_token()
+    assert new != old
+    assert browser.get(f"{central.url}/api/monitor/devices", timeout=30).status_code == 401
+    assert requests.get(f"{central.url}/api/monitor/devices", headers={"Authorization": f"Bearer {old}"},
+                        timeout=30).status_code == 401
+    assert requests.get(f"{central.url}/api/monitor/devices", headers={"Authorization": f"Bearer {new}"},
+                        timeout=30).status_code == 200
+
+
+def test_without_an_admin_token_everything_operator_is_refused(tmp_path: Any) -> None:
+    from central.server import create_app, serve_in_thread
+
+    app = create_app(tmp_path / "c")
+    with serve_in_thread(app) as server:
+        assert requests.get(f"{server.url}/api/monitor/devices", timeout=30).status_code == 401
+        answer = requests.post(f"{server.url}/monitor/login", data={"token": ""}, timeout=30, allow_redirects=False)
+        assert answer.status_code == 401
+    server.catalog.close()
+
+
+def test_admin_token_is_stored_hashed_and_printed_once_by_init(tmp_path: Any, capsys: Any) -> None:
+    import sqlite3
+
+    from central.cli import main
+
+    data = str(tmp_path / "c")
+    assert main(["init", "--data", data]) == 0
+    out = capsys.readouterr().out
+    token = re.search(r"admin token \(shown once[^:]*: (\S+)", out).group(1)
+    assert main(["init", "--data", data]) == 0
+    again = capsys.readouterr().out
+    assert token not in again and "already set" in again
+    db = sqlite3.connect(tmp_path / "c" / "central.db")
+    stored = [row[0] for row in db.execute("SELECT value FROM meta")]
+    db.close()
+    assert token not in stored and any(len(v) == 64 for v in stored)
+    assert main(["admin-token", "--data", data]) == 0
+    assert token not in capsys.readouterr().out

@@ -51,7 +51,8 @@ def test_daemon_plays_a_central_command_and_central_shows_the_play(central: Cent
         wait_until(lambda: monitor.commands(central.device_id)[0]["status"] == "done", what="the command result")
         rows = store.query("SELECT trigger, actor FROM play_log WHERE item_id = ?", (item_id,))
         assert [(r["trigger"], r["actor"]) for r in rows] == [("central", f"central:{command['id']}")]
-        fleet = requests.get(f"{central.url}/api/monitor/devices", timeout=30).json()["devices"]
+        fleet = requests.get(f"{central.url}/api/monitor/devices", headers=central.admin_headers(),
+                             timeout=30).json()["devices"]
         assert fleet[0]["state"] == "online" and fleet[0]["last_play"]["item_id"] == item_id
         relays = monitor.log_entries(central.device_id, entry_type="relay")
         wait_until(lambda: Outbox(store).depth() == 0 or len(relays) > 0, what="relay events uploaded")

@@ -43,6 +43,7 @@ class DemoEnvironment:
     central_server: Any
     catalog: Any
     token: str
+    admin_token: str = ""
 
 
 def _iso_z(moment: datetime) -> str:
@@ -140,7 +141,8 @@ def appliance_settings(base: Path, central_url: str, token: str, public_key: str
 
 def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     """Fresh demo folder, seeded central running on loopback, appliance configuration written."""
-    from central.catalog import Catalog
+    from central.admin import AdminAuth
+    from central.catalog import DB_FILE, Catalog
     from central.server import create_app, serve_in_thread
 
     if base.exists():
@@ -149,6 +151,8 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     now = datetime.now(UTC)
     catalog = Catalog(base / "central")
     token = catalog.add_device(DEMO_DEVICE_ID, DEMO_ZONES)
+    with AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock) as admin:
+        admin_token = admin.create_token()  # monitoring pages and JSON API need it
     server = serve_in_thread(create_app(base / "central"), host="127.0.0.1", port=0)
     settings = appliance_settings(base, server.url, token, catalog.public_key_b64)
     config_path = base / "appliance.toml"
@@ -165,7 +169,7 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
         out(f"  - [{entry['priority']:8}] {entry['id']}: {entry['title']} ({entry['kind']}; {when})")
     out(f"• {len(ids)} bản tin đã duyệt và ký / bulletins approved and signed")
     return DemoEnvironment(base=base, central_url=server.url, config_path=config_path, config=config,
-                           central_server=server, catalog=catalog, token=token)
+                           central_server=server, catalog=catalog, token=token, admin_token=admin_token)
 
 
 def describe_event(event: dict[str, Any]) -> str | None:
@@ -213,7 +217,7 @@ def run(base: Path, *, duration_s: float | None, out: Printer = print) -> int:
         from central.monitoring_cli import demo_lines
 
         try:
-            lines = demo_lines(env.central_url, DEMO_DEVICE_ID)
+            lines = demo_lines(env.central_url, DEMO_DEVICE_ID, admin_token=env.admin_token)
         except Exception as exc:  # monitoring output is informative; the demo goes on
             lines = [f"⚠ giám sát không trả lời / monitoring did not answer: {exc}"]
         with output_lock:
@@ -285,6 +289,8 @@ def _print_where_to_look(env: DemoEnvironment, extras: dict[str, Any], out: Prin
         out(f"    lần đầu: mở {extras['panel_url']}setup để đặt mật khẩu quản trị (không có mật khẩu mặc định)")
         out(f"    first run: open {extras['panel_url']}setup to set the admin password (there is no default)")
     out(f"  • giám sát trung tâm / central monitoring: {env.central_url}/monitor")
+    out(f"    đăng nhập tại / log in at {env.central_url}/monitor/login với mã quản trị / with the admin token:")
+    out(f"    {env.admin_token}")
     out("Nhấn Ctrl-C để dừng / press Ctrl-C to stop.")
     out("")
 
