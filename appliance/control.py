@@ -10,7 +10,15 @@ response ``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": {"code", 
 
 Requests are validated here (``validate_request``, pure) before the daemon sees them, so a
 bad request changes nothing. Every accepted action except ``status`` (a read, polled often)
-is recorded durably in the event log with its actor before it runs.
+is recorded durably in the event log with its actor before it runs, and with the uid and pid
+the kernel reports for the peer (``SO_PEERCRED``): the actor is only what the client claims.
+
+Robustness: at most ``MAX_CONNECTIONS`` connections are served at once (others are answered
+``control.busy`` and closed, so a flood never exhausts the daemon's threads); a request line
+must arrive whole within ``REQUEST_DEADLINE_S`` of its first byte (a client trickling bytes is
+cut off) and an idle connection is closed after ``IDLE_TIMEOUT_S``; lines over
+``MAX_LINE_BYTES`` are refused. Each connection has its own thread, so a slow client never
+delays another one.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ import os
 import re
 import shutil
 import socket
+import struct
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +40,9 @@ from appliance.errors import CommuneRadioError, ControlError
 from appliance.store import Store
 
 MAX_LINE_BYTES = 64 * 1024
+MAX_CONNECTIONS = 32
+REQUEST_DEADLINE_S = 10.0
+IDLE_TIMEOUT_S = 30.0
 MAX_TEXT_CHARS = 5000
 ACTOR_RE = re.compile(r"^(cli|panel|central|demo|test|bench):[^\s]{1,100}$")
 READ_ONLY_ACTIONS = {"status"}
@@ -78,6 +91,8 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
     action = message.get("action")
     params = message.get("params", {})
     actor = message.get("actor")
+    if not isinstance(action, str):
+        raise _bad("'action' phải là một chuỗi.", "'action' must be a string.", "control.unknown_action")
     if not isinstance(params, dict):
         raise _bad("'params' phải là một đối tượng.", "'params' must be an object.")
     if not isinstance(actor, str) or not ACTOR_RE.match(actor):
@@ -150,6 +165,7 @@ class ControlServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     @property
     def path(self) -> Path:
@@ -201,36 +217,78 @@ class ControlServer:
             except OSError:
                 if self._stopping.is_set():
                     return
+                time.sleep(0.05)  # e.g. EMFILE: do not spin
                 continue
-            threading.Thread(target=self._serve, args=(conn,), name="control-conn", daemon=True).start()
+            if not self._slots.acquire(blocking=False):
+                conn.settimeout(1.0)
+                self._send(conn, _response_error(_bad(
+                    "Daemon đang bận (quá nhiều kết nối điều khiển); thử lại sau.",
+                    "The daemon is busy (too many control connections); try again.", "control.busy")))
+                with contextlib.suppress(OSError):
+                    conn.close()
+                continue
+            try:
+                threading.Thread(target=self._serve, args=(conn,), name="control-conn", daemon=True).start()
+            except RuntimeError:  # cannot start a thread: refuse this one, keep accepting
+                self._slots.release()
+                with contextlib.suppress(OSError):
+                    conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(30.0)
-        with conn, conn.makefile("rb") as reader:
-            while not self._stopping.is_set():
-                try:
-                    line = reader.readline(MAX_LINE_BYTES + 1)
-                except OSError:
-                    return
-                if not line:
-                    return
-                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    self._send(conn, _response_error(_bad("Yêu cầu quá dài.", "Request too long.")))
-                    return
-                if not line.strip():
-                    continue
-                self._send(conn, self.handle_line(line))
+        try:
+            with conn:
+                self._serve_lines(conn, _peer(conn))
+        except Exception:  # a connection's failure never reaches the daemon
+            pass
+        finally:
+            self._slots.release()
+
+    def _serve_lines(self, conn: socket.socket, peer: dict[str, int] | None) -> None:
+        buffer = b""
+        started: float | None = None  # when the first byte of the pending request arrived
+        while not self._stopping.is_set():
+            newline = buffer.find(b"\n")
+            if newline > MAX_LINE_BYTES or (newline < 0 and len(buffer) > MAX_LINE_BYTES):
+                self._send(conn, _response_error(_bad("Yêu cầu quá dài.", "Request too long.")))
+                return
+            if newline >= 0:
+                line, buffer = buffer[:newline + 1], buffer[newline + 1:]
+                started = time.monotonic() if buffer else None
+                if line.strip():
+                    self._send(conn, self.handle_line(line, peer=peer))
+                continue
+            if buffer:
+                started = started if started is not None else time.monotonic()
+                timeout = started + REQUEST_DEADLINE_S - time.monotonic()
+            else:
+                timeout = IDLE_TIMEOUT_S
+            if timeout <= 0:
+                self._send(conn, _response_error(_bad("Yêu cầu gửi quá chậm.", "The request was sent too slowly.",
+                                                      "control.timeout")))
+                return
+            conn.settimeout(timeout)
+            try:
+                chunk = conn.recv(65536)
+            except TimeoutError:
+                if buffer:
+                    continue  # the deadline check above answers and closes
+                return
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
 
     @staticmethod
     def _send(conn: socket.socket, response: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(response, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
 
-    def handle_line(self, line: bytes) -> dict[str, Any]:
+    def handle_line(self, line: bytes, *, peer: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Decode, validate, log and run one request; never raises."""
         try:
             message = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # bad UTF-8/JSON, deep nesting, huge integers
             return _response_error(_bad("Yêu cầu không phải JSON hợp lệ.", "The request is not valid JSON."))
         try:
             action, params, actor = validate_request(message, self._zone_names)
@@ -240,7 +298,7 @@ class ControlServer:
             try:
                 with self._store.transaction(durable=True) as tx:
                     self._store.log_event("control." + action, f"{actor} requested {action}",
-                                          {"actor": actor, "params": params}, conn=tx)
+                                          {"actor": actor, "params": params, "peer": dict(peer or {})}, conn=tx)
             except Exception:  # an unloggable emergency still plays
                 pass
         try:
@@ -256,6 +314,18 @@ class ControlServer:
                 f"Daemon gặp lỗi khi xử lý '{action}': {exc}.", f"The daemon failed to handle '{action}': {exc}.",
                 code="control.internal"))
         return {"ok": True, "result": result}
+
+
+def _peer(conn: socket.socket) -> dict[str, int] | None:
+    """uid, gid and pid of the connected process, as the kernel reports them (Linux)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    try:
+        pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    except (OSError, struct.error):
+        return None
+    return {"uid": uid, "gid": gid, "pid": pid}
 
 
 class ControlClient:

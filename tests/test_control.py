@@ -124,3 +124,104 @@ def test_validate_request_normalises_zones() -> None:
     assert (action, params, actor) == ("emergency", {"zones": ZONES, "text": "Lũ về"}, "panel:an")
     _, params, _ = validate_request({"action": "relay_test", "params": {"zone": "thon-dong"}, "actor": "cli:x"}, ZONES)
     assert params == {"zone": "thon-dong", "seconds": 3.0}
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000 + b"\n",                                   # nesting deeper than the JSON parser's recursion
+    b'{"action": "status", "actor": "cli:x", "n": ' + b"9" * 5000 + b"}\n",  # int over Python's digit limit
+    b'{"action": [], "params": {}, "actor": "cli:x"}\n',     # unhashable action
+    b'{"action": {"a": 1}, "params": {}, "actor": "cli:x"}\n',
+])
+def test_malformed_json_shapes_are_answered_not_raised(channel, raw: bytes) -> None:
+    server, handler, store, client = channel
+    response = server.handle_line(raw)
+    assert response["ok"] is False and response["error"]["en"]
+    assert handler.calls == [] and store.recent_events() == []
+    with socket.socket(socket.AF_UNIX) as sock:  # over the socket too: an answer, then the server goes on
+        sock.settimeout(10)
+        sock.connect(str(server.path))
+        sock.sendall(raw)
+        assert json.loads(sock.makefile("rb").readline())["ok"] is False
+    assert client.request("status")["volume"] == 80
+
+
+def test_audit_records_the_kernel_reported_peer(channel) -> None:
+    _, _, store, client = channel
+    client.request("set_volume", actor="panel:someone-else", volume=10)
+    [event] = store.recent_events()
+    assert event["data"]["actor"] == "panel:someone-else"
+    assert event["data"]["peer"]["uid"] == os.getuid() and event["data"]["peer"]["pid"] == os.getpid()
+
+
+def test_a_trickling_client_is_cut_off_and_never_delays_others(channel, monkeypatch) -> None:
+    import threading
+    import time
+
+    from appliance import control
+
+    monkeypatch.setattr(control, "REQUEST_DEADLINE_S", 1.0)
+    server, _, _, client = channel
+    with socket.socket(socket.AF_UNIX) as slow:
+        slow.settimeout(10)
+        slow.connect(str(server.path))
+        stop = threading.Event()
+
+        def trickle() -> None:  # one byte every 0.2 s: never a whole line
+            for byte in b'{"action": "status", "params": {}, "actor": "cli:slow"' + b" " * 200:
+                if stop.is_set():
+                    return
+                try:
+                    slow.send(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+        feeder = threading.Thread(target=trickle, daemon=True)
+        feeder.start()
+        started = time.monotonic()
+        for _ in range(5):
+            assert client.request("status")["volume"] == 80
+        assert time.monotonic() - started < 2
+        reply = json.loads(slow.makefile("rb").readline())
+        stop.set()
+        assert reply["ok"] is False and reply["error"]["code"] == "control.timeout"
+        assert time.monotonic() - started < 5
+        feeder.join(timeout=5)
+
+
+def test_a_connection_flood_is_refused_busy_and_the_channel_recovers(tmp_path: Path, monkeypatch) -> None:
+    from appliance import control
+
+    monkeypatch.setattr(control, "MAX_CONNECTIONS", 4)
+    handler = VolumeKeeper()
+    server = ControlServer(tmp_path / "c.sock", handler, zone_names=ZONES)
+    server.start()
+    idle = []
+    try:
+        for _ in range(4):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(10)
+            sock.connect(str(server.path))
+            idle.append(sock)
+        with socket.socket(socket.AF_UNIX) as extra:
+            extra.settimeout(5)
+            extra.connect(str(server.path))
+            extra.sendall(b'{"action": "status", "params": {}, "actor": "cli:x"}\n')
+            reply = json.loads(extra.makefile("rb").readline())
+        assert reply["ok"] is False and reply["error"]["code"] == "control.busy"
+        idle.pop().close()
+        client = ControlClient(server.path, timeout=10)
+        for _ in range(20):  # the freed slot is released as soon as the server sees the close
+            try:
+                assert client.request("status")["volume"] == 80
+                break
+            except ControlError as exc:
+                assert exc.code == "control.busy"
+                import time
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the channel did not recover")
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
