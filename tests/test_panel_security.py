@@ -230,6 +230,28 @@ def test_open_redirect_after_login_is_refused(rig: Rig) -> None:
     assert response.headers["Location"] == "/"
 
 
+# Browsers drop tab/CR/LF inside a URL and read a backslash as a slash: each of these would be //evil.
+SNEAKY_TARGETS = ["/\t/evil.example/x", "/\n/evil.example", "/\r\n/evil.example", "/\\evil.example",
+                  "/\t\\evil.example", "//evil.example", "https://evil.example/", "/\x00/evil.example"]
+
+
+@pytest.mark.parametrize("target", SNEAKY_TARGETS)
+def test_no_open_redirect_through_control_characters_or_backslashes(rig: Rig, target: str) -> None:
+    from urllib.parse import quote
+
+    client = rig.client()
+    token = csrf_of(client, "/login")
+    response = client.post("/login?next=" + quote(target, safe="/"),
+                           data={"csrf_token": token, "username": ADMIN[0], "password": ADMIN[1]})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    token = csrf_of(client, "/")
+    for url in ("/language", "/stop"):
+        response = client.post(url, data={"csrf_token": token, "lang": "vi", "next": target})
+        assert response.status_code == 302, url
+        assert response.headers["Location"] == "/", (url, response.headers["Location"])
+    assert rig.client().get("/?x=" + quote(target)).headers["Location"].startswith("/login")
+
+
 def test_api_tokens_authenticate_without_csrf_and_bad_tokens_are_refused(rig: Rig) -> None:
     from appliance.panel.accounts import Accounts
 

@@ -199,10 +199,9 @@ def _authenticate() -> ResponseReturnValue | None:
 
 def _safe_next(path: str) -> str:
     """Only local paths, so the login page cannot become an open redirect."""
-    path = path.rstrip("?")
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    return path[:500]
+    from appliance.panel.web import local_target
+
+    return local_target(path.rstrip("?"), "/")
 
 
 def _security_headers(response: Any) -> Any:

@@ -86,6 +86,18 @@ def daemon_actor() -> str:
     return f"panel:{current.username}" if current else "panel:-"
 
 
+def local_target(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path on this panel, else ``default``: the redirect after login, the
+    language switch and stop never lead off-site. Browsers drop tab/CR/LF inside URLs and read
+    ``\\`` as ``/``, so ``/\t/evil.example`` or ``/\\evil.example`` would mean ``//evil.example``:
+    control characters and backslashes are refused outright, as is a leading ``//``."""
+    if not target or not target.startswith("/") or target.startswith("//") or len(target) > 500:
+        return default
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return default
+    return target
+
+
 def remote_addr() -> str:
     return (request.remote_addr or "")[:64]
 

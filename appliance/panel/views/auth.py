@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from appliance.errors import ValidationError
 from appliance.panel import i18n
 from appliance.panel.accounts import LoginLocked
-from appliance.panel.web import audit, err_text, flash_t, panel, remote_addr
+from appliance.panel.web import audit, err_text, flash_t, local_target, panel, remote_addr
 
 bp = Blueprint("auth", __name__)
 
@@ -62,10 +62,7 @@ def login() -> ResponseReturnValue:
             session.permanent = True
             g.user = user
             audit("auth.login", user.username)
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//") or "\\" in target:
-                target = url_for("dashboard.index")
-            return redirect(target)
+            return redirect(local_target(request.args.get("next", ""), url_for("dashboard.index")))
     return render_template("login.html", error=error, username=username), status
 
 
@@ -87,7 +84,4 @@ def set_language() -> ResponseReturnValue:
     session["lang"] = language
     if g.user is not None:
         panel().accounts.update_user(g.user.id, language=language)
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("dashboard.index")
-    return redirect(target[:500])
+    return redirect(local_target(request.form.get("next", ""), url_for("dashboard.index")))

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from appliance.errors import CommuneRadioError, ControlError
 from appliance.panel.forms import MAX_TEXT, clean_text, field_of, invalid, parse_zones
-from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash_t, lang, panel
+from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash_t, lang, local_target, panel
 
 bp = Blueprint("emergency", __name__)
 # How long the result page waits for the first audio before showing "requested" only.
@@ -98,7 +98,4 @@ def stop() -> ResponseReturnValue:
     else:
         audit("playback.stop", "")
         flash_t("Playback stopped.", "ok")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("dashboard.index")
-    return redirect(target[:500])
+    return redirect(local_target(request.form.get("next", ""), url_for("dashboard.index")))
