@@ -46,7 +46,7 @@ class RetentionReport:
 
 def check_sha(sha: str) -> str:
     """The sha256 if it is 64 lower-case hex digits; anything else could escape the directory."""
-    if not isinstance(sha, str) or not SHA256_RE.match(sha):
+    if not isinstance(sha, str) or not SHA256_RE.fullmatch(sha):  # fullmatch: '$' would allow a final '\n'
         shown = repr(sha)[:80]
         raise StorageError(f"Mã sha256 không hợp lệ: {shown}.", f"Invalid sha256: {shown}.")
     return sha

@@ -404,7 +404,8 @@ class _Checker:
         if value == ["*"]:
             return ("*",)
         for entry in value:
-            if not isinstance(entry, str) or not pattern.match(entry):
+            # fullmatch: the patterns end in '$', which also matches before a final '\n'.
+            if not isinstance(entry, str) or not pattern.fullmatch(entry):
                 raise self.fail(field, "có phần tử sai định dạng (hoặc '*' lẫn với tên khác)",
                                 "has a malformed entry (or '*' mixed with names)")
         if len(set(value)) != len(value):

@@ -36,7 +36,7 @@ def test_put_bytes_is_content_addressed_and_stored_once(tmp_path: Path) -> None:
 
 def test_path_for_refuses_anything_but_a_sha256(tmp_path: Path) -> None:
     store = MediaStore(tmp_path / "media")
-    for bad in ["../../etc/passwd", "A" * 64, "ab", "0" * 63 + "/", "0" * 65]:
+    for bad in ["../../etc/passwd", "A" * 64, "ab", "0" * 63 + "/", "0" * 65, "0" * 64 + "\n"]:
         with pytest.raises(StorageError):
             store.path_for(bad)
 

@@ -508,3 +508,10 @@ def test_deeply_nested_document_is_malformed_not_a_crash() -> None:
     for _ in range(5000):
         deep = [deep]
     assert reason_of({**signed(), "title": deep}) in {"malformed", "bad_signature"}
+
+
+@pytest.mark.parametrize("field", ["zones", "devices"])
+def test_a_trailing_newline_in_a_zone_or_device_name_is_malformed(field: str) -> None:
+    # '$' in the name patterns also matches before a final newline; §2 forbids control characters.
+    name = "thon-1\n" if field == "zones" else DEVICE + "\n"
+    assert reason_of(signed(**{field: [name]}), device_id=DEVICE) == "malformed"

@@ -122,4 +122,4 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def valid_sha(value: str) -> bool:
-    return bool(_SHA_RE.match(value))
+    return bool(_SHA_RE.fullmatch(value))
