@@ -67,6 +67,9 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
+JSON_DEADLINE_MIN_S = 60.0  # whole-answer limit for JSON (feeds, acks), whatever the read timeout
+
+
 def _error(code: str, vi: str, en: str) -> CentralError:
     return CentralError(vi, en, code=code)
 
@@ -406,13 +409,18 @@ class CentralClient:
                          f"Câu trả lời của trung tâm quá lớn ({length} byte).",
                          f"Central's answer is too large ({length} bytes).")
         body = bytearray()
+        # The read timeout is per read: a trickling answer would hold the sync forever without this.
+        deadline = time.monotonic() + max(JSON_DEADLINE_MIN_S, 4 * self.timeout[1])
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in _arriving_chunks(response):
                 body += chunk
                 if len(body) > self.max_json_bytes:
                     raise _error("central_too_large", "Câu trả lời của trung tâm quá lớn.",
                                  "Central's answer is too large.")
-        except requests.RequestException as exc:
+                if time.monotonic() > deadline:
+                    raise _Transient(_error("central_timeout", "Trung tâm trả lời quá chậm, sẽ thử lại sau.",
+                                            "Central's answer is arriving too slowly; will retry later."))
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(_network_error(exc, "đọc câu trả lời", "reading central's answer")) from None
         if length and length.isdigit() and len(body) != int(length):
             raise _Transient(_error("central_truncated", "Câu trả lời của trung tâm bị cắt cụt.",
@@ -433,6 +441,19 @@ class CentralClient:
         self.server_offset_s = moment.timestamp() - midpoint
         if self.on_server_time is not None:
             self.on_server_time(moment)
+
+
+def _arriving_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The decoded body in pieces as they arrive (``read1``), so a deadline is checked between
+    pieces; ``iter_content`` waits for a whole chunk. urllib3 1.x lacks read1: fall back."""
+    if not hasattr(response.raw, "read1"):
+        yield from response.iter_content(_CHUNK)
+        return
+    while True:
+        chunk = response.raw.read1(_CHUNK, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
