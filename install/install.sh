@@ -23,7 +23,7 @@ SKIP_SYSTEMCTL=no
 PACKAGE="$SRC"
 PIP_ARGS=""
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(python3 python3-venv python3-pip espeak-ng ffmpeg libvlc5 vlc-plugin-base sqlite3 alsa-utils)
+APT_PACKAGES=(python3 python3-venv python3-pip espeak-ng ffmpeg libvlc5 libvlc-bin vlc-plugin-base sqlite3 alsa-utils)
 # lgpio comes from Debian, not PyPI (ARM wheels only for some Pythons): the venv sees it
 # through --system-site-packages.
 APT_OPTIONAL=(python3-lgpio)
