@@ -13,7 +13,8 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",
-    packages=find_packages(include=["appliance", "appliance.*", "audio", "audio.*", "central", "central.*"]),
+    packages=find_packages(include=["protocol", "protocol.*", "appliance", "appliance.*", "audio", "audio.*",
+                                    "central", "central.*"]),
     include_package_data=True,
     package_data={
         "appliance": ["migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",

@@ -27,8 +27,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import urllib3
 
-from appliance.errors import CentralError
 from appliance.version import __version__
+from protocol.errors import CentralError
 
 T = TypeVar("T")
 

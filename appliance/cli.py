@@ -12,8 +12,8 @@ import importlib
 import os
 import sys
 
-from appliance.errors import CommuneRadioError
 from appliance.version import __version__
+from protocol.errors import CommuneRadioError
 
 # name -> (module, Vietnamese help / English help)
 COMMANDS: dict[str, tuple[str, str]] = {

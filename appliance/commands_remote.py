@@ -22,9 +22,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance import protocol
-from appliance.errors import CommuneRadioError, RejectedItem
+import protocol
 from appliance.store import Store, to_utc_iso
+from protocol.errors import CommuneRadioError, RejectedItem
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import ConfigError
+from protocol.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/commune-radio/appliance.toml")
 

@@ -36,8 +36,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import CommuneRadioError, ControlError
+from appliance.errors import ControlError
 from appliance.store import Store
+from protocol.errors import CommuneRadioError
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_CONNECTIONS = 32

@@ -38,12 +38,12 @@ from appliance.amplifiers import Amplifiers, default_pin_factory
 from appliance.clock import Clock, ClockTrust, JumpDetector, SystemClock, iso_z, parse_iso_z
 from appliance.config import Config
 from appliance.control import ControlServer
-from appliance.durable import remove_stale_temps
-from appliance.errors import CommuneRadioError, ValidationError
 from appliance.liveness import Heartbeats, debug_wedge_point, wedged
 from appliance.playlog import AlreadyPlayed, PlayLog, PlayStart
 from appliance.store import Store
 from appliance.version import __version__
+from protocol.durable import remove_stale_temps
+from protocol.errors import CommuneRadioError, ValidationError
 
 log = logging.getLogger(__name__)
 

@@ -251,7 +251,7 @@ def gather(config: Any, *, client: Any = None, now: datetime | None = None, expe
     from datetime import UTC
 
     from appliance.control import ControlClient
-    from appliance.errors import CommuneRadioError
+    from protocol.errors import CommuneRadioError
 
     client = client or ControlClient(config.socket_path, timeout=timeout_s)
     status: dict[str, Any] | None

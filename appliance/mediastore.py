@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.durable import TEMP_PREFIX, fsync_dir
-from appliance.errors import StorageError
+from protocol.durable import TEMP_PREFIX, fsync_dir
+from protocol.errors import StorageError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20

@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from appliance.errors import ValidationError
 from appliance.store import Store, utc_now_iso
+from protocol.errors import ValidationError
 
 OUTCOMES = ("completed", "interrupted", "failed", "skipped")
 TRIGGERS = ("schedule", "operator", "emergency", "central")

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from appliance import protocol
+import protocol
 from appliance.central_client import CentralClient
 from appliance.commands_remote import RemoteCommands
 from appliance.config import Config
-from appliance.errors import CentralError, CommuneRadioError
 from appliance.outbox import Entry, Outbox, entry_document, take_batch
 from appliance.store import Store
 from appliance.version import __version__
+from protocol.errors import CentralError, CommuneRadioError
 
 log = logging.getLogger(__name__)
 

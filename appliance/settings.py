@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance.config import Config, from_mapping
-from appliance.errors import ConfigError, ValidationError
 from appliance.store import Store, utc_now_iso
+from protocol.errors import ConfigError, ValidationError
 
 # Only these keys may be changed from the panel (no secrets, pins or paths).
 EDITABLE = {

@@ -24,8 +24,8 @@ from typing import Any
 
 from appliance import planner
 from appliance.config import Config
-from appliance.errors import ValidationError
 from appliance.store import Store, utc_now_iso
+from protocol.errors import ValidationError
 
 _MAX_ONCE_STARTS = 100
 

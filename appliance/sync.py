@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from appliance import protocol
+import protocol
 from appliance.central_client import CentralClient
 from appliance.config import Config
-from appliance.errors import CentralError, ConfigError, RejectedItem, StorageError, ValidationError
 from appliance.mediastore import MediaMismatch, MediaStore
 from appliance.store import Store, item_is_expired, to_utc_iso, utc_now_iso
+from protocol.errors import CentralError, ConfigError, RejectedItem, StorageError, ValidationError
 
 log = logging.getLogger(__name__)
 

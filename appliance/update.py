@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from appliance.durable import fsync_dir
-from appliance.errors import CommuneRadioError
+from protocol.durable import fsync_dir
+from protocol.errors import CommuneRadioError
 
 DEFAULT_PREFIX = Path("/opt/commune-radio")
 DEFAULT_RESTART = ("systemctl", "restart", "commune-radio.service", "commune-radio-panel.service")

@@ -15,7 +15,7 @@ import sys
 import wave
 from pathlib import Path
 
-from appliance.durable import atomic_write_bytes
+from protocol.durable import atomic_write_bytes
 
 SAMPLE_RATE = 22050
 CHIME_PATH = Path(__file__).resolve().parent / "assets" / "chime.wav"

@@ -14,7 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from appliance.errors import AudioError
+from audio.errors import AudioError
 
 # Below this ebur128 reports the absolute gate (-70 LUFS): there is no sound to measure.
 SILENCE_LUFS = -70.0

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from appliance.errors import ConfigError, ValidationError
+from protocol.errors import ConfigError, ValidationError
 
 from .numbers import (
     DIGITS,

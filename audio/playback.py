@@ -47,11 +47,12 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from appliance.durable import TEMP_PREFIX, fsync_dir
-from appliance.errors import PlaybackError, StorageError, ValidationError
+from audio.errors import PlaybackError
+from protocol.durable import TEMP_PREFIX, fsync_dir
+from protocol.errors import StorageError, ValidationError
 
 if TYPE_CHECKING:
-    from appliance.config import Config
+    from audio.settings import AudioPipelineConfig
 
 Output = Literal["capture", "alsa", "dummy"]
 Outcome = Literal["completed", "stopped", "error", "stalled", "overrun"]
@@ -630,7 +631,7 @@ class Player:
         self._closed = False
 
     @classmethod
-    def from_config(cls, config: Config) -> Player:
+    def from_config(cls, config: AudioPipelineConfig) -> Player:
         """The player the ``[audio]`` section asks for; 'auto' means the sound card if there is one."""
         audio = config.audio
         output = detect_output() if audio.output == "auto" else audio.output

@@ -37,10 +37,8 @@ from typing import Any
 
 from pydub import AudioSegment
 
-from appliance.config import Config
-from appliance.durable import atomic_write_bytes, atomic_write_text
-from appliance.errors import AudioError
 from audio.chime import CHIME_PATH
+from audio.errors import AudioError
 from audio.loudness import (
     Loudness,
     ebur128_filter,
@@ -49,7 +47,9 @@ from audio.loudness import (
     pcm_input_args,
     run_ffmpeg,
 )
+from audio.settings import AudioPipelineConfig
 from audio.tts import Synthesizer
+from protocol.durable import atomic_write_bytes, atomic_write_text
 
 SAMPLE_RATE = 22050
 CHANNELS = 1
@@ -246,7 +246,7 @@ def _chime_digest(path: Path, size: int, mtime_ns: int) -> str:
 class Preparer:
     """Prepare clips and texts into ``work_dir`` (default ``<data_dir>/prepared``)."""
 
-    def __init__(self, config: Config, work_dir: Path | None = None, *,
+    def __init__(self, config: AudioPipelineConfig, work_dir: Path | None = None, *,
                  synthesizer: Synthesizer | None = None, chime_path: Path = CHIME_PATH) -> None:
         self.config = config
         self.work_dir = Path(work_dir) if work_dir is not None else config.data_path / "prepared"

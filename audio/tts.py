@@ -43,10 +43,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from appliance.config import Config
-from appliance.durable import TEMP_PREFIX, atomic_writer
-from appliance.errors import TTSError
+from audio.errors import TTSError
+from audio.settings import AudioPipelineConfig
 from audio.tts_worker import WorkerHandle
+from protocol.durable import TEMP_PREFIX, atomic_writer
 
 # A bulletin of 20,000 characters is roughly 3,500 Vietnamese syllables, over 20 minutes of
 # speech: longer text is almost certainly a mistake (or an attack on the station's time).
@@ -377,7 +377,7 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def engine_from_config(config: Config) -> Engine:
+def engine_from_config(config: AudioPipelineConfig) -> Engine:
     tts = config.tts
     if tts.engine == "piper":
         return PiperEngine(tts.piper_model, rate=tts.rate, volume=tts.volume)
@@ -472,7 +472,7 @@ def spoken_form(text: str, normalizer: Callable[[str], str] | None = None) -> st
 class Synthesizer:
     """Text to a cached WAV file. Thread-safe; one engine child process per Synthesizer."""
 
-    def __init__(self, config: Config, *, engine: Engine | None = None, cache_dir: Path | None = None,
+    def __init__(self, config: AudioPipelineConfig, *, engine: Engine | None = None, cache_dir: Path | None = None,
                  normalizer: Callable[[str], str] | None = None) -> None:
         self.config = config
         self.engine = engine if engine is not None else engine_from_config(config)
@@ -551,7 +551,7 @@ class Synthesizer:
         pieces = split_into_chunks(spoken)
         self.cache.root.mkdir(parents=True, exist_ok=True)
         # Chunks live next to the cache under the temp prefix, so a crash leaves nothing that
-        # the start-up sweep (appliance.durable.remove_stale_temps) does not remove.
+        # the start-up sweep (protocol.durable.remove_stale_temps) does not remove.
         stem = f"{TEMP_PREFIX}chunk-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         paths = [self.cache.root / f"{stem}-{index}.wav" for index in range(len(pieces))]
         try:

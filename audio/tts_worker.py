@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import CommuneRadioError, TTSError
+from audio.errors import TTSError
+from protocol.errors import CommuneRadioError
 
 PARENT_PID_ENV = "COMMUNE_RADIO_TTS_PARENT"
 PARENT_POLL_S = 0.5

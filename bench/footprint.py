@@ -46,7 +46,8 @@ def main() -> int:
         env = {"TMPDIR": run_dir}   # as the unit does: TMPDIR on the RuntimeDirectory (RAM)
         extra = ""
         if not args.no_central:
-            from central.server import create_app, serve_in_thread
+            from central.app import create_app
+            from central.loopback import serve_in_thread
 
             central = serve_in_thread(create_app(Path(tmp) / "central"))
             env["COMMUNE_RADIO_DEVICE_TOKEN"] = central.catalog.add_device("00000-harness", ["a", "b"])

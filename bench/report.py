@@ -26,8 +26,9 @@ from appliance.central_client import CentralClient  # noqa: E402
 from appliance.outbox import Outbox  # noqa: E402
 from appliance.report import Reporter  # noqa: E402
 from appliance.store import Store, to_utc_iso  # noqa: E402
+from central.app import create_app  # noqa: E402
 from central.faults import Faults  # noqa: E402
-from central.server import create_app, serve_in_thread  # noqa: E402
+from central.loopback import serve_in_thread  # noqa: E402
 
 DEVICE_ID = "12345-0001"
 BACKLOG = 10_000

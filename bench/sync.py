@@ -27,8 +27,9 @@ from appliance.central_client import CentralClient  # noqa: E402
 from appliance.mediastore import MediaStore  # noqa: E402
 from appliance.store import Store  # noqa: E402
 from appliance.sync import Syncer  # noqa: E402
+from central.app import create_app  # noqa: E402
 from central.faults import Faults  # noqa: E402
-from central.server import create_app, serve_in_thread  # noqa: E402
+from central.loopback import serve_in_thread  # noqa: E402
 
 DEVICE_ID = "12345-0001"
 FEED_ITEMS = 1000

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from appliance import protocol
+import protocol
 
 TOKEN_KEY = "admin_token_sha256"
 TOKEN_PREFIX = "cca_"  # makes a leaked admin token recognisable (and distinct from device tokens)

@@ -26,10 +26,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance import protocol
-from appliance.errors import RejectedItem, StorageError, ValidationError
+import protocol
 from central.keys import load_or_create_key
 from central.media import MediaFiles
+from protocol.errors import RejectedItem, StorageError, ValidationError
 
 Clock = Callable[[], datetime]
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

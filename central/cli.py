@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance import protocol
-from appliance.errors import CommuneRadioError, ValidationError
+import protocol
+from protocol.errors import CommuneRadioError, ValidationError
 
 DEFAULT_DATA = os.environ.get("COMMUNE_CENTRAL_DATA", "./central-data")
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -102,7 +102,7 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import waitress
 
-    from central.server import create_app
+    from central.app import create_app
 
     with _catalog(args) as catalog, _admin(catalog) as admin:
         if not admin.has_token():  # a data directory made before admin tokens existed

@@ -9,8 +9,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from appliance.durable import atomic_write_bytes
-from appliance.errors import StorageError
+from protocol.durable import atomic_write_bytes
+from protocol.errors import StorageError
 
 KEY_FILE = "signing_key.b64"
 

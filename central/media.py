@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.durable import TEMP_PREFIX, atomic_writer, fsync_dir
+from protocol.durable import TEMP_PREFIX, atomic_writer, fsync_dir
 
 CHUNK = 64 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")

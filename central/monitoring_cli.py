@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from appliance import protocol
-from appliance.errors import ValidationError
+import protocol
+from protocol.errors import ValidationError
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

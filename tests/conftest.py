@@ -16,10 +16,11 @@ import pytest
 import requests
 from flask import Flask
 
-from appliance import protocol
+import protocol
+from central.app import create_app
 from central.catalog import Catalog
 from central.faults import Faults
-from central.server import RunningServer, create_app, serve_in_thread
+from central.loopback import RunningServer, serve_in_thread
 
 DEVICE_ID = "12345-0001"
 DEVICE_ZONES = ("thon-1", "thon-2")

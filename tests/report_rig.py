@@ -14,8 +14,8 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+import protocol
 from appliance import config as config_module
-from appliance import protocol
 from appliance.central_client import CentralClient
 from appliance.commands_remote import RemoteCommands
 from appliance.config import Config

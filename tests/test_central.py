@@ -14,8 +14,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance import protocol
-from appliance.errors import RejectedItem, ValidationError
+import protocol
+from protocol.errors import RejectedItem, ValidationError
 from tests.conftest import CentralHandle
 
 AUDIO = os.urandom(100_000)

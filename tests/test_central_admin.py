@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from appliance import protocol
-from appliance.errors import StorageError, ValidationError
+import protocol
 from central.catalog import Catalog
 from central.cli import main
 from central.keys import KEY_FILE
+from protocol.errors import StorageError, ValidationError
 
 SHA = "ab" * 32
 

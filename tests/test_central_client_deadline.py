@@ -11,7 +11,7 @@ import pytest
 
 import appliance.central_client as central_client
 from appliance.central_client import CentralClient
-from appliance.errors import CentralError
+from protocol.errors import CentralError
 
 
 def _trickling_server(stop: threading.Event) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from appliance import config
-from appliance.errors import ConfigError
+from protocol.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "appliance.toml"
 

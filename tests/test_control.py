@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from appliance.control import ControlClient, ControlServer, validate_request
-from appliance.errors import ControlError, ValidationError
+from appliance.errors import ControlError
 from appliance.store import Store
+from protocol.errors import ValidationError
 
 ZONES = ["trung-tam", "thon-dong"]
 

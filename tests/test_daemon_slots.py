@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import ScheduleError, ValidationError
+from appliance.errors import ScheduleError
 from appliance.slots import SlotRepository, to_planner_slot
 from appliance.store import Store
+from protocol.errors import ValidationError
 from tests.daemon_rig import make_config
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import StorageError
 from appliance.mediastore import MediaMismatch, MediaStore
+from protocol.errors import StorageError
 
 
 def _sha(data: bytes) -> str:

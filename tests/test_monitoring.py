@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from appliance import protocol
+import protocol
 from central.monitoring import DeviceStatus, device_status
 from tests.conftest import CentralHandle
 
@@ -369,7 +369,8 @@ def test_a_new_admin_token_ends_sessions_and_the_old_token(central: CentralHandl
 
 
 def test_without_an_admin_token_everything_operator_is_refused(tmp_path: Any) -> None:
-    from central.server import create_app, serve_in_thread
+    from central.app import create_app
+    from central.loopback import serve_in_thread
 
     app = create_app(tmp_path / "c")
     with serve_in_thread(app) as server:

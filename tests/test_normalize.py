@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.errors import ConfigError, ValidationError
 from audio.normalize import MAX_INPUT_CHARS, load_abbreviations, normalize_for_speech
 from audio.numbers import read_decimal, read_digits, read_number, read_ordinal, roman_to_int
+from protocol.errors import ConfigError, ValidationError
 
 CASES: list[tuple[str, str]] = [
     # --- weather and storms ---

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import PlaybackError, ValidationError
+from audio.errors import PlaybackError
 from audio.playback import (
     Player,
     WatchLimits,
@@ -30,6 +30,7 @@ from audio.playback import (
     volume_gain,
     watchdog_verdict,
 )
+from protocol.errors import ValidationError
 from tests.streamserver import Route, StreamServer, endless_wav_header, refused_url, wav_bytes
 
 RATE = 44100

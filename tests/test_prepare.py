@@ -13,8 +13,8 @@ import pytest
 
 from appliance import config as config_module
 from appliance.config import Config
-from appliance.errors import AudioError
 from audio.chime import CHIME_PATH, chime_wav_bytes
+from audio.errors import AudioError
 from audio.loudness import Loudness, measure_file, parse_ebur128_summary
 from audio.prepare import (
     CHANNELS,

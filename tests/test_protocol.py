@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 import re
+import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance import protocol
-from appliance.errors import CentralError, RejectedItem, ValidationError
+import protocol
+from protocol.errors import CentralError, RejectedItem, ValidationError
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
@@ -449,7 +450,7 @@ def test_feed_envelope() -> None:
 
 def test_time_helpers() -> None:
     assert protocol.parse_utc("2025-06-01T00:00:00.5Z") == datetime(2025, 6, 1, 0, 0, 0, 500000, tzinfo=UTC)
-    assert protocol.format_utc(datetime(2025, 6, 1, 7, tzinfo=protocol.zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh"))) \
+    assert protocol.format_utc(datetime(2025, 6, 1, 7, tzinfo=zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh"))) \
         == "2025-06-01T00:00:00Z"
     with pytest.raises(ValueError):
         protocol.format_utc(datetime(2025, 6, 1))

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance import protocol
+import protocol
 from appliance.commands_remote import RemoteCommands
-from appliance.errors import ValidationError
 from appliance.store import Store
 from central import monitoring_cli
 from central.cli import main as central_main
+from protocol.errors import ValidationError
 from tests.conftest import CentralHandle
 from tests.report_rig import Executed, device_config, make_reporter
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from appliance import protocol
+import protocol
 from appliance.outbox import Outbox
 from appliance.report import build_heartbeat, fit_heartbeat, heartbeat_period
 from appliance.store import Store
-from central.monitoring import validate_heartbeat
+from protocol.reports import validate_heartbeat
 from tests.conftest import CentralHandle
 from tests.report_rig import BadCentral, FakeMono, device_config, json_response, make_reporter, seed_plays
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import protocol
 from appliance import config as config_module
-from appliance import protocol
 from appliance.central_client import CentralClient
 from appliance.config import Config
-from appliance.errors import CentralError
 from appliance.mediastore import MediaStore
 from appliance.store import Store
 from appliance.sync import Syncer, SyncResult
+from protocol.errors import CentralError
 
 MEDIA_SIZE = 300_000
 

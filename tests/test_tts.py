@@ -15,7 +15,7 @@ import pytest
 
 from appliance import config as config_module
 from appliance.config import Config
-from appliance.errors import TTSError
+from audio.errors import TTSError
 from audio.loudness import measure_file
 from audio.tts import (
     CHUNK_CHARS,

@@ -34,7 +34,7 @@ def cli_actor() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from appliance.control import ControlClient
-    from appliance.errors import ValidationError
+    from protocol.errors import ValidationError
 
     config = load_config(args)
     client = ControlClient(config.socket_path, timeout=30.0)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from appliance.commands import load_config
 from appliance.config import Config
-from appliance.durable import atomic_writer
-from appliance.errors import PlaybackError, StorageError, ValidationError
+from audio.errors import PlaybackError
+from protocol.durable import atomic_writer
+from protocol.errors import StorageError, ValidationError
 
 VOICES = ("vi", "vi-vn-x-central", "vi-vn-x-south")
 # How long past the clip's length we wait for the player before giving up on it.

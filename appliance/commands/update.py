@@ -34,7 +34,7 @@ def _on_air(args: argparse.Namespace) -> bool:
     """True while the daemon reports something on air; a daemon that is down is not broadcasting."""
     from appliance import config as config_module
     from appliance.control import ControlClient
-    from appliance.errors import CommuneRadioError
+    from protocol.errors import CommuneRadioError
 
     try:
         config = config_module.load(getattr(args, "config", None))

@@ -142,8 +142,9 @@ def appliance_settings(base: Path, central_url: str, token: str, public_key: str
 def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     """Fresh demo folder, seeded central running on loopback, appliance configuration written."""
     from central.admin import AdminAuth
+    from central.app import create_app
     from central.catalog import DB_FILE, Catalog
-    from central.server import create_app, serve_in_thread
+    from central.loopback import serve_in_thread
 
     if base.exists():
         shutil.rmtree(base)

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from appliance.errors import ValidationError
 from appliance.store import Store, utc_now_iso
+from protocol.errors import ValidationError
 
 ROLES = ("operator", "admin")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")

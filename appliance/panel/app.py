@@ -23,8 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from appliance.config import Config
-from appliance.durable import atomic_write_bytes
-from appliance.errors import CommuneRadioError, ControlError, ValidationError
+from appliance.errors import ControlError
 from appliance.mediastore import MediaStore
 from appliance.panel import i18n
 from appliance.panel.accounts import Accounts, User
@@ -33,6 +32,8 @@ from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.panel.web import PanelState, json_error, lang, t, wants_json
 from appliance.store import Store
+from protocol.durable import atomic_write_bytes
+from protocol.errors import CommuneRadioError, ValidationError
 
 log = logging.getLogger("commune_radio.panel")
 

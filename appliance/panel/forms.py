@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from appliance.errors import CommuneRadioError, ValidationError
 from appliance.windows import parse_window
+from protocol.errors import CommuneRadioError, ValidationError
 
 FIELD_NAMES: dict[str, tuple[str, str]] = {
     "title": ("Tiêu đề", "Title"),

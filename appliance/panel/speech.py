@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
-from appliance.errors import AudioError, TTSError
+from audio.errors import AudioError, TTSError
 
 _MAX_REGISTERED = 256
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.errors import ValidationError
 from appliance.mediastore import MediaStore
+from protocol.errors import ValidationError
 
 ALLOWED_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac",
                    "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4", "aac": "audio/aac", "opus": "audio/ogg"}

@@ -15,7 +15,6 @@ from flask.typing import ResponseReturnValue
 
 from appliance import settings as settings_overrides
 from appliance.config import Config
-from appliance.errors import CommuneRadioError
 from appliance.mediastore import MediaStore
 from appliance.panel import audit as audit_log
 from appliance.panel.accounts import Accounts, User
@@ -24,6 +23,7 @@ from appliance.panel.i18n import translate
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.store import Store
+from protocol.errors import CommuneRadioError
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 

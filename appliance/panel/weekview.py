@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from appliance import planner, recurrence
 from appliance.config import Config
-from appliance.errors import CommuneRadioError, ScheduleError
+from appliance.errors import ScheduleError
 from appliance.slots import Slot as StoredSlot
 from appliance.slots import to_planner_slot
 from appliance.windows import allows, parse_windows
+from protocol.errors import CommuneRadioError
 
 # How far ahead a new slot is checked for warnings, and how many warnings are shown.
 CHECK_AHEAD = timedelta(days=14)

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, redirect, render_template, request, send_fil
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from appliance.errors import CommuneRadioError
 from appliance.panel import local_items
 from appliance.panel.forms import (
     MAX_TEXT,
@@ -28,6 +27,7 @@ from appliance.panel.forms import (
 from appliance.panel.speech import speech_error
 from appliance.panel.uploads import store_upload, valid_sha
 from appliance.panel.web import PanelState, audit, err_text, flash_t, panel, user
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("announcements", __name__)
 

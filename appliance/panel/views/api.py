@@ -13,7 +13,6 @@ from typing import Any
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import CommuneRadioError, ValidationError
 from appliance.panel import history, local_items
 from appliance.panel.forms import (
     MAX_TEXT,
@@ -29,6 +28,7 @@ from appliance.panel.views.items import display_state
 from appliance.panel.views.schedule import repo
 from appliance.panel.web import audit, daemon_actor, json_error, json_ok, panel, user
 from appliance.store import utc_now_iso
+from protocol.errors import CommuneRadioError, ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

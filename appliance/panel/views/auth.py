@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import ValidationError
 from appliance.panel import i18n
 from appliance.panel.accounts import LoginLocked
 from appliance.panel.web import audit, err_text, flash_t, local_target, panel, remote_addr
+from protocol.errors import ValidationError
 
 bp = Blueprint("auth", __name__)
 

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import CommuneRadioError, ControlError
+from appliance.errors import ControlError
 from appliance.panel.forms import MAX_TEXT, clean_text, field_of, invalid, parse_zones
 from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash_t, lang, local_target, panel
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("emergency", __name__)
 # How long the result page waits for the first audio before showing "requested" only.

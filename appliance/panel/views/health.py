@@ -15,8 +15,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from appliance import health
-from appliance.errors import ValidationError
 from appliance.panel.web import json_error, panel
+from protocol.errors import ValidationError
 
 bp = Blueprint("health", __name__)
 

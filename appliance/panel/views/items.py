@@ -7,11 +7,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import CommuneRadioError, ControlError
+from appliance.errors import ControlError
 from appliance.panel.forms import parse_zones
 from appliance.panel.speech import speech_error
 from appliance.panel.web import audit, daemon_actor, err_text, flash_t, panel
 from appliance.store import item_is_expired, utc_now_iso
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("items", __name__)
 MAX_ID = 200

@@ -7,10 +7,10 @@ from datetime import datetime
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import CommuneRadioError
 from appliance.panel import history
 from appliance.panel.forms import parse_choice, parse_date
 from appliance.panel.web import PanelState, audit, lang, panel
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("playlog", __name__)
 

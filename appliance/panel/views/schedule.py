@@ -16,7 +16,6 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from appliance import recurrence
-from appliance.errors import CommuneRadioError
 from appliance.panel import i18n
 from appliance.panel.forms import (
     field_of,
@@ -39,6 +38,7 @@ from appliance.panel.weekview import (
     week_range,
 )
 from appliance.slots import Slot, SlotRepository
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("schedule", __name__)
 

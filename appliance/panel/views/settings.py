@@ -9,10 +9,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from appliance import settings as settings_overrides
-from appliance.errors import CommuneRadioError
 from appliance.panel import audit as audit_log
 from appliance.panel.forms import VOICES, field_of, parse_choice, parse_int, parse_windows_text
 from appliance.panel.web import admin_required, audit, daemon_actor, err_text, flash_t, lang, panel, user
+from protocol.errors import CommuneRadioError
 
 bp = Blueprint("settings", __name__)
 

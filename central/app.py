@@ -1,0 +1,70 @@
+"""The reference central's app factory: services in ``app.extensions``, one blueprint per face.
+
+``create_app(data_dir)`` opens the catalog (items, devices, signing key), the monitor and the
+admin authentication over ``data_dir`` (created and keyed on first use), installs the
+operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
+(login) and ``monitoring`` (pages and JSON API). Blueprints reach the services through
+``central.http``; none of them imports this module or another blueprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+import protocol
+from central.admin import AdminAuth
+from central.catalog import DB_FILE, Catalog
+from central.device_api import device_api
+from central.faults import FaultMiddleware, Faults
+from central.http import ApiError, error_response
+from central.monitoring import Monitor
+from central.monitoring_web import local_time, monitoring
+from central.operator_web import install_operator_guard, operator
+
+
+def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
+               faults: Faults | None = None) -> Flask:
+    """The central WSGI app over ``data_dir``."""
+    catalog = Catalog(Path(data_dir), clock=clock)
+    app = Flask("central")
+    app.extensions["central.catalog"] = catalog
+    app.extensions["central.monitor"] = Monitor(catalog.data_dir / DB_FILE, clock=catalog.clock,
+                                                private_key=catalog.private_key)
+    app.extensions["central.admin"] = AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock)
+    app.jinja_env.filters["local_time"] = local_time
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name or "error")
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:
+        app.logger.exception("unhandled error")
+        return error_response(500, "internal", "internal server error")
+
+    @app.after_request
+    def server_time(response: Response) -> Response:
+        response.headers["X-Server-Time"] = protocol.format_utc(catalog.clock())
+        return response
+
+    install_operator_guard(app)
+    app.register_blueprint(device_api)
+    app.register_blueprint(operator)
+    app.register_blueprint(monitoring)
+
+    if faults is not None:
+        app.extensions["central.faults"] = faults
+        app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, catalog.clock)  # type: ignore[method-assign]
+    return app
