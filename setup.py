@@ -17,7 +17,7 @@ setup(
                                     "central", "central.*"]),
     include_package_data=True,
     package_data={
-        "appliance": ["migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
+        "appliance": ["state/migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
                       "panel/static/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["migrations/*.sql", "templates/*.html"],

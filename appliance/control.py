@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ControlError
-from appliance.store import Store
+from appliance.state.store import Store
 from protocol.errors import CommuneRadioError
 
 MAX_LINE_BYTES = 64 * 1024

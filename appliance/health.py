@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from appliance.clock import iso_z, parse_iso_z
+from appliance.system.clock import iso_z, parse_iso_z
 
 Overall = Literal["ok", "degraded", "failing"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "failing": 2}

@@ -8,6 +8,10 @@ Conventions, with examples, are in docs/normalization.md.
 
 Every regex here is written to run in linear time on 100,000 characters: no nested
 quantifiers, and patterns that scan runs of letters or digits only start at the start of a run.
+
+Why one module of this length: the rules interact (a date rule must run before the number
+rules, abbreviations before both), so their order is visible in one file; the number words
+themselves are in ``audio.numbers``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ bench/playback.py):
 - afile ignores ``audio_set_volume``; in capture mode the volume becomes the instance's
   software ``--gain`` with the same cubic law VLC's ALSA soft volume uses, fixed for the
   whole capture (a change applies from the next playback). On ALSA it applies at once.
+
+Why one module of this length: the libVLC session, its supervisor and the Player form one
+state machine around a non-re-entrant library; the plain rules it applies are in
+``audio.playback_checks``.
 """
 
 from __future__ import annotations
@@ -32,216 +36,46 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import math
 import os
 import queue
-import re
 import struct
 import threading
 import time
-import unicodedata
-import urllib.error
-import urllib.parse
-import urllib.request
 import wave
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from audio.errors import PlaybackError
+from audio.playback_checks import (
+    MIN_AUDIO_S,
+    OUTPUTS,
+    Outcome,
+    PlaybackResult,
+    Source,
+    WatchLimits,
+    capture_name,
+    check_file,
+    check_volume,
+    detect_output,
+    diagnose_stream,
+    end_outcome,
+    not_audio_error,
+    parse_source,
+    playback_error,
+    positive_or_none,
+    volume_gain,
+    watchdog_verdict,
+)
 from protocol.durable import TEMP_PREFIX, fsync_dir
 from protocol.errors import StorageError, ValidationError
 
 if TYPE_CHECKING:
     from audio.settings import AudioPipelineConfig
 
-Output = Literal["capture", "alsa", "dummy"]
-Outcome = Literal["completed", "stopped", "error", "stalled", "overrun"]
-OUTPUTS: tuple[str, ...] = ("capture", "alsa", "dummy")
-STREAM_SCHEMES = ("http", "https")
-
-WAV_HEADER_BYTES = 44  # afile writes the classic 44-byte RIFF/fmt/data header
-MIN_AUDIO_S = 0.05  # less than this after EndReached means nothing playable was in the source
-STREAM_SHORT_TOLERANCE_S = 1.0  # a stream ending this much before its duration ended early
 FAST_TICK_S = 0.01  # until audio starts: `started` must be prompt
 SLOW_TICK_S = 0.05  # after: the watchdog needs no finer grain
 STOP_WAIT_S = 5.0  # how long stop()/pre-emption waits for a playback to finish releasing
-PROBE_TIMEOUT_S = 3.0
-
-
-# --------------------------------------------------------------------------- plain data
-
-
-@dataclasses.dataclass(frozen=True)
-class PlaybackResult:
-    outcome: Outcome
-    played_s: float
-    error: str | None = None  # Vietnamese text (str of the failure); None unless something went wrong
-    capture_path: Path | None = None
-    failure: PlaybackError | None = None  # code + vi + en, for logs and proof-of-play reports
-    stop_reason: str | None = None  # given to stop(), or "preempted" when play() replaced it
-
-    @property
-    def error_code(self) -> str | None:
-        return self.failure.code if self.failure else None
-
-
-@dataclasses.dataclass(frozen=True)
-class WatchLimits:
-    expected_s: float | None  # nominal length of a file; None for an open-ended stream
-    max_s: float | None  # play at most this much, then stop as completed (relays)
-    margin_s: float
-    stall_s: float
-
-
-Verdict = Literal["completed", "overrun", "stalled"]
-
-
-def watchdog_verdict(limits: WatchLimits, *, now: float, requested_at: float, started_at: float | None,
-                     progress_s: float, progress_changed_at: float | None) -> Verdict | None:
-    """Decide whether a running playback must end now (all times are monotonic seconds).
-
-    ``progress_s`` is audio actually played (captured seconds or player position);
-    ``progress_changed_at`` when it last advanced (None: never).
-    """
-    if limits.max_s is not None and progress_s >= limits.max_s:
-        return "completed"
-    last_advance = progress_changed_at if progress_changed_at is not None else requested_at
-    if now - last_advance >= limits.stall_s:
-        return "stalled"
-    budgets = [b for b in (limits.expected_s, limits.max_s) if b is not None]
-    if budgets and started_at is not None and now - started_at > min(budgets) + limits.margin_s:
-        return "overrun"
-    return None
-
-
-def end_outcome(played_s: float, *, is_stream: bool, max_s: float | None) -> Literal["completed", "error"]:
-    """Outcome when libVLC reports the end of the source by itself."""
-    if played_s < MIN_AUDIO_S:
-        return "error"  # garbage and non-audio files end "normally" with nothing played
-    if is_stream and max_s is not None and played_s < max_s - STREAM_SHORT_TOLERANCE_S:
-        return "error"  # the relay ended before its slot did
-    return "completed"
-
-
-def capture_name(when: dt.datetime, label: str) -> str:
-    """``20250102T030405.123456Z_label.wav``: UTC time first so a listing sorts by time."""
-    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    safe = sanitize_label(label)
-    return f"{stamp}_{safe}.wav" if safe else f"{stamp}.wav"
-
-
-def sanitize_label(label: str, limit: int = 60) -> str:
-    # Vietnamese đ/Đ do not decompose under NFKD; map them before dropping diacritics.
-    text = label.replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
-    return text[:limit].strip("-._")
-
-
-def volume_gain(volume: int) -> float:
-    """VLC's software-volume law (cubic), so a capture sounds as loud as the ALSA output would."""
-    return (volume / 100.0) ** 3
-
-
-def detect_output(cards_path: Path = Path("/proc/asound/cards")) -> str:
-    """'alsa' if the kernel lists a sound card, else 'capture'."""
-    try:
-        text = cards_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "capture"
-    return "alsa" if re.search(r"^\s*\d+\s+\[", text, re.MULTILINE) else "capture"
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    uri: str  # what libVLC opens: a filesystem path or an http(s) URL
-    is_stream: bool
-    display: str
-
-
-def parse_source(source: Path | str) -> Source:
-    """A local file or an http(s) URL; anything else is refused with a clear error."""
-    if isinstance(source, Path):
-        return Source(str(source), False, str(source))
-    if not isinstance(source, str) or not source.strip():
-        raise _error("bad_source", f"Nguồn phát trống hoặc sai kiểu: {source!r}",
-                     f"Empty or wrongly typed source: {source!r}")
-    text = source.strip()
-    parts = urllib.parse.urlsplit(text)
-    if len(parts.scheme) > 1:  # one letter would be a drive letter, not a scheme
-        if parts.scheme.lower() not in STREAM_SCHEMES or not parts.netloc:
-            raise _error("bad_source",
-                         f"Nguồn phát không hợp lệ: chỉ nhận tệp hoặc địa chỉ http/https ({text})",
-                         f"Invalid source: only a file or an http/https URL is accepted ({text})")
-        return Source(text, True, text)
-    return Source(text, False, text)
-
-
-def check_file(path: Path) -> None:
-    """Refuse a missing, empty, unreadable or non-regular file before libVLC sees it."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise _error("missing_file", f"Không tìm thấy tệp âm thanh: {path}",
-                     f"Audio file not found: {path}") from None
-    except OSError as exc:
-        raise _error("unreadable", f"Không đọc được tệp âm thanh: {path} ({exc.strerror})",
-                     f"Cannot read the audio file: {path} ({exc.strerror})") from None
-    if not path.is_file():
-        raise _error("not_a_file", f"Không phải tệp thông thường: {path}", f"Not a regular file: {path}")
-    if info.st_size == 0:
-        raise _error("empty_file", f"Tệp âm thanh rỗng (0 byte): {path}", f"Audio file is empty (0 bytes): {path}")
-    if not os.access(path, os.R_OK):
-        raise _error("unreadable", f"Không có quyền đọc tệp âm thanh: {path}",
-                     f"No permission to read the audio file: {path}")
-
-
-def _error(reason: str, vi: str, en: str) -> PlaybackError:
-    return PlaybackError(vi, en, code=f"playback.{reason}")
-
-
-def _positive_or_none(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"{name} phải là số giây dương, nhận được {value!r}",
-                              f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _check_volume(volume: int) -> int:
-    if isinstance(volume, bool) or not isinstance(volume, int) or not 0 <= volume <= 100:
-        raise ValidationError(f"Âm lượng phải là số nguyên từ 0 đến 100, nhận được {volume!r}",
-                              f"Volume must be an integer from 0 to 100, got {volume!r}")
-    return volume
-
-
-def diagnose_stream(url: str, timeout: float = PROBE_TIMEOUT_S) -> PlaybackError:
-    """libVLC says only "error"; ask the server ourselves so the operator learns why."""
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "commune-radio", "Icy-MetaData": "0"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
-            response.read(1)
-    except urllib.error.HTTPError as exc:
-        return _error("http_status", f"Máy chủ luồng trả lời lỗi HTTP {exc.code}: {url}",
-                      f"The stream server answered HTTP {exc.code}: {url}")
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ConnectionRefusedError):
-            return _error("unreachable", f"Không kết nối được tới máy chủ luồng (bị từ chối kết nối): {url}",
-                          f"Cannot connect to the stream server (connection refused): {url}")
-        return _error("unreachable", f"Không kết nối được tới máy chủ luồng ({reason}): {url}",
-                      f"Cannot connect to the stream server ({reason}): {url}")
-    except (TimeoutError, OSError) as exc:
-        return _error("unreachable", f"Máy chủ luồng không trả lời ({exc}): {url}",
-                      f"The stream server does not answer ({exc}): {url}")
-    return _not_audio(url)
-
-
-def _not_audio(display: str) -> PlaybackError:
-    return _error("not_audio",
-                  f"Không có âm thanh phát được (tệp/luồng hỏng hoặc không phải âm thanh): {display}",
-                  f"No playable audio (corrupt file or stream, or not audio): {display}")
+WAV_HEADER_BYTES = 44  # afile writes the classic 44-byte RIFF/fmt/data header
 
 
 # --------------------------------------------------------------------------- libVLC shell
@@ -251,7 +85,7 @@ def _load_vlc() -> Any:
     try:
         import vlc
     except (ImportError, OSError, NotImplementedError) as exc:
-        raise _error("libvlc_missing",
+        raise playback_error("libvlc_missing",
                      f"Không nạp được libVLC ({exc}); hãy cài libvlc5 và vlc-plugin-base",
                      f"Cannot load libVLC ({exc}); install libvlc5 and vlc-plugin-base") from None
     return vlc
@@ -261,7 +95,7 @@ def _new_instance(vlc: Any, args: list[str]) -> Any:
     instance = vlc.Instance(args)
     if instance is None:
         # libVLC returns no instance when it finds no plugins (libvlc5 without vlc-plugin-base).
-        raise _error("libvlc_missing",
+        raise playback_error("libvlc_missing",
                      "libVLC không khởi tạo được (thiếu plugin?); hãy cài vlc-plugin-base",
                      "libVLC could not start (plugins missing?); install vlc-plugin-base")
     return instance
@@ -393,14 +227,14 @@ class _Session:
         except PlaybackError as exc:
             ending = _Ending("error", 0.0, exc)
         except Exception as exc:  # noqa: BLE001 - the daemon must get a result, not a dead thread
-            ending = _Ending("error", 0.0, _error("internal", f"Lỗi bất ngờ khi phát: {exc!r}",
+            ending = _Ending("error", 0.0, playback_error("internal", f"Lỗi bất ngờ khi phát: {exc!r}",
                                                   f"Unexpected playback failure: {exc!r}"))
         try:
             capture = self._finalize_capture()
         except OSError as exc:
             capture = None
             if ending.failure is None:
-                ending = dataclasses.replace(ending, outcome="error", failure=_error(
+                ending = dataclasses.replace(ending, outcome="error", failure=playback_error(
                     "capture_storage", f"Không lưu được tệp ghi âm: {exc}", f"Cannot store the capture file: {exc}"))
         played = ending.played_s
         if capture is not None:
@@ -441,7 +275,7 @@ class _Session:
                 events.event_attach(event_type, self._on_event, kind)
             player.audio_set_volume(self.volume)
             if player.play() != 0:
-                raise _error("libvlc", f"libVLC không bắt đầu phát được: {self.source.display}",
+                raise playback_error("libvlc", f"libVLC không bắt đầu phát được: {self.source.display}",
                              f"libVLC could not start playing: {self.source.display}")
             return self._supervise(player)
         finally:
@@ -480,13 +314,13 @@ class _Session:
                 continue
             if kind == "error":
                 if playback.started.is_set():
-                    failure = _error("libvlc", f"libVLC báo lỗi sau {progress:.1f} giây phát: {self.source.display}",
+                    failure = playback_error("libvlc", f"libVLC báo lỗi sau {progress:.1f} giây phát: {self.source.display}",
                                      f"libVLC reported an error after {progress:.1f} s of playback: "
                                      f"{self.source.display}")
                 elif self.source.is_stream:
                     failure = diagnose_stream(self.source.uri)
                 else:
-                    failure = _error("libvlc", f"libVLC báo lỗi khi mở tệp (tệp hỏng?): {self.source.display}",
+                    failure = playback_error("libvlc", f"libVLC báo lỗi khi mở tệp (tệp hỏng?): {self.source.display}",
                                      f"libVLC reported an error opening the file (corrupt?): {self.source.display}")
                 return self._result("error", progress, length_s, failure=failure)
             if kind == "playing":
@@ -522,9 +356,9 @@ class _Session:
                     return self._result("completed", progress, length_s, ended=True)
                 if played < MIN_AUDIO_S:
                     failure = (diagnose_stream(self.source.uri) if self.source.is_stream
-                               else _not_audio(self.source.display))
+                               else not_audio_error(self.source.display))
                 else:
-                    failure = _error("stream_ended",
+                    failure = playback_error("stream_ended",
                                      f"Luồng kết thúc sớm sau {played:.1f} giây (yêu cầu {self.limits.max_s:g} giây): "
                                      f"{self.source.display}",
                                      f"The stream ended early after {played:.1f} s (asked for "
@@ -538,13 +372,13 @@ class _Session:
                 return self._result("completed", progress, length_s)
             if verdict == "stalled":
                 if playback.started.is_set():
-                    failure = _error("stalled",
+                    failure = playback_error("stalled",
                                      f"Âm thanh bị treo: không tiến thêm trong {self.limits.stall_s:g} giây; "
                                      f"đã dừng phát {self.source.display}",
                                      f"Stalled: the audio did not advance for {self.limits.stall_s:g} s; "
                                      f"stopped {self.source.display}")
                 else:
-                    failure = _error("stalled",
+                    failure = playback_error("stalled",
                                      f"Không nhận được âm thanh trong {self.limits.stall_s:g} giây; "
                                      f"đã dừng phát {self.source.display}",
                                      f"No audio arrived within {self.limits.stall_s:g} s; "
@@ -552,7 +386,7 @@ class _Session:
                 return self._result("stalled", progress, length_s, failure=failure)
             if verdict == "overrun":
                 budget = min(b for b in (self.limits.expected_s, self.limits.max_s) if b is not None)
-                failure = _error("overrun",
+                failure = playback_error("overrun",
                                  f"Phát quá thời lượng dự kiến ({budget:g} giây + {self.limits.margin_s:g} giây); "
                                  f"đã dừng phát {self.source.display}",
                                  f"Playback ran past its expected length ({budget:g} s + "
@@ -612,9 +446,9 @@ class Player:
             raise PlaybackError("Không tìm thấy card âm thanh (/proc/asound/cards trống); hãy dùng đầu ra 'capture'",
                                 "No sound card found (/proc/asound/cards is empty); use the 'capture' output",
                                 code="playback.no_sound_card")
-        self._volume = _check_volume(volume)
-        margin = _positive_or_none("watchdog_margin_s", watchdog_margin_s)
-        stall = _positive_or_none("stall_timeout_s", stall_timeout_s)
+        self._volume = check_volume(volume)
+        margin = positive_or_none("watchdog_margin_s", watchdog_margin_s)
+        stall = positive_or_none("stall_timeout_s", stall_timeout_s)
         assert margin is not None and stall is not None
         self._margin_s, self._stall_s = margin, stall
         for name, value in (("file_caching_ms", file_caching_ms), ("network_caching_ms", network_caching_ms)):
@@ -656,8 +490,8 @@ class Player:
         Problems with the source (missing file, bad URL, 404, garbage) come back as a
         Playback whose result has outcome 'error'; invalid arguments raise ValidationError.
         """
-        limits = WatchLimits(expected_s=_positive_or_none("expected_duration_s", expected_duration_s),
-                             max_s=_positive_or_none("max_duration_s", max_duration_s),
+        limits = WatchLimits(expected_s=positive_or_none("expected_duration_s", expected_duration_s),
+                             max_s=positive_or_none("max_duration_s", max_duration_s),
                              margin_s=self._margin_s, stall_s=self._stall_s)
         label = str(label)
         with self._lock:
@@ -692,7 +526,7 @@ class Player:
         return result
 
     def set_volume(self, volume: int) -> None:
-        self._volume = _check_volume(volume)
+        self._volume = check_volume(volume)
         session = self._current
         if session is not None and not session.playback.done.is_set():
             session.request_volume(self._volume)

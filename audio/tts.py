@@ -18,6 +18,10 @@ when ``tts.piper_model`` names an existing model file and the optional ``piper``
 installed; nothing is ever downloaded). An engine object describes itself in the caller
 (``name``, ``voice``, ``version()``, ``check()``, ``worker_spec()``) and does its work in the
 child (``open()`` -> voice info, ``synthesize(text, out_path)``).
+
+Why one module of this length: the engines, their worker process and the cache share one
+contract (one chunk at a time, killable, cached by what was spoken); engines will move to
+their own modules as more are added.
 """
 
 from __future__ import annotations

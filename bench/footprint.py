@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import procstats  # noqa: E402
+from appliance.system import procstats  # noqa: E402
 from tests.daemon_proc import DaemonProcess  # noqa: E402
 
 TEXT = ("Thông báo của Ủy ban nhân dân xã: sáng mai lúc bảy giờ, tiêm chủng mở rộng cho trẻ em "

@@ -23,10 +23,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance import config as config_module  # noqa: E402
+from appliance.broadcast.slots import SlotRepository  # noqa: E402
 from appliance.panel.accounts import Accounts  # noqa: E402
-from appliance.slots import SlotRepository  # noqa: E402
-from appliance.store import Store, to_utc_iso, utc_now_iso  # noqa: E402
+from appliance.state import config as config_module  # noqa: E402
+from appliance.state.store import Store, to_utc_iso, utc_now_iso  # noqa: E402
 
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 50

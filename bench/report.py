@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import config as config_module  # noqa: E402
-from appliance.central_client import CentralClient  # noqa: E402
-from appliance.outbox import Outbox  # noqa: E402
-from appliance.report import Reporter  # noqa: E402
-from appliance.store import Store, to_utc_iso  # noqa: E402
+from appliance.report.outbox import Outbox  # noqa: E402
+from appliance.report.reporter import Reporter  # noqa: E402
+from appliance.state import config as config_module  # noqa: E402
+from appliance.state.store import Store, to_utc_iso  # noqa: E402
+from appliance.sync.client import CentralClient  # noqa: E402
 from central.app import create_app  # noqa: E402
 from central.faults import Faults  # noqa: E402
 from central.loopback import serve_in_thread  # noqa: E402

@@ -38,10 +38,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import schedule as schedule_lib  # noqa: E402
 
-from appliance import config as config_module  # noqa: E402
+from appliance.broadcast.slots import SlotRepository  # noqa: E402
 from appliance.control import ControlClient  # noqa: E402
-from appliance.slots import SlotRepository  # noqa: E402
-from appliance.store import Store, utc_now_iso  # noqa: E402
+from appliance.state import config as config_module  # noqa: E402
+from appliance.state.store import Store, utc_now_iso  # noqa: E402
 
 WARMUP_MS = 300
 WARMUP_PLAYS = 5       # the first plays are excluded (libVLC and page-cache warm-up)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import config as config_module  # noqa: E402
+from appliance.state import config as config_module  # noqa: E402
 from audio.prepare import Preparer  # noqa: E402
 from audio.tts import Synthesizer  # noqa: E402
 

@@ -5,6 +5,9 @@ Items go draft → approved (signed on approval) → revoked (a new signed versi
 ``revoked: true``). Each publication takes the next feed sequence number; a device's
 cursor is the sequence number it has seen, qualified by an epoch that is random per data
 directory, so a central rebuilt from scratch never answers "nothing new" to a stale cursor.
+
+Why one module of this length: the catalog is the reference central's whole item and device
+store (SQLite); the storage layer for production scale replaces it.
 """
 
 from __future__ import annotations

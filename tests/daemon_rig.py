@@ -13,9 +13,9 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from appliance import config as config_module
-from appliance.config import Config
-from appliance.store import Store, utc_now_iso
+from appliance.state import config as config_module
+from appliance.state.config import Config
+from appliance.state.store import Store, utc_now_iso
 
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:

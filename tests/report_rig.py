@@ -15,13 +15,13 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 import protocol
-from appliance import config as config_module
-from appliance.central_client import CentralClient
-from appliance.commands_remote import RemoteCommands
-from appliance.config import Config
-from appliance.playlog import PlayLog, PlayStart
-from appliance.report import Reporter
-from appliance.store import Store, to_utc_iso
+from appliance.broadcast.playlog import PlayLog, PlayStart
+from appliance.report.remote_commands import RemoteCommands
+from appliance.report.reporter import Reporter
+from appliance.state import config as config_module
+from appliance.state.config import Config
+from appliance.state.store import Store, to_utc_iso
+from appliance.sync.client import CentralClient
 
 
 def device_config(data_dir: Path, url: str, token: str, public_key: str, device_id: str = "12345-0001",

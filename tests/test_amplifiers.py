@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from appliance.amplifiers import Amplifiers, relay_history
-from appliance.clock import ManualClock
-from appliance.config import ZoneConfig
-from appliance.store import Store
+from appliance.broadcast.amplifiers import Amplifiers, relay_history
+from appliance.state.config import ZoneConfig
+from appliance.state.store import Store
+from appliance.system.clock import ManualClock
 
 ZONES = [
     ZoneConfig(name="a", relay_pin=17, active_high=False, warmup_ms=1500, cooldown_ms=1000, max_on_minutes=2,

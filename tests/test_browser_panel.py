@@ -25,7 +25,7 @@ import pytest
 
 from appliance.daemon import Daemon
 from appliance.panel import create_app
-from appliance.store import Store
+from appliance.state.store import Store
 from tests.daemon_rig import Recorder, make_config, mock_factory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

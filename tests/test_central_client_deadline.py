@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import appliance.central_client as central_client
-from appliance.central_client import CentralClient
+import appliance.sync.client as central_client
+from appliance.sync.client import CentralClient
 from protocol.errors import CentralError
 
 

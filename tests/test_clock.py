@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from appliance.clock import (
+from appliance.state.store import Store
+from appliance.system.clock import (
     ClockTrust,
     JumpDetector,
     ManualClock,
     TrustSignals,
     evaluate_trust,
 )
-from appliance.store import Store
 
 NOW = datetime(2025, 9, 2, 5, 30, tzinfo=UTC)
 

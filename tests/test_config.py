@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import config
+from appliance.state import config
 from protocol.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "appliance.toml"

@@ -13,7 +13,7 @@ import pytest
 
 from appliance.control import ControlClient, ControlServer, validate_request
 from appliance.errors import ControlError
-from appliance.store import Store
+from appliance.state.store import Store
 from protocol.errors import ValidationError
 
 ZONES = ["trung-tam", "thon-dong"]

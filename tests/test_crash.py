@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from appliance.slots import SlotRepository
-from appliance.store import Store
+from appliance.broadcast.slots import SlotRepository
+from appliance.state.store import Store
 from tests.daemon_rig import add_text_item, iso_in, make_config
 
 KILLS = 50

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance.clock import OffsetClock
+from appliance.broadcast.slots import SlotRepository
 from appliance.control import ControlClient
 from appliance.daemon import Daemon
 from appliance.errors import ControlError
-from appliance.slots import SlotRepository
-from appliance.store import Store
+from appliance.state.store import Store
+from appliance.system.clock import OffsetClock
 from tests.daemon_rig import Recorder, add_stream_item, add_text_item, iso_in, make_config, mock_factory
 
 

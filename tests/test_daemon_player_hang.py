@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import appliance.daemon as daemon_module
+import appliance.daemon.onair as onair_module
 from appliance.daemon import Daemon
-from appliance.store import Store
+from appliance.state.store import Store
 from tests.daemon_rig import Recorder, add_text_item, make_config, mock_factory
 
 
@@ -44,8 +44,8 @@ class WedgedPlayer:
 
 
 def test_hung_player_is_logged_failed_relays_off_and_daemon_unhealthy(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(daemon_module, "PLAYER_START_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(daemon_module, "PLAYER_STOP_GRACE_S", 1.0)
+    monkeypatch.setattr(onair_module, "PLAYER_START_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(onair_module, "PLAYER_STOP_GRACE_S", 1.0)
     config = make_config(tmp_path / "data")
     store = Store.open(config.db_path)
     add_text_item(store, "hello", "Xin chào bà con.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance import settings as operator_settings
 from appliance.daemon import Daemon
-from appliance.store import Store
+from appliance.state import settings as operator_settings
+from appliance.state.store import Store
 from tests.daemon_rig import make_config, mock_factory
 
 
@@ -67,8 +67,8 @@ def test_local_announcement_is_prepared_with_the_operators_voice_and_rate(tmp_pa
     daemon = Daemon(config, store=store, pin_factory=mock_factory(), sync=False)
     daemon.start()
     try:
-        slow = daemon._prepare_item(store.get_item("slow"))
-        fast = daemon._prepare_item(store.get_item("fast"))
+        slow = daemon.preparation.prepare_item(store.get_item("slow"))
+        fast = daemon.preparation.prepare_item(store.get_item("fast"))
         assert slow.duration_s > fast.duration_s * 1.5
     finally:
         daemon.stop()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance.broadcast.slots import SlotRepository, to_planner_slot
 from appliance.errors import ScheduleError
-from appliance.slots import SlotRepository, to_planner_slot
-from appliance.store import Store
+from appliance.state.store import Store
 from protocol.errors import ValidationError
 from tests.daemon_rig import make_config
 

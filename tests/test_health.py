@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from appliance import health
-from appliance.clock import iso_z
 from appliance.control import ControlClient
 from appliance.daemon import Daemon
 from appliance.panel.app import create_app
-from appliance.store import Store
+from appliance.state.store import Store
+from appliance.system.clock import iso_z
 from tests.daemon_proc import REPO
 from tests.daemon_rig import make_config, mock_factory
 

@@ -20,18 +20,18 @@ from typing import Any
 
 import pytest
 
-from appliance import config as config_module
-from appliance.central_client import CentralClient
-from appliance.mediastore import MediaStore, sha256_file
-from appliance.store import Store, utc_now_iso
-from appliance.sync import Syncer
+from appliance.state import config as config_module
+from appliance.state.mediastore import MediaStore, sha256_file
+from appliance.state.store import Store, utc_now_iso
+from appliance.sync.client import CentralClient
+from appliance.sync.syncer import Syncer
 from protocol.durable import TEMP_PREFIX
 
 ROUNDS = 50
 
 ZYGOTE = r"""
 import os, sys
-import appliance.cli, appliance.commands.sync, appliance.sync, protocol, requests  # noqa: F401
+import appliance.cli, appliance.commands.sync, appliance.sync.syncer, protocol, requests  # noqa: F401
 config = sys.argv[1]
 print("ready", flush=True)
 for line in sys.stdin:

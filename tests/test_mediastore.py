@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.mediastore import MediaMismatch, MediaStore
+from appliance.state.mediastore import MediaMismatch, MediaStore
 from protocol.errors import StorageError
 
 

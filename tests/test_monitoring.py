@@ -214,7 +214,7 @@ def test_command_form_queues_a_signed_command_only_with_login_and_csrf(central: 
 
 
 def test_real_heartbeat_and_entries_match_the_openapi_schemas(central: CentralHandle, tmp_path) -> None:
-    from appliance.store import Store
+    from appliance.state.store import Store
     from tests.report_rig import device_config, make_reporter, seed_plays
     from tests.test_central import _openapi_validator
 
@@ -227,7 +227,7 @@ def test_real_heartbeat_and_entries_match_the_openapi_schemas(central: CentralHa
                                                central.public_key_b64), store)
         _, doc, _ = reporter.build()
         assert list(hb_schema.iter_errors(doc)) == []
-        from appliance.outbox import Outbox, entry_document
+        from appliance.report.outbox import Outbox, entry_document
         for entry in Outbox(store).peek(10):
             assert list(entry_schema.iter_errors(entry_document(entry))) == []
         reporter.heartbeat_once()

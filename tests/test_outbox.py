@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.outbox import MAX_BATCH_BYTES, Entry, Outbox, encoded_size, entry_document, take_batch
-from appliance.playlog import PlayLog, PlayStart
-from appliance.store import Store
+from appliance.broadcast.playlog import PlayLog, PlayStart
+from appliance.report.outbox import MAX_BATCH_BYTES, Entry, Outbox, encoded_size, entry_document, take_batch
+from appliance.state.store import Store
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from appliance import config as config_module
-from appliance.config import Config
 from appliance.panel import create_app
 from appliance.panel.accounts import Accounts
-from appliance.store import Store, utc_now_iso
+from appliance.state import config as config_module
+from appliance.state.config import Config
+from appliance.state.store import Store, utc_now_iso
 
 ADMIN = ("admin", "mật khẩu rất dài 1")
 OPERATOR = ("operator1", "operator password 2")

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance import settings as settings_overrides
 from appliance.panel import chart, history, i18n
 from appliance.panel.accounts import FAILURE_WINDOW, LOCKOUT, lockout_remaining
 from appliance.panel.weekview import Occurrence, warnings_for
+from appliance.state import settings as settings_overrides
 from protocol.errors import ValidationError
 from tests.test_panel_support import Rig, csrf_of, make_rig, panel_config
 

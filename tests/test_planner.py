@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from appliance.config import from_mapping
-from appliance.planner import (
+from appliance.broadcast.planner import (
     OnAir,
     PlannableItem,
     PlanState,
@@ -22,7 +21,8 @@ from appliance.planner import (
     validate_slot,
     zone_rules_from_config,
 )
-from appliance.windows import parse_windows
+from appliance.broadcast.windows import parse_windows
+from appliance.state.config import from_mapping
 from tests.test_planner_sim import TZ, Station, local
 
 DAY = parse_windows(["05:30-21:30"])

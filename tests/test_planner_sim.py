@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appliance.planner import (
+from appliance.broadcast.planner import (
     Interrupted,
     OnAir,
     Plan,
@@ -29,7 +29,7 @@ from appliance.planner import (
     expand,
     plan,
 )
-from appliance.windows import parse_windows
+from appliance.broadcast.windows import parse_windows
 
 TZ = "Asia/Ho_Chi_Minh"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from audio.errors import PlaybackError
-from audio.playback import (
-    Player,
+from audio.playback import Player
+from audio.playback_checks import (
     WatchLimits,
     capture_name,
     detect_output,
@@ -446,7 +446,7 @@ def test_volume_gain_law() -> None:
 
 
 def test_player_from_config(tmp_path: Path) -> None:
-    from appliance.config import load
+    from appliance.state.config import load
 
     config_file = tmp_path / "appliance.toml"
     config_file.write_text(f'[device]\ndata_dir = "{tmp_path}"\n[audio]\noutput = "capture"\nvolume = 35\n'

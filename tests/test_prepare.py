@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from appliance import config as config_module
-from appliance.config import Config
+from appliance.state import config as config_module
+from appliance.state.config import Config
 from audio.chime import CHIME_PATH, chime_wav_bytes
 from audio.errors import AudioError
 from audio.loudness import Loudness, measure_file, parse_ebur128_summary
@@ -273,7 +273,7 @@ def test_prune_keeps_clips_in_use_and_recent_ones(tmp_path: Path) -> None:
     import os
     import time
 
-    from appliance import config as config_module
+    from appliance.state import config as config_module
     from audio.prepare import Preparer
 
     config = config_module.from_mapping({"device": {"data_dir": str(tmp_path)}, "audio": {"chime": False}}, env={})

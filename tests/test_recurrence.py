@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.broadcast.planner import Settings, slot_from_schedule, validate_slot
+from appliance.broadcast.recurrence import MAX_STEPS, Slot, occurrence_times, validate_slot_rules
+from appliance.broadcast.windows import (
+    Window,
+    allows,
+    intervals_around,
+    next_opening,
+    parse_window,
+    parse_windows,
+)
 from appliance.errors import ScheduleError
-from appliance.planner import Settings, slot_from_schedule, validate_slot
-from appliance.recurrence import MAX_STEPS, Slot, occurrence_times, validate_slot_rules
-from appliance.windows import Window, allows, intervals_around, next_opening, parse_window, parse_windows
 
 VN = "Asia/Ho_Chi_Minh"
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -245,7 +252,7 @@ def test_next_opening() -> None:
 
 
 def test_long_walks_stay_small_and_a_step_back_restarts() -> None:
-    from appliance.recurrence import _walk_for
+    from appliance.broadcast.recurrence import _walk_for
 
     slot = rule("FREQ=MINUTELY;INTERVAL=30", datetime(2025, 1, 1, 7, 0))  # 00:00 UTC
     day = timedelta(days=1)

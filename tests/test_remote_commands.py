@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import protocol
-from appliance.commands_remote import RemoteCommands
-from appliance.store import Store
+from appliance.report.remote_commands import RemoteCommands
+from appliance.state.store import Store
 from central import monitoring_cli
 from central.cli import main as central_main
 from protocol.errors import ValidationError

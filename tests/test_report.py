@@ -18,9 +18,10 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 import protocol
-from appliance.outbox import Outbox
-from appliance.report import build_heartbeat, fit_heartbeat, heartbeat_period
-from appliance.store import Store
+from appliance.report.heartbeat import build_heartbeat, fit_heartbeat
+from appliance.report.outbox import Outbox
+from appliance.report.pacing import heartbeat_period
+from appliance.state.store import Store
 from protocol.reports import validate_heartbeat
 from tests.conftest import CentralHandle
 from tests.report_rig import BadCentral, FakeMono, device_config, json_response, make_reporter, seed_plays
@@ -286,7 +287,7 @@ _CHILD = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from appliance.store import Store
+from appliance.state.store import Store
 from tests.report_rig import device_config, make_reporter
 config = device_config(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], batch_size=25,
                        backlog_batch_size=25)

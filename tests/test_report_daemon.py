@@ -11,8 +11,8 @@ from typing import Any
 import requests
 
 from appliance.daemon import Daemon
-from appliance.outbox import Outbox
-from appliance.store import Store
+from appliance.report.outbox import Outbox
+from appliance.state.store import Store
 from tests.conftest import CentralHandle
 from tests.daemon_rig import Recorder, make_config, mock_factory
 

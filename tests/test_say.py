@@ -11,7 +11,7 @@ import pytest
 from appliance.cli import main
 from appliance.daemon import Daemon
 from appliance.demo import write_config_toml
-from appliance.store import Store
+from appliance.state.store import Store
 from tests.daemon_rig import Recorder, mock_factory
 
 TEXT = "Loa phát thanh xã thử tiếng, một, hai, ba."
@@ -29,7 +29,7 @@ def _config_file(tmp_path: Path) -> Path:
 
 
 def test_say_goes_through_the_running_daemon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from appliance import config as config_module
+    from appliance.state import config as config_module
 
     path = _config_file(tmp_path)
     config = config_module.load(path, env={})

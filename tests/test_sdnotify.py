@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.liveness import Beat, wedged
-from appliance.sdnotify import Notifier, watchdog_interval_s
+from appliance.daemon.liveness import Beat, wedged
+from appliance.system.sdnotify import Notifier, watchdog_interval_s
 from tests.daemon_proc import DaemonProcess, NotifySocket
 
 EMERGENCY_TEXT = ("Thông báo khẩn: nước lũ đang lên nhanh, bà con vùng trũng hãy di chuyển người và tài sản "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.store import Store
+from appliance.state.store import Store
 
 
 def test_open_uses_wal_and_applies_migrations(tmp_path: Path) -> None:

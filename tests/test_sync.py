@@ -14,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import protocol
-from appliance import config as config_module
-from appliance.central_client import CentralClient
-from appliance.config import Config
-from appliance.mediastore import MediaStore
-from appliance.store import Store
-from appliance.sync import Syncer, SyncResult
+from appliance.state import config as config_module
+from appliance.state.config import Config
+from appliance.state.mediastore import MediaStore
+from appliance.state.store import Store
+from appliance.sync.client import CentralClient
+from appliance.sync.syncer import Syncer, SyncResult
 from protocol.errors import CentralError
 
 MEDIA_SIZE = 300_000

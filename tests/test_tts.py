@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from appliance import config as config_module
-from appliance.config import Config
+from appliance.state import config as config_module
+from appliance.state.config import Config
 from audio.errors import TTSError
 from audio.loudness import measure_file
 from audio.tts import (
@@ -214,7 +214,7 @@ def test_engine_dies_with_its_caller(tmp_path: Path) -> None:
     # The caller is killed while its engine hangs mid-synthesis (so the engine never reads the EOF).
     script = (
         "import sys, threading, time\n"
-        "from appliance import config\n"
+        "from appliance.state import config\n"
         "from audio.tts import Synthesizer\n"
         "from tests.test_tts import HANG_MARKER, HangingEngine\n"
         "cfg = config.from_mapping({'device': {'data_dir': sys.argv[1]}}, env={})\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from appliance import config as config_module
-from appliance.config import Config
+from appliance.state import config as config_module
+from appliance.state.config import Config
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from appliance.commands import load_config
-from appliance.config import as_display_dict
+from appliance.state.config import as_display_dict
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.commands import load_config
-from appliance.store import Store, item_is_expired, utc_now_iso
+from appliance.state.store import Store, item_is_expired, utc_now_iso
 
 _STATE_VI = {"waiting_media": "chờ tệp", "ready": "sẵn sàng", "revoked": "thu hồi", "rejected": "từ chối",
              "expired": "hết hạn"}

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from appliance.commands import load_config
-from appliance.store import Store
+from appliance.state.store import Store
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from gpiozero import OutputDevice
 
-    from appliance.amplifiers import default_pin_factory
+    from appliance.broadcast.amplifiers import default_pin_factory
     from appliance.errors import HardwareError
 
     config = load_config(args)

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from appliance.daemon import Daemon
-    from appliance.sdnotify import Notifier, watchdog_interval_s
+    from appliance.system.sdnotify import Notifier, watchdog_interval_s
 
     config = load_config(args)
     flag = os.environ.get("COMMUNE_RADIO_TIMESYNC_FLAG")

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from appliance.commands import load_config
-from appliance.config import Config
+from appliance.state.config import Config
 from audio.errors import PlaybackError
 from protocol.durable import atomic_writer
 from protocol.errors import StorageError, ValidationError

@@ -9,7 +9,7 @@ import time
 from typing import TextIO
 
 from appliance.commands import load_config
-from appliance.sync import SyncResult, open_syncer
+from appliance.sync.syncer import SyncResult, open_syncer
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -32,8 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _on_air(args: argparse.Namespace) -> bool:
     """True while the daemon reports something on air; a daemon that is down is not broadcasting."""
-    from appliance import config as config_module
     from appliance.control import ControlClient
+    from appliance.state import config as config_module
     from protocol.errors import CommuneRadioError
 
     try:

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from appliance import config as config_module
-from appliance.config import Config
+from appliance.state import config as config_module
+from appliance.state.config import Config
 
 DEMO_DEVICE_ID = "00000-demo"
 DEMO_ZONES = ["trung-tam", "thon-dong"]
@@ -297,7 +297,7 @@ def _print_where_to_look(env: DemoEnvironment, extras: dict[str, Any], out: Prin
 
 
 def _print_summary(env: DemoEnvironment, out: Printer) -> None:
-    from appliance.store import Store
+    from appliance.state.store import Store
 
     with Store.open(env.config.db_path) as store:
         items = store.query("SELECT id, version, state, title FROM items ORDER BY id")

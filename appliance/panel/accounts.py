@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from appliance.store import Store, utc_now_iso
+from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
 
 ROLES = ("operator", "admin")

@@ -22,16 +22,16 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from appliance.config import Config
 from appliance.errors import ControlError
-from appliance.mediastore import MediaStore
 from appliance.panel import i18n
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import ControlLike, DaemonLink, default_client
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.panel.web import PanelState, json_error, lang, t, wants_json
-from appliance.store import Store
+from appliance.state.config import Config
+from appliance.state.mediastore import MediaStore
+from appliance.state.store import Store
 from protocol.durable import atomic_write_bytes
 from protocol.errors import CommuneRadioError, ValidationError
 

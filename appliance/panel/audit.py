@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.store import Store, utc_now_iso
+from appliance.state.store import Store, utc_now_iso
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from appliance.windows import parse_window
+from appliance.broadcast.windows import parse_window
 from protocol.errors import CommuneRadioError, ValidationError
 
 FIELD_NAMES: dict[str, tuple[str, str]] = {

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.panel.i18n import parse_utc
-from appliance.store import Store, to_utc_iso
+from appliance.state.store import Store, to_utc_iso
 
 OUTCOMES = ("playing", "completed", "interrupted", "failed", "skipped")
 CSV_COLUMNS = ("id", "item_id", "item_version", "title", "zones", "trigger", "actor", "outcome", "reason",

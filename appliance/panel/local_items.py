@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from appliance.store import Store, to_utc_iso, utc_now_iso
+from appliance.state.store import Store, to_utc_iso, utc_now_iso
 
 
 @dataclass(frozen=True)

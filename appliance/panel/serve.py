@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.config import Config
-from appliance.store import Store
+from appliance.state.config import Config
+from appliance.state.store import Store
 
 
 @dataclass

@@ -14,11 +14,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from appliance import recurrence
-from appliance.config import Config
+from appliance.broadcast import recurrence
+from appliance.broadcast.slots import SlotRepository
 from appliance.panel.weekview import from_item, from_stored
-from appliance.slots import SlotRepository
-from appliance.store import Store
+from appliance.state.config import Config
+from appliance.state.store import Store
 
 T = TypeVar("T")
 _MAX_FRAGMENTS = 64

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from appliance.config import Config
+from appliance.state.config import Config
 from audio.errors import AudioError, TTSError
 
 _MAX_REGISTERED = 256

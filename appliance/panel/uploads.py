@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.mediastore import MediaStore
+from appliance.state.mediastore import MediaStore
 from protocol.errors import ValidationError
 
 ALLOWED_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac",

@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from appliance import settings as settings_overrides
-from appliance.config import Config
-from appliance.mediastore import MediaStore
 from appliance.panel import audit as audit_log
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import DaemonLink
 from appliance.panel.i18n import translate
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
-from appliance.store import Store
+from appliance.state import settings as settings_overrides
+from appliance.state.config import Config
+from appliance.state.mediastore import MediaStore
+from appliance.state.store import Store
 from protocol.errors import CommuneRadioError
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])

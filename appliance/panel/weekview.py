@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance import planner, recurrence
-from appliance.config import Config
+from appliance.broadcast import planner, recurrence
+from appliance.broadcast.slots import Slot as StoredSlot
+from appliance.broadcast.slots import to_planner_slot
+from appliance.broadcast.windows import allows, parse_windows
 from appliance.errors import ScheduleError
-from appliance.slots import Slot as StoredSlot
-from appliance.slots import to_planner_slot
-from appliance.windows import allows, parse_windows
+from appliance.state.config import Config
 from protocol.errors import CommuneRadioError
 
 # How far ahead a new slot is checked for warnings, and how many warnings are shown.

@@ -27,7 +27,7 @@ from appliance.panel.forms import (
 from appliance.panel.views.items import display_state
 from appliance.panel.views.schedule import repo
 from appliance.panel.web import audit, daemon_actor, json_error, json_ok, panel, user
-from appliance.store import utc_now_iso
+from appliance.state.store import utc_now_iso
 from protocol.errors import CommuneRadioError, ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

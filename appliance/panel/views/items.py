@@ -11,7 +11,7 @@ from appliance.errors import ControlError
 from appliance.panel.forms import parse_zones
 from appliance.panel.speech import speech_error
 from appliance.panel.web import audit, daemon_actor, err_text, flash_t, panel
-from appliance.store import item_is_expired, utc_now_iso
+from appliance.state.store import item_is_expired, utc_now_iso
 from protocol.errors import CommuneRadioError
 
 bp = Blueprint("items", __name__)

@@ -15,7 +15,8 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from appliance import recurrence
+from appliance.broadcast import recurrence
+from appliance.broadcast.slots import Slot, SlotRepository
 from appliance.panel import i18n
 from appliance.panel.forms import (
     field_of,
@@ -37,7 +38,6 @@ from appliance.panel.weekview import (
     week_days,
     week_range,
 )
-from appliance.slots import Slot, SlotRepository
 from protocol.errors import CommuneRadioError
 
 bp = Blueprint("schedule", __name__)

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance import settings as settings_overrides
 from appliance.panel import audit as audit_log
 from appliance.panel.forms import VOICES, field_of, parse_choice, parse_int, parse_windows_text
 from appliance.panel.web import admin_required, audit, daemon_actor, err_text, flash_t, lang, panel, user
+from appliance.state import settings as settings_overrides
 from protocol.errors import CommuneRadioError
 
 bp = Blueprint("settings", __name__)

@@ -8,12 +8,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance import settings as settings_overrides
 from appliance.errors import ControlError
 from appliance.panel.forms import parse_int, parse_windows_text
 from appliance.panel.views.dashboard import relay_states
 from appliance.panel.web import admin_required, audit, daemon_actor, err_text, flash_t, panel, user
 from appliance.panel.weekview import zone_windows
+from appliance.state import settings as settings_overrides
 from protocol.errors import CommuneRadioError
 
 bp = Blueprint("zones", __name__)

@@ -8,216 +8,42 @@ waiting than one normal batch holds (after an outage) the backlog mode sends lar
 back to back. Failures back off exponentially with full jitter and never sooner than
 ``Retry-After``. Only ids that were sent and then acknowledged (or refused) leave the outbox.
 
-Pure parts: ``heartbeat_period``, ``backoff_delay``, ``build_heartbeat``, ``fit_heartbeat``,
-``parse_logs_answer``. ``system_facts`` reads /proc; ``Reporter`` is the shell.
+Pure parts live beside it: ``pacing`` (periods, backoff), ``heartbeat`` (the document, fitted into
+2 KB), ``outbox`` (batches, central's answer). ``appliance.system.host`` reads /proc; this
+module is the shell; ``attach`` wires it to the running daemon.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import random
-import re
-import shutil
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import protocol
-from appliance.central_client import CentralClient
-from appliance.commands_remote import RemoteCommands
-from appliance.config import Config
-from appliance.outbox import Entry, Outbox, entry_document, take_batch
-from appliance.store import Store
-from appliance.version import __version__
+from appliance.report.heartbeat import build_heartbeat, error_code, fit_heartbeat
+from appliance.report.outbox import Entry, Outbox, entry_document, parse_logs_answer, take_batch
+from appliance.report.pacing import MAX_RETRY_AFTER_S, backoff_delay, device_jitter_fraction, heartbeat_period
+from appliance.report.remote_commands import RemoteCommands
+from appliance.state.config import Config
+from appliance.state.store import Store
+from appliance.sync.client import CentralClient
+from appliance.system.host import read_boot_id, system_facts
 from protocol.errors import CentralError, CommuneRadioError
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE_S = 5.0
-BACKOFF_MAX_S = 900.0
-MAX_RETRY_AFTER_S = 3600.0
 IDLE_UPLOAD_CHECK_S = 15.0     # the daemon also wakes the reporter when a play ends
 MAX_RESULTS_PER_HEARTBEAT = 10
-_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
 LiveFacts = Callable[[], dict[str, Any]]
-
-
-# --------------------------------------------------------------------------- pure core
-
-
-def device_jitter_fraction(device_id: str) -> float:
-    """A stable per-device fraction in [0, 1): the same device always gets the same phase."""
-    digest = hashlib.sha256(device_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32
-
-
-def heartbeat_period(interval_s: float, device_id: str, rng: random.Random) -> float:
-    """Seconds to the next heartbeat: up to 10 % early per device, plus ±2 % noise.
-
-    Always shorter than ``interval_s`` × 1.05, so central's 1.5-interval offline rule holds.
-    """
-    return interval_s * (1.0 - 0.10 * device_jitter_fraction(device_id)) * rng.uniform(0.98, 1.02)
-
-
-def backoff_delay(failures: int, rng: random.Random, *, retry_after: float | None = None,
-                  base_s: float = BACKOFF_BASE_S, max_s: float = BACKOFF_MAX_S) -> float:
-    """Exponential backoff with full jitter, never below ``Retry-After`` (capped at an hour)."""
-    ceiling = min(max_s, base_s * 2 ** max(0, failures - 1))
-    delay = rng.uniform(ceiling / 2, ceiling)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
-    return delay
-
-
-def error_code(text: Any) -> str | None:
-    if not isinstance(text, str):
-        return None
-    cleaned = "".join(c if c.isalnum() or c in "_.:-" else "_" for c in text.lower())[:64]
-    return cleaned if _CODE_RE.match(cleaned) else None
-
-
-def build_heartbeat(*, device_id: str, sent_at: str, boot_id: str, uptime_s: int, clock: Mapping[str, Any],
-                    timezone: str, system: Mapping[str, Any], live: Mapping[str, Any], last_sync: Mapping[str, Any],
-                    outbox_depth: int, rejected_count: int, last_errors: Sequence[str],
-                    command_results: Sequence[Mapping[str, Any]], interval_s: int,
-                    software_version: str = __version__) -> dict[str, Any]:
-    """The heartbeat document (protocol §10) from plain facts."""
-    playing = live.get("playing")
-    return {
-        "device_id": device_id,
-        "sent_at": sent_at,
-        "software_version": software_version[:32],
-        "boot_id": boot_id[:64],
-        "uptime_s": max(0, int(uptime_s)),
-        "clock": {"trusted": bool(clock.get("trusted")), "offset_s": clock.get("offset_s"),
-                  "source": clock.get("source") if clock.get("source") in ("ntp", "rtc", "central") else "none"},
-        "timezone": timezone,
-        "disk": {"free_bytes": int(system.get("disk_free", 0)), "total_bytes": int(system.get("disk_total", 0))},
-        "cpu": {"temp_c": system.get("temp_c"), "load_1m": float(system.get("load_1m", 0.0))},
-        "memory": {"available_bytes": int(system.get("mem_available", 0)),
-                   "total_bytes": int(system.get("mem_total", 0))},
-        "playing": ({"item_id": str(playing["item_id"])[:200], "zones": list(playing.get("zones") or [])}
-                    if isinstance(playing, Mapping) and playing.get("item_id") else None),
-        "relays": {str(k): bool(v) for k, v in (live.get("relays") or {}).items()},
-        "volume": max(0, min(100, int(live.get("volume", 0)))),
-        "last_sync": dict(last_sync),
-        "outbox_depth": max(0, int(outbox_depth)),
-        "rejected_count": max(0, int(rejected_count)),
-        "last_errors": [c for c in (error_code(e) for e in last_errors) if c][-10:],
-        "command_results": [{k: r[k] for k in ("id", "status", "error", "at")} for r in command_results],
-        "heartbeat_interval_s": int(interval_s),
-        "amp_faults": sorted(str(z) for z in live.get("amp_faults") or ()),
-    }
-
-
-def encode(doc: Mapping[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def fit_heartbeat(doc: dict[str, Any], max_bytes: int = protocol.HEARTBEAT_MAX_BYTES) -> tuple[bytes, dict[str, Any]]:
-    """Encode within ``max_bytes``: drop last_errors (oldest first), then command results
-    (newest kept), then the optional extras; returns the bytes and the document sent."""
-    doc = dict(doc)
-    doc["last_errors"] = list(doc.get("last_errors", []))
-    doc["command_results"] = list(doc.get("command_results", []))
-    data = encode(doc)
-    while len(data) > max_bytes and doc["last_errors"]:
-        doc["last_errors"].pop(0)
-        data = encode(doc)
-    while len(data) > max_bytes and doc["command_results"]:
-        doc["command_results"].pop()   # the newest wait for the next heartbeat; the oldest go first
-        data = encode(doc)
-    for optional in ("amp_faults", "heartbeat_interval_s"):
-        if len(data) > max_bytes and optional in doc:
-            doc.pop(optional)
-            data = encode(doc)
-    if len(data) > max_bytes and doc.get("playing"):
-        doc["playing"] = {"item_id": doc["playing"]["item_id"][:64], "zones": doc["playing"]["zones"][:4]}
-        data = encode(doc)
-    while len(data) > max_bytes and doc["relays"]:
-        doc["relays"].pop(sorted(doc["relays"])[-1])
-        data = encode(doc)
-    return data, doc
-
-
-@dataclass(frozen=True)
-class LogsAnswer:
-    acknowledged: list[str]
-    refused: list[str]
-
-
-def parse_logs_answer(body: Any) -> LogsAnswer:
-    """Central's answer to a logs upload; raises ``CentralError`` when it is malformed."""
-    def bad(what: str) -> CentralError:
-        return CentralError(f"Trung tâm trả lời nhật ký sai định dạng: {what}",
-                            f"Central's answer to the logs upload is malformed: {what}", code="central_malformed")
-
-    if not isinstance(body, dict):
-        raise bad("not a JSON object")
-    acked, refused = body.get("acknowledged"), body.get("refused", [])
-    if not isinstance(acked, list) or not all(isinstance(i, str) for i in acked):
-        raise bad("acknowledged must be a list of ids")
-    if not isinstance(refused, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), str)
-                                                for r in refused):
-        raise bad("refused must be a list of {id, code}")
-    return LogsAnswer(acked, [r["id"] for r in refused])
-
-
-# --------------------------------------------------------------------------- system facts
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read(4096)
-    except OSError:
-        return None
-
-
-def read_boot_id() -> str:
-    return (_read("/proc/sys/kernel/random/boot_id") or "").strip() or "unknown-" + uuid.uuid4().hex[:8]
-
-
-def system_facts(data_dir: Path) -> dict[str, Any]:
-    """Disk, CPU and memory facts from the OS; each falls back quietly where not available."""
-    facts: dict[str, Any] = {"disk_free": 0, "disk_total": 0, "temp_c": None, "load_1m": 0.0,
-                             "mem_available": 0, "mem_total": 0, "uptime_s": 0}
-    with contextlib.suppress(OSError):
-        usage = shutil.disk_usage(data_dir if data_dir.exists() else data_dir.parent)
-        facts["disk_free"], facts["disk_total"] = usage.free, usage.total
-    with contextlib.suppress(OSError, AttributeError):
-        facts["load_1m"] = round(os.getloadavg()[0], 2)
-    temp = _read("/sys/class/thermal/thermal_zone0/temp")
-    if temp and temp.strip().lstrip("-").isdigit():
-        facts["temp_c"] = round(int(temp.strip()) / 1000, 1)
-    meminfo = _read("/proc/meminfo") or ""
-    for line in meminfo.splitlines():
-        name, _, rest = line.partition(":")
-        parts = rest.split()
-        if parts and parts[0].isdigit():
-            if name == "MemTotal":
-                facts["mem_total"] = int(parts[0]) * 1024
-            elif name == "MemAvailable":
-                facts["mem_available"] = int(parts[0]) * 1024
-    uptime = _read("/proc/uptime")
-    if uptime:
-        with contextlib.suppress(ValueError, IndexError):
-            facts["uptime_s"] = int(float(uptime.split()[0]))
-    return facts
-
-
-# --------------------------------------------------------------------------- shell
 
 
 @dataclass
@@ -540,73 +366,3 @@ class Reporter:
 
 def protocol_batch_cap(config: Config) -> int:
     return max(config.report.batch_size, config.report.backlog_batch_size)
-
-
-# --------------------------------------------------------------------------- daemon wiring
-
-
-def daemon_live_facts(daemon: Any) -> dict[str, Any]:
-    """What is playing, relays, volume and amplifier faults, from the daemon's status."""
-    status = daemon.status()
-    on_air = status.get("on_air")
-    relays = status.get("relays") or {}
-    return {
-        "playing": {"item_id": on_air["item_id"], "zones": on_air.get("zones", [])} if on_air else None,
-        "relays": {zone: bool(info.get("on")) for zone, info in relays.items()},
-        "amp_faults": [zone for zone, info in relays.items() if info.get("fault") or info.get("watchdog_tripped")],
-        "volume": status.get("volume", 0),
-    }
-
-
-def daemon_executor(daemon: Any) -> Callable[[str, dict[str, Any], str], dict[str, Any]]:
-    """Run a command through the daemon's control actions (validated as the control socket does)."""
-    from appliance.control import validate_request
-
-    def execute(action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
-        action, clean, actor = validate_request({"action": action, "params": params, "actor": actor},
-                                                daemon.config.zone_names())
-        with contextlib.suppress(Exception):
-            daemon.store.log_event("control." + action, f"{actor} requested {action}",
-                                   {"actor": actor, "params": clean})
-        if action == "play":
-            return daemon.play_now(clean["item_id"], zones=clean.get("zones"), actor=actor, trigger="central")
-        return daemon.handle_request(action, clean, actor)
-
-    return execute
-
-
-def attach_reporter(daemon: Any) -> Reporter | None:
-    """Build and start the daemon's reporter thread (None when central is not configured).
-
-    Never raises: a reporting problem is logged and the daemon runs on without it.
-    """
-    config: Config = daemon.config
-    if not (config.central.token and config.central.public_key):
-        return None
-    try:
-        return _attach(daemon, config)
-    except Exception as exc:
-        log.exception("reporting disabled")
-        details = exc.as_dict() if isinstance(exc, CommuneRadioError) else {"code": "report.internal"}
-        with contextlib.suppress(Exception):
-            daemon.store.log_event("report.disabled", getattr(exc, "en", repr(exc))[:500], details, level="error")
-        return None
-
-
-def _attach(daemon: Any, config: Config) -> Reporter:
-    client = CentralClient.from_config(config, max_retries=0, max_json_bytes=1024 * 1024)
-    trust = daemon.trust
-    if trust is not None:
-        client.on_server_time = trust.note_central_time
-    commands = RemoteCommands(daemon.store, config.device.id, protocol.public_key_from_b64(config.central.public_key),
-                              daemon_executor(daemon), now=daemon.clock.now)
-    reporter = Reporter(config, daemon.store, client, live=lambda: daemon_live_facts(daemon), commands=commands,
-                        clock_status=(trust.status if trust is not None else None), now=daemon.clock.now)
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") in ("play_end", "skipped", "relay"):
-            reporter.wake()
-
-    daemon.add_listener(on_event)
-    reporter.start()
-    return reporter

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from appliance.store import Store, utc_now_iso
+from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
 
 OUTCOMES = ("completed", "interrupted", "failed", "skipped")

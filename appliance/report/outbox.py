@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.store import Store, utc_now_iso
+from appliance.state.store import Store, utc_now_iso
+from protocol.errors import CentralError
 
 # Protocol §10: at most 2,000 entries and 1 MiB per logs request.
 MAX_BATCH_ENTRIES = 2000
@@ -168,3 +169,26 @@ class Outbox:
                 chunk = [e.seq for e in sent[i:i + 500]]
                 tx.execute(f"UPDATE outbox SET attempts = attempts + 1, last_error = ?"
                            f" WHERE seq IN ({','.join('?' * len(chunk))})", (error[:200], *chunk))
+
+
+@dataclass(frozen=True)
+class LogsAnswer:
+    acknowledged: list[str]
+    refused: list[str]
+
+
+def parse_logs_answer(body: Any) -> LogsAnswer:
+    """Central's answer to a logs upload; raises ``CentralError`` when it is malformed."""
+    def bad(what: str) -> CentralError:
+        return CentralError(f"Trung tâm trả lời nhật ký sai định dạng: {what}",
+                            f"Central's answer to the logs upload is malformed: {what}", code="central_malformed")
+
+    if not isinstance(body, dict):
+        raise bad("not a JSON object")
+    acked, refused = body.get("acknowledged"), body.get("refused", [])
+    if not isinstance(acked, list) or not all(isinstance(i, str) for i in acked):
+        raise bad("acknowledged must be a list of ids")
+    if not isinstance(refused, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), str)
+                                                for r in refused):
+        raise bad("refused must be a list of {id, code}")
+    return LogsAnswer(acked, [r["id"] for r in refused])

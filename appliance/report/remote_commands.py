@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import protocol
-from appliance.store import Store, to_utc_iso
+from appliance.state.store import Store, to_utc_iso
 from protocol.errors import CommuneRadioError, RejectedItem
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ never corrupt the database, and it writes far less to the SD card than FULL. Rec
 whose loss matters (play log, outbox acknowledgements) are committed with
 ``durable=True``, which forces a WAL sync for that transaction.
 
-Migrations live in ``appliance/migrations/NNNN_name.sql`` and run in order inside one
+Migrations live in ``appliance/state/migrations/NNNN_name.sql`` and run in order inside one
 transaction each; ``PRAGMA user_version`` records the last one applied. Each feature
 owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel).
 """

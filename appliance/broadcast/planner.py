@@ -26,267 +26,56 @@ Rules (issue 4):
   clock is trusted again the grace rule decides); play-now and emergency still run.
 - Revoked, expired or not-yet-valid at slot time: skipped. Not ready (media) at slot time:
   waits within grace, then skipped.
+
+Why one module of this length: every rule above is decided in ``plan`` and its helpers, so
+that the whole answer to "why did this play (or not)" can be read in one place. The
+vocabulary lives in ``plan_types``, the adapters from config and protocol in ``plan_inputs``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from appliance.broadcast.plan_inputs import settings_from_config, slot_from_schedule, zone_rules_from_config
+from appliance.broadcast.plan_types import (
+    ALL_ZONES,
+    Interrupted,
+    Occurrence,
+    OnAir,
+    Plan,
+    PlannableItem,
+    PlanState,
+    Preempt,
+    Prepare,
+    Priority,
+    Reason,
+    Record,
+    Refusal,
+    RelayPlan,
+    Request,
+    Settings,
+    Skip,
+    Start,
+    Trigger,
+    Waiting,
+    ZoneRule,
+)
+from appliance.broadcast.recurrence import Slot, occurrence_times, validate_slot_rules
+from appliance.broadcast.windows import allows
 from appliance.errors import ScheduleError
-from appliance.recurrence import Slot, occurrence_times, validate_slot_rules
-from appliance.windows import Window, allows, parse_windows
 
-Priority = Literal["normal", "priority", "emergency"]
-Trigger = Literal["schedule", "operator", "emergency", "central"]
-Outcome = Literal["started", "completed", "interrupted", "failed", "skipped"]
-
-ALL_ZONES = "*"
-
+# The vocabulary (plan_types) and the input adapters (plan_inputs) are re-exported, so callers
+# write ``planner.PlannableItem`` and ``planner.slot_from_schedule`` and see one module.
 __all__ = [
     "ALL_ZONES", "Interrupted", "OnAir", "Occurrence", "Plan", "PlanState", "PlannableItem",
-    "Prepare", "Preempt", "Reason", "Record", "Refusal", "RelayPlan", "Request", "Settings",
-    "Skip", "Slot", "Start", "Waiting", "ZoneRule", "expand", "occurrence_key", "plan",
+    "Prepare", "Preempt", "Priority", "Reason", "Record", "Refusal", "RelayPlan", "Request", "Settings",
+    "Skip", "Slot", "Start", "Trigger", "Waiting", "ZoneRule", "expand", "occurrence_key", "plan",
     "settings_from_config", "slot_from_schedule", "validate_slot", "zone_rules_from_config",
 ]
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A machine code plus the Vietnamese and English sentence an operator reads."""
-
-    code: str
-    vi: str
-    en: str
-
-    def __str__(self) -> str:
-        return self.en
-
-
-@dataclass(frozen=True)
-class PlannableItem:
-    """What the planner needs to know about an item. ``zones=('*',)`` means every zone.
-
-    ``ready``: media verified and audio prepared, so playback can begin immediately.
-    ``duration_s``: expected play time (None or 0 when unknown; a slot may set it).
-    """
-
-    id: str
-    version: int = 1
-    kind: str = "text"
-    priority: Priority = "normal"
-    title: str = ""
-    zones: tuple[str, ...] = (ALL_ZONES,)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    revoked: bool = False
-    ready: bool = True
-    duration_s: float | None = None
-
-
-@dataclass(frozen=True)
-class ZoneRule:
-    """A loudspeaker zone: broadcast windows (device-local) and relay timing.
-
-    An empty ``windows`` tuple allows no normal or priority playback in the zone.
-    """
-
-    name: str
-    windows: tuple[Window, ...] = ()
-    warmup_s: float = 1.5
-    cooldown_s: float = 1.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    grace_s: float = 600.0
-    min_interval_s: float = 1800.0
-    max_duration_s: float = 7200.0
-    prepare_ahead_s: float = 3600.0
-    resume_interrupted: bool = True
-    tz: str = "Asia/Ho_Chi_Minh"
-    # Past occurrences older than this are not looked at at all (no skip records either).
-    lookback_s: float = 86400.0
-    # Nothing starts later than this after its scheduled time, however it was delayed.
-    max_delay_s: float = 3600.0
-    # An interrupted occurrence is resumed only within this long after its interruption.
-    resume_within_s: float = 3600.0
-    # How far ahead occurrences are expanded to find the next deadline.
-    horizon_s: float = 2 * 86400.0
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One concrete playback of one item, scheduled or requested.
-
-    ``key`` identifies it for "never twice": ``item_id@<scheduled UTC>`` for the schedule
-    (unchanged by a new item version or a clock jump), ``item_id@request:<id>`` for a
-    play-now or emergency request.
-    """
-
-    key: str
-    item_id: str
-    scheduled_at: datetime
-    duration_s: float
-    zones: tuple[str, ...]
-    priority: Priority
-    trigger: Trigger = "schedule"
-    slot_id: str = ""
-    item_version: int = 1
-
-    @property
-    def expected_end(self) -> datetime:
-        return self.scheduled_at + timedelta(seconds=self.duration_s)
-
-
-@dataclass(frozen=True)
-class Record:
-    """What already happened to an occurrence key (the daemon's play log, latest row).
-
-    ``started_at``/``ended_at`` of plays let the planner tell "queued behind another item"
-    from "missed": time the station was busy does not count against the grace period.
-    """
-
-    outcome: Outcome
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class OnAir:
-    """The occurrence the daemon is playing (phase 'warmup' until audio starts)."""
-
-    occurrence: Occurrence
-    zones: tuple[str, ...]
-    started_at: datetime
-    phase: Literal["warmup", "playing"] = "playing"
-    audio_at: datetime | None = None
-
-    @property
-    def expected_end(self) -> datetime:
-        begin = self.audio_at or self.started_at
-        return begin + timedelta(seconds=self.occurrence.duration_s)
-
-
-@dataclass(frozen=True)
-class Request:
-    """Play-now (operator, central) or emergency. ``zones`` None: the item's zones."""
-
-    request_id: str
-    item_id: str
-    trigger: Literal["operator", "emergency", "central"]
-    requested_at: datetime
-    zones: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Interrupted:
-    """An occurrence pre-empted by an emergency, waiting to be resumed."""
-
-    occurrence: Occurrence
-    interrupted_at: datetime
-
-
-@dataclass(frozen=True)
-class PlanState:
-    records: Mapping[str, Record] = field(default_factory=dict)
-    on_air: OnAir | None = None
-    requests: tuple[Request, ...] = ()
-    interrupted: tuple[Interrupted, ...] = ()
-    clock_trusted: bool = True
-    # zone -> since when its relay is on (absent: off).
-    relays_on_since: Mapping[str, datetime] = field(default_factory=dict)
-    # zone -> when audio last ended in it (for the cool-down).
-    audio_ended_at: Mapping[str, datetime] = field(default_factory=dict)
-    # Occurrences before this instant are ignored (e.g. installation time).
-    since: datetime | None = None
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-@dataclass(frozen=True)
-class Start:
-    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)."""
-
-    occurrence: Occurrence
-    zones: tuple[str, ...]
-    audio_at: datetime
-    resume: bool
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Preempt:
-    """Stop what is on air; log it interrupted. ``resume``: add it to ``PlanState.interrupted``."""
-
-    occurrence: Occurrence
-    resume: bool
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Record this occurrence as skipped (it will never play)."""
-
-    occurrence: Occurrence
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Due or upcoming but not started now, and why (for status)."""
-
-    occurrence: Occurrence
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class RelayPlan:
-    """Desired relay state of one zone now, and when its next warm-up must begin."""
-
-    zone: str
-    on: bool
-    reason: Reason
-    next_on_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Prepare:
-    item_id: str
-    needed_by: datetime
-
-
-@dataclass(frozen=True)
-class Refusal:
-    slot_id: str
-    item_id: str
-    error: ScheduleError
-
-    @property
-    def reason(self) -> Reason:
-        return Reason(self.error.code, self.error.vi, self.error.en)
-
-
-@dataclass(frozen=True)
-class Plan:
-    now: datetime
-    start: Start | None
-    preempt: Preempt | None
-    skip: tuple[Skip, ...]
-    relays: tuple[RelayPlan, ...]
-    prepare: tuple[Prepare, ...]
-    next_wakeup: datetime
-    refused: tuple[Refusal, ...]
-    waiting: tuple[Waiting, ...]
-    held: Reason | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -790,74 +579,3 @@ def _plan_prepare(now: datetime, settings: Settings, items: Mapping[str, Plannab
         if o.item_id not in needed or o.scheduled_at < needed[o.item_id]:
             needed[o.item_id] = o.scheduled_at
     return tuple(Prepare(i, at) for i, at in sorted(needed.items(), key=lambda kv: (kv[1], kv[0])))
-
-
-# --------------------------------------------------------------------------- adapters
-
-
-def settings_from_config(config: Any) -> Settings:
-    """Settings from ``appliance.config.Config`` (duck-typed to keep this module free of I/O)."""
-    s = config.schedule
-    return Settings(grace_s=s.grace_minutes * 60.0, min_interval_s=s.min_interval_minutes * 60.0,
-                    max_duration_s=s.max_duration_minutes * 60.0, prepare_ahead_s=s.prepare_ahead_minutes * 60.0,
-                    resume_interrupted=bool(s.resume_interrupted), tz=config.device.timezone)
-
-
-def zone_rules_from_config(config: Any) -> tuple[ZoneRule, ...]:
-    """One ZoneRule per configured zone; a zone without windows uses schedule.default_windows."""
-    default = parse_windows(config.schedule.default_windows)
-    return tuple(ZoneRule(name=z.name, windows=parse_windows(z.windows) if z.windows else default,
-                          warmup_s=z.warmup_ms / 1000.0, cooldown_s=z.cooldown_ms / 1000.0) for z in config.zones)
-
-
-def _parse_instant(value: Any, what: str, slot_id: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ScheduleError(f"Lịch '{slot_id}': {what} '{value}' phải là giờ UTC dạng ISO 8601 có 'Z'.",
-                            f"Slot '{slot_id}': {what} '{value}' must be a UTC ISO 8601 time with 'Z'.",
-                            code="schedule_invalid.time")
-    return moment.astimezone(UTC)
-
-
-def _parse_local(value: Any, what: str, slot_id: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        moment = None
-    if moment is None or moment.tzinfo is not None:
-        raise ScheduleError(f"Lịch '{slot_id}': {what} '{value}' phải là giờ địa phương dạng YYYY-MM-DDTHH:MM:SS.",
-                            f"Slot '{slot_id}': {what} '{value}' must be a local time YYYY-MM-DDTHH:MM:SS.",
-                            code="schedule_invalid.time")
-    return moment
-
-
-def slot_from_schedule(item_id: str, schedule: Mapping[str, Any], *, slot_id: str | None = None,
-                       zones: Iterable[str] | None = None, valid_from: datetime | None = None,
-                       valid_until: datetime | None = None, origin: Literal["central", "local"] = "central") -> Slot:
-    """A Slot from the protocol's schedule object (``type``) or a ``slots`` table row shape (``kind``).
-
-    once:  {"type": "once", "starts": ["2025-01-01T23:00:00Z", ...], "duration_s": 60}
-    rrule: {"type": "rrule", "dtstart": "2025-01-02T06:00:00", "tzid": "Asia/Ho_Chi_Minh",
-            "rrule": "FREQ=DAILY", "exdates": ["2025-01-05T06:00:00"], "duration_s": 60}
-    """
-    slot_id = slot_id or f"{origin}:{item_id}"
-    kind = schedule.get("type", schedule.get("kind"))
-    duration = schedule.get("duration_s")
-    common: dict[str, Any] = {
-        "slot_id": slot_id, "item_id": item_id, "duration_s": float(duration) if duration else None,
-        "zones": tuple(zones) if zones is not None else None, "valid_from": valid_from,
-        "valid_until": valid_until, "origin": origin,
-    }
-    if kind == "once":
-        starts = tuple(_parse_instant(s, "thời điểm phát/start", slot_id) for s in schedule.get("starts") or ())
-        return Slot(kind="once", starts=starts, **common)
-    if kind == "rrule":
-        return Slot(kind="rrule", dtstart=_parse_local(schedule.get("dtstart"), "DTSTART", slot_id),
-                    rrule=str(schedule.get("rrule") or ""), tzid=schedule.get("tzid") or None,
-                    exdates=tuple(_parse_local(x, "EXDATE", slot_id) for x in schedule.get("exdates") or ()),
-                    **common)
-    raise ScheduleError(f"Lịch '{slot_id}': loại '{kind}' không hợp lệ (once hoặc rrule).",
-                        f"Slot '{slot_id}': type '{kind}' is invalid (once or rrule).", code="schedule_invalid.kind")

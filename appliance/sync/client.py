@@ -7,6 +7,10 @@ are followed by hand and only within central's origin; JSON bodies are size-boun
 media bodies may never be longer than the signed size. Every failure becomes a
 ``CentralError`` with a Vietnamese and an English reason. Every response's ``X-Server-Time``
 is recorded for the clock-trust code (``last_server_time``, ``server_offset_s``).
+
+Why one module of this length: JSON requests and media downloads share one set of rules
+(timeouts, retries, origin, size bounds, server time); keeping them together keeps every
+network path of the station under those same rules.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ page's items are committed, so a crash at any instant keeps all progress and nev
 ``ready`` item without its media file. Central's misbehaviour (bad JSON, HTTP errors,
 timeouts, oversized bodies) is logged and retried on the next sync; nothing already held is
 lost. Only ``CentralError`` is reported to the caller, inside ``SyncResult.error``.
+
+Why one module of this length: the order of a sync (feed page, verify, store, media, cursor)
+is its durability argument, and it reads best as one piece.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import protocol
-from appliance.central_client import CentralClient
-from appliance.config import Config
-from appliance.mediastore import MediaMismatch, MediaStore
-from appliance.store import Store, item_is_expired, to_utc_iso, utc_now_iso
+from appliance.state.config import Config
+from appliance.state.mediastore import MediaMismatch, MediaStore
+from appliance.state.store import Store, item_is_expired, to_utc_iso, utc_now_iso
+from appliance.sync.client import CentralClient
 from protocol.errors import CentralError, ConfigError, RejectedItem, StorageError, ValidationError
 
 log = logging.getLogger(__name__)

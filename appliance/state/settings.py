@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from appliance.config import Config, from_mapping
-from appliance.store import Store, utc_now_iso
+from appliance.state.config import Config, from_mapping
+from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ConfigError, ValidationError
 
 # Only these keys may be changed from the panel (no secrets, pins or paths).

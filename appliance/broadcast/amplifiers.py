@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance.clock import Clock, SystemClock, iso_z
-from appliance.config import ZoneConfig
 from appliance.errors import HardwareError
-from appliance.store import Store
+from appliance.state.config import ZoneConfig
+from appliance.state.store import Store
+from appliance.system.clock import Clock, SystemClock, iso_z
 
 Listener = Callable[[dict[str, Any]], None]
 

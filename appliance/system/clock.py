@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from appliance.store import Store
+from appliance.state.store import Store
 
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 RTC_DEVICE = Path("/dev/rtc0")

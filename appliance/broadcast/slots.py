@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from appliance import planner
-from appliance.config import Config
-from appliance.store import Store, utc_now_iso
+from appliance.broadcast import planner
+from appliance.state.config import Config
+from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
 
 _MAX_ONCE_STARTS = 100

@@ -1,0 +1,336 @@
+"""The on-air session: one occurrence at a time, from warm-up to its play-log outcome.
+
+``launch`` switches the zones' relays on and starts a session thread: it resolves the audio
+(a prepared clip, TTS for an emergency text, or a stream URL), writes the durable ``playing``
+row, waits out the warm-up, plays, and logs the outcome. ``cancel`` pre-empts or stops it in
+any phase. Order of durable writes: the ``playing`` row is committed (fsync) just before
+audio starts; at start-up rows still ``playing`` are marked interrupted, so the occurrence is
+in the records and never plays twice. Whatever the player or the media do, the session ends
+with its relays released and the daemon alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from appliance.broadcast import planner
+from appliance.broadcast.amplifiers import Amplifiers
+from appliance.broadcast.playlog import AlreadyPlayed, PlayLog, PlayStart
+from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.liveness import Heartbeats, debug_wedge_point
+from appliance.daemon.preparation import PreparationQueue
+from appliance.daemon.stream_relay import relay_stream
+from appliance.state.config import Config
+from appliance.state.store import Store
+from appliance.system.clock import Clock, iso_z
+from protocol.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+LEAD_MAX_S = 0.2                # never start audio earlier than this to absorb player latency
+SESSION_JOIN_S = 8.0
+PLAYER_START_TIMEOUT_S = 15.0   # a player that has not started audio by then is stopped
+PLAYER_END_SLACK_S = 30.0       # beyond the player's own watchdog: the daemon's backstop
+PLAYER_STOP_GRACE_S = 5.0       # a player that ignores stop this long is declared hung
+
+Outcome = tuple[str, str, float | None]   # play-log outcome, reason, seconds played
+
+
+@dataclasses.dataclass
+class Session:
+    """One occurrence on air (warm-up, then audio)."""
+
+    occurrence: planner.Occurrence
+    zones: tuple[str, ...]
+    audio_at: datetime
+    resume: bool
+    started_at: datetime
+    label: str
+    actor: str
+    text: str | None = None                      # emergency text to speak (no item)
+    phase: str = "warmup"
+    audio_started_at: datetime | None = None
+    play_id: str | None = None
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    cancel_reason: str = ""
+    cancel_outcome: str = "interrupted"
+    thread: threading.Thread | None = None
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    @property
+    def owner(self) -> str:
+        return "play:" + self.occurrence.key
+
+    @property
+    def live(self) -> bool:
+        return not self.done.is_set()
+
+
+def play_start_of(occ: planner.Occurrence, *, actor: str, attempt: int = 1,
+                  zones: tuple[str, ...] | None = None) -> PlayStart:
+    """The play-log row of an occurrence about to start (or be skipped)."""
+    scheduled = occ.trigger == "schedule"
+    return PlayStart(item_id=occ.item_id, item_version=occ.item_version, zones=list(zones or occ.zones),
+                     trigger=occ.trigger, occurrence_key=occ.key if scheduled or occ.key else None,
+                     attempt=attempt, slot_id=occ.slot_id or None, scheduled_start=iso_z(occ.scheduled_at),
+                     actor=actor)
+
+
+class OnAir:
+    def __init__(self, *, store: Store, clock: Clock, amplifiers: Amplifiers, playlog: PlayLog, player: Any,
+                 preparation: PreparationQueue, state: BroadcastState, heartbeats: Heartbeats,
+                 config: Callable[[], Config], emit: Callable[[dict[str, Any]], None],
+                 wake: Callable[[], None]) -> None:
+        self.store = store
+        self.clock = clock
+        self.amplifiers = amplifiers
+        self.playlog = playlog
+        self.player = player
+        self.preparation = preparation
+        self.state = state
+        self.heartbeats = heartbeats
+        self._config = config
+        self._emit = emit
+        self._wake = wake
+        self.session: Session | None = None
+        self.errors = 0
+        self.player_hung = False
+        self.last_capture: str | None = None
+        self._lead_s = 0.02
+
+    # ------------------------------------------------------------------ control
+
+    def launch(self, start: planner.Start) -> None:
+        occ = start.occurrence
+        transient, actor = self.state.take_start(occ.key, occ.item_id, resume=start.resume)
+        item = self.store.get_item(occ.item_id)
+        title = (item or {}).get("title") or (transient.item.title if transient else "") or occ.item_id
+        real_now = self.clock.now()
+        warmed_at = real_now + timedelta(seconds=self.amplifiers.warmup_s(list(start.zones)))
+        # The planner looked ahead: a request plays as soon as its relays are warm,
+        # a scheduled item at its time, and never before the warm-up is over.
+        audio_at = max(warmed_at, start.audio_at) if occ.trigger == "schedule" else warmed_at
+        session = Session(occurrence=occ, zones=start.zones, audio_at=audio_at, resume=start.resume,
+                          started_at=real_now, label=title, actor=actor,
+                          text=transient.text if transient else None)
+        # Relays first: the warm-up runs while the audio is resolved (TTS for an emergency text).
+        self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")
+        self.session = session
+        self._emit({"type": "warmup", "item_id": occ.item_id, "title": title, "key": occ.key,
+                    "zones": list(start.zones), "audio_at": iso_z(start.audio_at), "trigger": occ.trigger,
+                    "reason": start.reason.en})
+        session.thread = threading.Thread(target=self._run, args=(session,), name="on-air", daemon=True)
+        session.thread.start()
+
+    def cancel(self, session: Session, reason: str, *, outcome: str) -> None:
+        session.cancel_reason = reason
+        session.cancel_outcome = outcome
+        session.cancel.set()
+        if session.phase == "playing":
+            with contextlib.suppress(Exception):
+                self.player.stop(session.cancel_reason or "stop")
+
+    def cancel_and_wait(self, session: Session, reason: str, *, outcome: str = "interrupted") -> None:
+        self.cancel(session, reason, outcome=outcome)
+        session.done.wait(SESSION_JOIN_S)
+
+    def wait_for_end(self, session: Session) -> None:
+        session.done.wait(SESSION_JOIN_S)
+
+    def on_air(self) -> planner.OnAir | None:
+        """The session as the planner sees it (None once its audio is over)."""
+        session = self.session
+        if session is None or session.done.is_set() or session.phase == "ending":
+            return None
+        return planner.OnAir(session.occurrence, session.zones, session.started_at,
+                             "playing" if session.phase == "playing" else "warmup", session.audio_started_at)
+
+    def media_in_use(self) -> set[str]:
+        """The media file of what is on air (never deleted by the sync's housekeeping)."""
+        session = self.session
+        if session is None:
+            return set()
+        item = self.store.get_item(session.occurrence.item_id)
+        return {item["media_sha256"]} if item and item.get("media_sha256") else set()
+
+    # ------------------------------------------------------------------ the session thread
+
+    def _run(self, session: Session) -> None:
+        occ = session.occurrence
+        try:
+            self._play(session)
+        except Exception as exc:  # a failing player or bad media never kills the daemon
+            self.errors += 1
+            log.exception("session failed")
+            reason = f"{type(exc).__name__}: {exc}"
+            if session.play_id is not None:
+                with contextlib.suppress(Exception):
+                    self.playlog.finish(session.play_id, "failed", reason[:500])
+            with contextlib.suppress(Exception):
+                self.store.log_event("play.error", reason[:500], {"item_id": occ.item_id, "key": occ.key},
+                                     level="error")
+            self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "outcome": "failed",
+                        "reason": reason})
+        finally:
+            self.state.session_ended(session.zones, occ.item_id, self.clock.now())
+            self.amplifiers.release(list(session.zones), session.owner, "playback ended", immediate=True)
+            self.heartbeats.idle("player")
+            session.done.set()
+            if self.session is session:
+                self.session = None
+            self._wake()
+
+    def _play(self, session: Session) -> None:
+        occ = session.occurrence
+        source, duration, is_stream = self._resolve_source(session)
+        if session.cancel.is_set():
+            self._log_not_started(session)
+            return
+        attempt = 1
+        if session.resume:
+            attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0)
+        try:
+            # Durable BEFORE audio: a crash from here on leaves a row that restart marks interrupted.
+            session.play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
+                                                               zones=session.zones))
+        except AlreadyPlayed as exc:
+            self.store.log_event("play.refused", exc.en, {"key": occ.key}, level="warning")
+            return
+        # Wait out the warm-up; audio is requested ``lead`` early to absorb the player's start latency.
+        if self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
+            reason = f"during warm-up: {session.cancel_reason}"
+            self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
+            self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
+                        "outcome": session.cancel_outcome, "reason": reason})
+            return
+        session.phase = "playing"
+        self._emit({"type": "play_start", "item_id": occ.item_id, "title": session.label, "key": occ.key,
+                    "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
+                    "scheduled_at": iso_z(occ.scheduled_at)})
+        if is_stream:
+            outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow)
+        else:
+            outcome, reason, played = self._play_and_follow(session, source, duration, None)
+        # Audio is over: the planner may start the next item while this one is being logged.
+        session.phase = "ending"
+        self._wake()
+        row = self.playlog.finish(session.play_id, outcome, reason, played_s=played,
+                                  actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None)
+        self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
+                    "outcome": outcome, "reason": reason, "played_s": played,
+                    "actual_start": row.get("actual_start"), "capture": self.last_capture})
+
+    def _play_and_follow(self, session: Session, source: Any, duration: float | None,
+                         max_duration_s: float | None) -> Outcome:
+        """Play one source (a clip, or one attempt at a stream) and wait for its outcome."""
+        if max_duration_s is None:
+            playback = self.player.play(source, expected_duration_s=duration, label=session.label)
+            return self._follow(session, playback, expected_s=duration)
+        playback = self.player.play(source, expected_duration_s=None, max_duration_s=max_duration_s,
+                                    label=session.label)
+        return self._follow(session, playback, expected_s=max_duration_s)
+
+    def _follow(self, session: Session, playback: Any, *, expected_s: float | None) -> Outcome:
+        """Wait for a playback to end (or be cancelled); map its result to a play-log outcome.
+
+        The player has its own watchdog; this is the backstop for a player that hangs inside
+        libVLC: past a deadline it is stopped, and if it does not answer the daemon declares the
+        player hung, logs the play as failed and stops feeding the systemd watchdog (a restart
+        is the only cure for a wedged libVLC, and relays go off on the way).
+        """
+        audio = self._config().audio
+        requested = time.monotonic()
+        limit_s = PLAYER_START_TIMEOUT_S + (expected_s or 0.0) + audio.watchdog_margin_s \
+            + audio.stall_timeout_s + PLAYER_END_SLACK_S
+        deadline = requested + limit_s
+        self.heartbeats.beat("player")
+        debug_wedge_point("player")
+        while not playback.started.is_set() and not playback.done.is_set():
+            self.heartbeats.beat("player")
+            if session.cancel.is_set() or time.monotonic() > requested + PLAYER_START_TIMEOUT_S:
+                break
+            playback.started.wait(0.05)
+        stop_sent = not playback.started.is_set() and not playback.done.is_set()
+        if stop_sent:
+            with contextlib.suppress(Exception):
+                self.player.stop(session.cancel_reason or "stop")
+            deadline = min(deadline, time.monotonic() + PLAYER_STOP_GRACE_S)
+        if playback.started.is_set():
+            started_mono = getattr(playback, "started_monotonic", None) or time.monotonic()
+            latency = started_mono - getattr(playback, "requested_monotonic", requested)
+            # Our clock's view of when audio began (the daemon's clock may be offset in tests).
+            session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
+            self._lead_s = min(LEAD_MAX_S, max(0.0, 0.7 * self._lead_s + 0.3 * latency))
+        while True:
+            self.heartbeats.beat("player")
+            result = playback.wait(0.2)
+            if result is not None:
+                break
+            if (session.cancel.is_set() or time.monotonic() > deadline) and not stop_sent:
+                stop_sent = True
+                deadline = min(deadline, time.monotonic() + PLAYER_STOP_GRACE_S)
+                with contextlib.suppress(Exception):
+                    self.player.stop(session.cancel_reason or "stop")
+            elif stop_sent and time.monotonic() > deadline:
+                self.player_hung = True
+                message = f"player hung: no answer {limit_s:.0f} s after the request, nor to stop"
+                log.error(message)
+                with contextlib.suppress(Exception):
+                    self.store.log_event("player.hung", message, {"item_id": session.occurrence.item_id},
+                                         level="error")
+                return "failed", message, None
+        capture = getattr(result, "capture_path", None)
+        self.last_capture = str(capture) if capture else None
+        if session.cancel.is_set() and result.outcome == "stopped":
+            return session.cancel_outcome, session.cancel_reason, result.played_s
+        mapping = {"completed": "completed", "stopped": "interrupted", "error": "failed", "stalled": "failed",
+                   "overrun": "failed"}
+        outcome = mapping.get(result.outcome, "failed")
+        reason = "" if outcome == "completed" else f"{result.outcome}: {result.error or ''}".strip(": ")
+        return outcome, reason, result.played_s
+
+    def _log_not_started(self, session: Session) -> None:
+        """Cancelled during warm-up: log the occurrence interrupted (emergency) so it is accounted for."""
+        occ = session.occurrence
+        if occ.trigger != "schedule" and session.cancel_outcome != "interrupted":
+            return
+        attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0) if occ.key else 1
+        try:
+            play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
+                                                       zones=session.zones))
+        except AlreadyPlayed:
+            return
+        self.playlog.finish(play_id, "interrupted", f"during warm-up: {session.cancel_reason}", played_s=0.0)
+        self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": play_id,
+                    "outcome": "interrupted", "reason": f"during warm-up: {session.cancel_reason}"})
+
+    def _wait_until(self, moment: datetime, *, lead: float, cancel: threading.Event) -> bool:
+        """Sleep until ``moment - lead`` on the monotonic clock; True if cancelled first."""
+        target = self.clock.monotonic() + (moment - self.clock.now()).total_seconds() - lead
+        while True:
+            self.heartbeats.beat("player")
+            remaining = target - self.clock.monotonic()
+            if remaining <= 0:
+                return cancel.is_set()
+            if cancel.wait(min(remaining, 0.5)):
+                return True
+
+    def _resolve_source(self, session: Session) -> tuple[Any, float | None, bool]:
+        occ = session.occurrence
+        if session.text is not None:
+            prepared = self.preparation.prepare_text(session.text)
+            return prepared.path, float(prepared.duration_s), False
+        item = self.store.get_item(occ.item_id)
+        if item is None:
+            raise ValidationError(f"Không có bản tin {occ.item_id}.", f"No item {occ.item_id}.")
+        if item["kind"] == "stream":
+            return item["media_url"], occ.duration_s, True
+        prepared = self.preparation.prepare_item(item)
+        return prepared.path, float(prepared.duration_s), False

@@ -1,0 +1,209 @@
+"""The scheduler: gather plain data, ask the pure planner, carry out its plan, sleep.
+
+Each step collects the items, the slots (central's schedules and the operator's), the play-log
+records, what is on air, the relay states and the clock's trust, calls ``planner.plan``,
+carries out the returned plan (skip, pre-empt, start, relays, prepare) and sleeps until
+``plan.next_wakeup`` on an Event with a short cap, so a clock jump is noticed within seconds.
+New items, operator actions and central commands set the Event and wake it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from appliance.broadcast import planner
+from appliance.broadcast.amplifiers import Amplifiers
+from appliance.broadcast.playlog import PlayLog
+from appliance.broadcast.slots import SlotRepository, to_planner_slot
+from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.liveness import Heartbeats
+from appliance.daemon.onair import OnAir, play_start_of
+from appliance.daemon.preparation import PreparationQueue
+from appliance.state.config import Config
+from appliance.state.store import Store
+from appliance.system.clock import Clock, ClockTrust, JumpDetector, iso_z, parse_iso_z
+from protocol.errors import CommuneRadioError
+
+log = logging.getLogger(__name__)
+
+WAKE_CAP_S = 5.0                # longest sleep: a clock jump is noticed within this
+# The planner is asked about "now + PLAN_AHEAD_S", so a start is decided early enough to write
+# the durable 'playing' row and open the player before the audio is due.
+PLAN_AHEAD_S = 0.25
+
+
+class Scheduler:
+    def __init__(self, *, store: Store, clock: Clock, config: Callable[[], Config], amplifiers: Amplifiers,
+                 trust: ClockTrust, playlog: PlayLog, onair: OnAir, preparation: PreparationQueue,
+                 state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None]) -> None:
+        self.store = store
+        self.clock = clock
+        self._config = config
+        self.amplifiers = amplifiers
+        self.trust = trust
+        self.playlog = playlog
+        self.onair = onair
+        self.preparation = preparation
+        self.state = state
+        self.heartbeats = heartbeats
+        self._emit = emit
+        self._jumps = JumpDetector(clock)
+        self.last_plan: planner.Plan | None = None
+        self.loop_beat = time.monotonic()
+        self.errors = 0
+
+    def run(self, stopping: threading.Event, wake: threading.Event, ready: threading.Event) -> None:
+        while not stopping.is_set():
+            self.loop_beat = time.monotonic()
+            self.heartbeats.beat("scheduler")
+            wait_s = WAKE_CAP_S
+            try:
+                wait_s = self.step()
+            except Exception as exc:  # log and carry on: the calendar must keep running
+                self.errors += 1
+                log.exception("scheduler step failed")
+                with contextlib.suppress(Exception):
+                    self.store.log_event("scheduler.error", repr(exc)[:500], level="error")
+                wait_s = 1.0
+            ready.set()
+            if stopping.is_set():
+                return
+            wake.wait(max(0.0, min(WAKE_CAP_S, wait_s)))
+            wake.clear()
+
+    def alive(self) -> bool:
+        """The loop beats at least every WAKE_CAP_S."""
+        return time.monotonic() - self.loop_beat < WAKE_CAP_S * 3
+
+    def step(self) -> float:
+        """One plan; returns how long to sleep before the next."""
+        jump = self._jumps.check()
+        if jump:
+            self.store.log_event("clock.jump", f"wall clock stepped {jump:+.1f} s; re-planning",
+                                 {"step_s": round(jump, 3)}, level="warning")
+            self._emit({"type": "clock_jump", "step_s": round(jump, 3)})
+        verdict = self.trust.check()
+        relay_deadline = self.amplifiers.tick()
+        now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
+        items = self._plannable_items()
+        slots = self._planner_slots()
+        state = self._plan_state(now, verdict.trusted)
+        result = planner.plan(now, items, slots, self.zone_rules, self.settings, state)
+        self.last_plan = result
+        self._apply(result, now)
+        wait = (result.next_wakeup - self.clock.now()).total_seconds() - PLAN_AHEAD_S
+        if relay_deadline is not None:
+            wait = min(wait, relay_deadline - self.clock.monotonic())
+        return wait
+
+    @functools.cached_property
+    def settings(self) -> planner.Settings:
+        return planner.settings_from_config(self._config())
+
+    @functools.cached_property
+    def zone_rules(self) -> tuple[planner.ZoneRule, ...]:
+        return tuple(planner.zone_rules_from_config(self._config()))
+
+    # ------------------------------------------------------------------ inputs
+
+    def _plannable_items(self) -> list[planner.PlannableItem]:
+        items = [self._to_plannable(row) for row in self.store.list_items() if row["state"] != "rejected"]
+        items.extend(self.state.transient_items())
+        return items
+
+    def _to_plannable(self, row: dict[str, Any]) -> planner.PlannableItem:
+        prepared = self.preparation.prepared_for((row["id"], int(row["version"])))
+        if row["kind"] == "stream":
+            ready, duration = row["state"] == "ready", None
+        else:
+            ready = row["state"] == "ready" and prepared is not None
+            duration = float(prepared.duration_s) if prepared is not None else estimate_duration(row, self._config())
+        zones = tuple(row.get("zones") or ("*",))
+        return planner.PlannableItem(
+            id=row["id"], version=int(row["version"]), kind=row["kind"], priority=row["priority"],
+            title=row.get("title") or "", zones=zones, valid_from=_opt_dt(row.get("valid_from")),
+            valid_until=_opt_dt(row.get("valid_until")), revoked=bool(row.get("revoked")) or row["state"] == "revoked",
+            ready=ready, duration_s=duration)
+
+    def _planner_slots(self) -> list[planner.Slot]:
+        slots: list[planner.Slot] = []
+        for row in self.store.list_items():
+            if isinstance(row.get("schedule"), dict):
+                with contextlib.suppress(CommuneRadioError, ValueError, TypeError, KeyError):
+                    slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=f"central:{row['id']}"))
+        for slot in SlotRepository(self.store, self._config()).list():
+            with contextlib.suppress(CommuneRadioError, ValueError):
+                slots.append(to_planner_slot(slot))
+        return slots
+
+    def _plan_state(self, now: datetime, trusted: bool) -> planner.PlanState:
+        since = now - timedelta(seconds=self.settings.lookback_s + self.settings.max_delay_s)
+        records: dict[str, planner.Record] = {}
+        rows = self.store.query(
+            "SELECT occurrence_key, outcome, actual_start, actual_end FROM play_log"
+            " WHERE occurrence_key IS NOT NULL AND (scheduled_start IS NULL OR scheduled_start >= ?)"
+            " ORDER BY occurrence_key, attempt", (iso_z(since),))
+        for r in rows:
+            outcome = "started" if r["outcome"] == "playing" else r["outcome"]
+            records[r["occurrence_key"]] = planner.Record(outcome, _opt_dt(r["actual_start"]), _opt_dt(r["actual_end"]))
+        mono = self.clock.monotonic()
+        real_now = self.clock.now()   # ``now`` is planned ahead; relay times are real
+        relays_on = {name: real_now - timedelta(seconds=mono - info_mono)
+                     for name, info_mono in self.amplifiers.on_since().items()}
+        requests, interrupted, audio_ended_at = self.state.snapshot()
+        return planner.PlanState(records=records, on_air=self.onair.on_air(), requests=requests,
+                                 interrupted=interrupted, clock_trusted=trusted,
+                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at)
+
+    # ------------------------------------------------------------------ carrying out the plan
+
+    def _apply(self, result: planner.Plan, now: datetime) -> None:
+        for skip in result.skip:
+            occ = skip.occurrence
+            row = self.playlog.skip(play_start_of(occ, actor="scheduler"), skip.reason.en)
+            self.state.forget_request(occ.key)
+            if row is not None:
+                self._emit({"type": "skipped", "item_id": occ.item_id, "key": occ.key, "reason": skip.reason.en,
+                            "reason_vi": skip.reason.vi})
+        if result.preempt is not None:
+            session = self.onair.session
+            if session is not None and session.occurrence.key == result.preempt.occurrence.key:
+                if result.preempt.resume:
+                    self.state.note_interrupted(planner.Interrupted(session.occurrence, now))
+                self.onair.cancel_and_wait(session, result.preempt.reason.en)
+        if result.start is not None:
+            current = self.onair.session
+            if current is not None and current.live:
+                # The planner started something while we still show a session: it ends first.
+                self.onair.wait_for_end(current)
+            self.onair.launch(result.start)
+        for rp in result.relays:
+            if rp.on:
+                self.amplifiers.acquire([rp.zone], "plan", rp.reason.en)
+            else:
+                self.amplifiers.release([rp.zone], "plan", rp.reason.en, immediate=True)
+        for prep in result.prepare:
+            self.preparation.request(prep.item_id)
+
+
+def _opt_dt(value: str | None) -> datetime | None:
+    return parse_iso_z(value) if value else None
+
+
+def estimate_words(text: str, config: Config) -> float:
+    """Rough spoken length of a text before it is synthesized (words / rate, plus chimes)."""
+    words = max(1, len(text.split()))
+    return round(words / config.tts.rate * 60 + (4.0 if config.audio.chime else 0.0), 1)
+
+
+def estimate_duration(row: dict[str, Any], config: Config) -> float | None:
+    if row["kind"] == "text":
+        return estimate_words(row.get("text") or "", config)
+    return None
