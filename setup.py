@@ -48,6 +48,7 @@ setup(
             "ruff",
             "pyyaml",
             "openapi-spec-validator",
+            "import-linter>=2.1",
         ],
     },
     entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},

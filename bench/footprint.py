@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.system import procstats  # noqa: E402
-from tests.daemon_proc import DaemonProcess  # noqa: E402
+from tests.support.daemon_proc import DaemonProcess  # noqa: E402
 
 TEXT = ("Thông báo của Ủy ban nhân dân xã: sáng mai lúc bảy giờ, tiêm chủng mở rộng cho trẻ em "
         "dưới năm tuổi tại trạm y tế xã. Đề nghị các gia đình đưa trẻ đến đúng giờ.")
