@@ -5,6 +5,13 @@ from setuptools import find_packages, setup
 version = {}
 exec(Path("appliance/version.py").read_text(), version)
 
+CENTRAL = [
+    "sqlalchemy>=2.0.30,<2.1",
+    "alembic>=1.13,<2",
+    "psycopg[binary]>=3.1.18,<4; platform_machine == 'x86_64' or platform_machine == 'aarch64'",
+    "psycopg>=3.1.18,<4; platform_machine != 'x86_64' and platform_machine != 'aarch64'",
+]
+
 setup(
     name="commune-radio",
     version=version["__version__"],
@@ -20,7 +27,8 @@ setup(
         "appliance": ["state/migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
                       "panel/static/*", "demo/*.toml"],
         "audio": ["assets/*"],
-        "central": ["migrations/*.sql", "templates/*.html"],
+        "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
+                    "store/migrations/versions/*.py", "templates/*.html"],
     },
     install_requires=[
         "requests>=2.28",
@@ -40,7 +48,11 @@ setup(
     ],
     extras_require={
         "piper": ["piper-tts"],
-        "test": [
+        # Central (`commune-central`, and the station's `demo`, which runs one): its storage layer.
+        # The station itself needs none of it. psycopg's binary wheels exist for x86_64 and aarch64;
+        # elsewhere psycopg uses the system's libpq (Debian: libpq5).
+        "central": CENTRAL,
+        "test": [*CENTRAL,
             "pytest>=7",
             "pytest-timeout",
             "hypothesis>=6",

@@ -1,8 +1,8 @@
 """The reference central's app factory: services in ``app.extensions``, one blueprint per face.
 
-``create_app(data_dir)`` opens the catalog (items, devices, signing key), the monitor and the
-admin authentication over ``data_dir`` (created and keyed on first use), installs the
-operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
+``create_app(data_dir)`` opens central's store (the database its configuration names: SQLite
+in ``data_dir`` by default), the catalog (items, devices, signing key), the monitor and the
+admin authentication over it (created and keyed on first use), installs the operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
 (login) and ``monitoring`` (pages and JSON API). Blueprints reach the services through
 ``central.http``; none of them imports this module or another blueprint.
 """
@@ -18,24 +18,29 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from central.admin import AdminAuth
-from central.catalog import DB_FILE, Catalog
+from central.catalog import Catalog
+from central.config import CentralConfig
 from central.device_api import device_api
 from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
-from central.monitoring import Monitor
+from central.monitor import Monitor
 from central.monitoring_web import local_time, monitoring
 from central.operator_web import install_operator_guard, operator
 
 
 def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
-               faults: Faults | None = None) -> Flask:
-    """The central WSGI app over ``data_dir``."""
-    catalog = Catalog(Path(data_dir), clock=clock)
+               faults: Faults | None = None, config: CentralConfig | None = None) -> Flask:
+    """The central WSGI app over ``data_dir`` (and ``config``'s database). Close it with
+    ``app.extensions["central.catalog"].close()``."""
+    config = config or CentralConfig(data_dir=Path(data_dir))
+    catalog = Catalog(Path(data_dir), clock=clock, config=config)
     app = Flask("central")
+    app.extensions["central.config"] = config
+    app.extensions["central.store"] = catalog.store
     app.extensions["central.catalog"] = catalog
-    app.extensions["central.monitor"] = Monitor(catalog.data_dir / DB_FILE, clock=catalog.clock,
-                                                private_key=catalog.private_key)
-    app.extensions["central.admin"] = AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock)
+    app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
+                                                retention=config.retention)
+    app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.jinja_env.filters["local_time"] = local_time
 
     @app.errorhandler(ApiError)

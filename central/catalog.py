@@ -1,27 +1,30 @@
 """The reference central's catalogue: devices, items, media and the per-device feed.
 
-This is the Python API that the CLI, the HTTP server, the demo and the tests share.
-Items go draft → approved (signed on approval) → revoked (a new signed version with
-``revoked: true``). Each publication takes the next feed sequence number; a device's
-cursor is the sequence number it has seen, qualified by an epoch that is random per data
-directory, so a central rebuilt from scratch never answers "nothing new" to a stale cursor.
+This is the Python API that the CLI, the HTTP server, the demo and the tests share. Items go
+draft → approved (signed on approval) → revoked (a new signed version with ``revoked: true``).
+Each publication takes the next feed position; a device's cursor is the position it has seen,
+qualified by an epoch that is random per database, so a central rebuilt from scratch never
+answers "nothing new" to a stale cursor. Storage is ``central.store`` (SQLite or PostgreSQL);
+this module validates, signs and decides what a device's feed holds.
 
-Why one module of this length: the catalog is the reference central's whole item and device
-store (SQLite); the storage layer for production scale replaces it.
+A feed poll writes nothing and reads only the index entries of the device's own audience
+(``central.audience``), so an unchanged poll costs the same whatever other communes publish.
+
+Why one module of this length: it is the whole item-and-device service (validation of every
+operator input, signing, publication, the feed and the test hooks that forge feed entries);
+the editorial workflow (issue 12) is expected to move items into a module of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import mimetypes
 import re
 import secrets
-import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,18 +33,22 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import protocol
+from central.audience import device_audience, item_audience, reaches
+from central.config import CentralConfig
 from central.keys import load_or_create_key
 from central.media import MediaFiles
-from protocol.errors import RejectedItem, StorageError, ValidationError
+from central.store import Store, Transaction
+from central.store.devices import DeviceRow, DuplicateDevice
+from central.store.items import DuplicateItem, ItemRow
+from protocol.errors import RejectedItem, ValidationError
 
 Clock = Callable[[], datetime]
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-DB_FILE = "central.db"
 _CURSOR_RE = re.compile(r"^([0-9a-f]{8})\.([0-9]{1,15})$")
 # Fields an operator may change on an item; targeting is fixed once published (see update_item).
 _CONTENT_FIELDS = ("kind", "title", "text", "language", "media", "priority", "valid_from",
                    "valid_until", "schedule")
 _TARGET_FIELDS = ("zones", "devices")
+_FEED_BATCH = 200
 
 
 def system_clock() -> datetime:
@@ -56,12 +63,22 @@ def _invalid(vi: str, en: str) -> ValidationError:
     return ValidationError(vi, en)
 
 
+def _no_item(item_id: str) -> ValidationError:
+    return _invalid(f"Không có bản tin {str(item_id)[:64]}.", f"No item {str(item_id)[:64]}.")
+
+
+def _utc_or_none(value: Any) -> datetime | None:
+    try:
+        return protocol.parse_utc(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Device:
     id: str
     zones: tuple[str, ...]
     created_at: str
-    last_seen_at: str | None
 
 
 @dataclass(frozen=True)
@@ -74,75 +91,38 @@ class BadCursor(ValueError):
     """The cursor is not one this central could have issued (HTTP 400)."""
 
 
-class Catalog:
-    """Thread-safe handle on one central data directory."""
+def _device(row: DeviceRow) -> Device:
+    return Device(id=row.id, zones=row.zones, created_at=protocol.format_utc(row.created_at))
 
-    def __init__(self, data_dir: Path, *, clock: Clock | None = None) -> None:
+
+class Catalog:
+    """Thread-safe handle on one central: its data directory (key, media) and its database."""
+
+    def __init__(self, data_dir: Path, *, clock: Clock | None = None, config: CentralConfig | None = None,
+                 store: Store | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.clock: Clock = clock or system_clock
+        self.config = config or CentralConfig(data_dir=self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._key = load_or_create_key(self.data_dir)
         self.media = MediaFiles(self.data_dir / "media")
-        self._lock = threading.RLock()
-        try:
-            self._conn = sqlite3.connect(self.data_dir / DB_FILE, timeout=15.0, isolation_level=None,
-                                         check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StorageError(f"Không mở được cơ sở dữ liệu trung tâm: {exc}",
-                               f"Cannot open the central database: {exc}") from None
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=15000")
-        self._migrate()
-        self.epoch = self._meta_get_or_set("epoch", secrets.token_hex(4))
+        self._owns_store = store is None
+        self.store = store or Store.open(self.config.effective_database_url, pool_size=self.config.pool_size,
+                                         max_overflow=self.config.max_overflow)
+        with self.store.write() as tx:
+            self.epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
 
     # ------------------------------------------------------------------ plumbing
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            for path in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
-                number = int(path.name[:4])
-                if number <= current:
-                    continue
-                sql = path.read_text(encoding="utf-8")
-                try:
-                    self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version={number};\nCOMMIT;")
-                except sqlite3.Error as exc:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise StorageError(f"Nâng cấp cơ sở dữ liệu trung tâm thất bại ({path.name}): {exc}",
-                                       f"Central database migration {path.name} failed: {exc}") from None
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _meta_get_or_set(self, key: str, default: str) -> str:
-        with self._tx() as tx:
-            row = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                return str(row["value"])
-            tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, default))
-            return default
 
     def _now_iso(self) -> str:
         return protocol.format_utc(self.clock())
@@ -173,57 +153,44 @@ class Catalog:
         zone_list = self._check_zones(zones, allow_all=False)
         token = secrets.token_urlsafe(32)
         try:
-            with self._tx() as tx:
-                tx.execute("INSERT INTO devices (id, token_hash, zones, created_at) VALUES (?, ?, ?, ?)",
-                           (device_id, token_hash(token), json.dumps(zone_list), self._now_iso()))
-        except sqlite3.IntegrityError:
+            with self.store.write() as tx:
+                tx.devices.add(device_id, token_hash=token_hash(token), zones=zone_list, now=self.clock())
+        except DuplicateDevice:
             raise _invalid(f"Thiết bị {device_id} đã tồn tại.", f"Device {device_id} already exists.") from None
         return token
 
     def rotate_token(self, device_id: str) -> str:
         token = secrets.token_urlsafe(32)
-        with self._tx() as tx:
-            if tx.execute("UPDATE devices SET token_hash = ? WHERE id = ?",
-                          (token_hash(token), device_id)).rowcount != 1:
+        with self.store.write() as tx:
+            if not tx.devices.set_token_hash(device_id, token_hash(token)):
                 raise _invalid(f"Không có thiết bị {device_id}.", f"No device {device_id}.")
         return token
 
     def set_device_zones(self, device_id: str, zones: Sequence[str]) -> None:
         zone_list = self._check_zones(zones, allow_all=False)
-        with self._tx() as tx:
-            if tx.execute("UPDATE devices SET zones = ? WHERE id = ?",
-                          (json.dumps(zone_list), device_id)).rowcount != 1:
+        with self.store.write() as tx:
+            if not tx.devices.set_zones(device_id, zone_list):
                 raise _invalid(f"Không có thiết bị {device_id}.", f"No device {device_id}.")
 
     def get_device(self, device_id: str) -> Device | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM devices WHERE id = ?", (device_id,)).fetchone()
-        return self._device(row) if row is not None else None
+        with self.store.read() as tx:
+            row = tx.devices.get(device_id)
+        return _device(row) if row is not None else None
 
     def list_devices(self) -> list[Device]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM devices ORDER BY id").fetchall()
-        return [self._device(r) for r in rows]
+        with self.store.read() as tx:
+            return [_device(r) for r in tx.devices.list()]
 
     def authenticate(self, token: str | None) -> Device | None:
         """The device owning ``token``, or None. Lookup by hash; compared in constant time."""
         if not token or len(token) > 200:
             return None
         wanted = token_hash(token)
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM devices WHERE token_hash = ?", (wanted,)).fetchone()
-        if row is None or not hmac.compare_digest(row["token_hash"], wanted):
+        with self.store.read() as tx:
+            row = tx.devices.by_token_hash(wanted)
+        if row is None or not hmac.compare_digest(row.token_hash, wanted):
             return None
-        return self._device(row)
-
-    def touch_device(self, device_id: str) -> None:
-        with self._tx() as tx:
-            tx.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", (self._now_iso(), device_id))
-
-    @staticmethod
-    def _device(row: sqlite3.Row) -> Device:
-        return Device(id=row["id"], zones=tuple(json.loads(row["zones"])), created_at=row["created_at"],
-                      last_seen_at=row["last_seen_at"])
+        return _device(row)
 
     @staticmethod
     def _check_device_id(device_id: Any) -> str:
@@ -252,8 +219,6 @@ class Catalog:
     def add_media(self, source: Path | bytes, *, mime: str | None = None) -> dict[str, Any]:
         """Store an audio file; returns the protocol ``media`` object referencing it."""
         if isinstance(source, bytes | bytearray):
-            import io
-
             sha, size = self.media.put_stream(io.BytesIO(bytes(source)))
             guessed = None
         else:
@@ -267,20 +232,19 @@ class Catalog:
             raise _invalid("Tệp âm thanh rỗng.", "The audio file is empty.")
         if not mime.startswith("audio/") or not protocol.MIME_RE.match(mime):
             raise _invalid(f"Không phải tệp âm thanh (kiểu {mime}).", f"Not an audio file (type {mime}).")
-        with self._tx() as tx:
-            tx.execute("INSERT OR IGNORE INTO media (sha256, bytes, mime, created_at) VALUES (?, ?, ?, ?)",
-                       (sha, size, mime, self._now_iso()))
+        with self.store.write() as tx:
+            tx.items.add_media(sha, size=size, mime=mime, now=self.clock())
         return {"url": f"/v1/media/{sha}", "sha256": sha, "bytes": size, "mime": mime}
 
     def media_info(self, sha256: str) -> tuple[Path, int, str] | None:
         """(path, bytes, mime) of stored media, or None."""
         if not self.media.has(sha256):
             return None
-        with self._lock:
-            row = self._conn.execute("SELECT bytes, mime FROM media WHERE sha256 = ?", (sha256,)).fetchone()
-        if row is None:
+        with self.store.read() as tx:
+            found = tx.items.media(sha256)
+        if found is None:
             return None
-        return self.media.path_for(sha256), int(row["bytes"]), str(row["mime"])
+        return self.media.path_for(sha256), found[0], found[1]
 
     # ------------------------------------------------------------------ items
 
@@ -297,15 +261,11 @@ class Catalog:
                    "schedule": dict(schedule) if schedule is not None else None}
         targets = {"zones": list(zones), "devices": list(devices)}
         self._check_content(item_id, content, targets)
-        now = self._now_iso()
         try:
-            with self._tx() as tx:
-                tx.execute(
-                    "INSERT INTO items (id, state, version, draft, target_zones, target_devices, created_at,"
-                    " updated_at) VALUES (?, 'draft', 0, ?, ?, ?, ?, ?)",
-                    (item_id, json.dumps(content, ensure_ascii=False), json.dumps(targets["zones"]),
-                     json.dumps(targets["devices"]), now, now))
-        except sqlite3.IntegrityError:
+            with self.store.write() as tx:
+                tx.items.add(item_id, draft=content, zones=targets["zones"], devices=targets["devices"],
+                             now=self.clock())
+        except DuplicateItem:
             raise _invalid(f"Bản tin {item_id} đã tồn tại.", f"Item {item_id} already exists.") from None
         return item_id
 
@@ -321,14 +281,14 @@ class Catalog:
             names = ", ".join(sorted(unknown))
             raise _invalid(f"Không sửa được trường {names}.", f"Cannot change field(s) {names}.")
         row = self._item_row(item_id)
-        if row["state"] == "revoked":
+        if row.state == "revoked":
             raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is revoked.")
-        targets = {"zones": json.loads(row["target_zones"]), "devices": json.loads(row["target_devices"])}
-        if row["published"] is not None and any(
+        targets = {"zones": row.zones, "devices": row.devices}
+        if row.published is not None and any(
                 f in changes and list(changes[f]) != targets[f] for f in _TARGET_FIELDS):
             raise _invalid("Không đổi được vùng/thiết bị của bản tin đã phát hành; hãy thu hồi và tạo bản tin mới.",
                            "Targeting of a published item is fixed; revoke it and create a new item.")
-        content = json.loads(row["draft"])
+        content = dict(row.draft)
         for field in _CONTENT_FIELDS:
             if field in changes:
                 value = changes[field]
@@ -337,24 +297,28 @@ class Catalog:
             if field in changes:
                 targets[field] = list(changes[field])
         self._check_content(item_id, content, targets)
-        with self._tx() as tx:
-            tx.execute(
-                "UPDATE items SET state = 'draft', draft = ?, target_zones = ?, target_devices = ?,"
-                " updated_at = ? WHERE id = ?",
-                (json.dumps(content, ensure_ascii=False), json.dumps(targets["zones"]),
-                 json.dumps(targets["devices"]), self._now_iso(), item_id))
+        with self.store.write() as tx:
+            current = self._locked_row(tx, item_id)
+            if current.state == "revoked" or (current.published is not None and
+                                              (current.zones, current.devices) != (row.zones, row.devices)):
+                raise _invalid(f"Bản tin {item_id} vừa thay đổi; hãy thử lại.",
+                               f"Item {item_id} changed meanwhile; try again.")
+            tx.items.set_draft(item_id, content, zones=targets["zones"], devices=targets["devices"],
+                               now=self.clock())
+            tx.items.set_state(item_id, "draft", now=self.clock())
 
     def approve_item(self, item_id: str, *, by: str) -> dict[str, Any]:
         """Sign the draft as the next version and publish it; returns the signed document."""
         self._check_person(by)
-        row = self._item_row(item_id)
-        if row["state"] == "revoked":
-            raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is revoked.")
-        if row["state"] == "approved":
-            raise _invalid(f"Bản tin {item_id} đã được duyệt, không có thay đổi chờ duyệt.",
-                           f"Item {item_id} is already approved; nothing is waiting for approval.")
-        doc = self._document(row, json.loads(row["draft"]), version=row["version"] + 1, by=by, revoked=False)
-        return self._publish(item_id, doc, state="approved")
+        with self.store.write() as tx:
+            row = self._locked_row(tx, item_id)
+            if row.state == "revoked":
+                raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is revoked.")
+            if row.state == "approved":
+                raise _invalid(f"Bản tin {item_id} đã được duyệt, không có thay đổi chờ duyệt.",
+                               f"Item {item_id} is already approved; nothing is waiting for approval.")
+            doc = self._document(row, row.draft, version=row.version + 1, by=by, revoked=False)
+            return self._publish(tx, row, doc, state="approved")
 
     def revoke_item(self, item_id: str, *, by: str = "central") -> dict[str, Any] | None:
         """Withdraw an item: devices receive a new signed version with ``revoked: true``.
@@ -362,44 +326,45 @@ class Catalog:
         Returns that document, or None for a draft that was never published.
         """
         self._check_person(by)
-        row = self._item_row(item_id)
-        if row["state"] == "revoked":
-            raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is already revoked.")
-        if row["published"] is None:
-            with self._tx() as tx:
-                tx.execute("UPDATE items SET state = 'revoked', updated_at = ? WHERE id = ?",
-                           (self._now_iso(), item_id))
-            return None
-        # The withdrawal keeps the content devices hold; only version, approval and flag change.
-        held = json.loads(row["published"])
-        content = {f: held.get(f) for f in _CONTENT_FIELDS}
-        doc = self._document(row, content, version=row["version"] + 1, by=by, revoked=True)
-        return self._publish(item_id, doc, state="revoked")
+        with self.store.write() as tx:
+            row = self._locked_row(tx, item_id)
+            if row.state == "revoked":
+                raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is already revoked.")
+            if row.published is None:
+                tx.items.set_state(item_id, "revoked", now=self.clock())
+                return None
+            # The withdrawal keeps the content devices hold; only version, approval and flag change.
+            held = json.loads(row.published)
+            content = {f: held.get(f) for f in _CONTENT_FIELDS}
+            doc = self._document(row, content, version=row.version + 1, by=by, revoked=True)
+            return self._publish(tx, row, doc, state="revoked")
 
     def list_items(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM items ORDER BY created_at, id").fetchall()
-        out = []
-        for row in rows:
-            content = json.loads(row["draft"])
-            out.append({
-                "id": row["id"], "state": row["state"], "version": row["version"], "kind": content["kind"],
-                "title": content["title"], "priority": content["priority"],
-                "zones": json.loads(row["target_zones"]), "devices": json.loads(row["target_devices"]),
-                "published": row["published"] is not None, "seq": row["seq"],
-                "valid_until": content["valid_until"], "updated_at": row["updated_at"],
-            })
-        return out
+        with self.store.read() as tx:
+            rows = tx.items.list()
+        return [{
+            "id": row.id, "state": row.state, "version": row.version, "kind": row.draft["kind"],
+            "title": row.draft["title"], "priority": row.draft["priority"], "zones": row.zones,
+            "devices": row.devices, "published": row.published is not None, "seq": row.seq,
+            "valid_until": row.draft["valid_until"], "updated_at": protocol.format_utc(row.updated_at),
+        } for row in rows]
 
     def get_published(self, item_id: str) -> dict[str, Any] | None:
         row = self._item_row(item_id)
-        return json.loads(row["published"]) if row["published"] is not None else None
+        return json.loads(row.published) if row.published is not None else None
 
-    def _item_row(self, item_id: str) -> sqlite3.Row:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+    def _item_row(self, item_id: str) -> ItemRow:
+        with self.store.read() as tx:
+            row = tx.items.get(item_id)
         if row is None:
-            raise _invalid(f"Không có bản tin {str(item_id)[:64]}.", f"No item {str(item_id)[:64]}.")
+            raise _no_item(item_id)
+        return row
+
+    @staticmethod
+    def _locked_row(tx: Transaction, item_id: str) -> ItemRow:
+        row = tx.items.get(item_id, for_update=True)
+        if row is None:
+            raise _no_item(item_id)
         return row
 
     @staticmethod
@@ -424,30 +389,29 @@ class Catalog:
             raise _invalid(f"Chưa tải lên tệp âm thanh {media['sha256'][:12]}….",
                            f"Media {media['sha256'][:12]}… has not been uploaded.")
 
-    def _document(self, row: sqlite3.Row, content: dict[str, Any], *, version: int, by: str,
+    def _document(self, row: ItemRow, content: dict[str, Any], *, version: int, by: str,
                   revoked: bool) -> dict[str, Any]:
-        return {"id": row["id"], "version": version, **{f: content[f] for f in _CONTENT_FIELDS},
-                "zones": json.loads(row["target_zones"]), "devices": json.loads(row["target_devices"]),
+        return {"id": row.id, "version": version, **{f: content[f] for f in _CONTENT_FIELDS},
+                "zones": row.zones, "devices": row.devices,
                 "approved_by": by.strip(), "approved_at": self._now_iso(), "revoked": revoked}
 
-    def _publish(self, item_id: str, doc: dict[str, Any], *, state: str) -> dict[str, Any]:
+    def _publish(self, tx: Transaction, row: ItemRow, doc: dict[str, Any], *, state: str) -> dict[str, Any]:
         signed = protocol.sign_item(doc, self._key)
-        self._store_published(item_id, signed, version=doc["version"], state=state)
+        self._store_published(tx, row, signed, version=doc["version"], state=state)
         return signed
 
-    def _store_published(self, item_id: str, doc: Any, *, version: int | None = None,
+    def _store_published(self, tx: Transaction, row: ItemRow, doc: Any, *, version: int | None = None,
                          state: str | None = None) -> None:
-        with self._tx() as tx:
-            seq = int(tx.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM items").fetchone()[0])
-            valid_until = doc.get("valid_until") if isinstance(doc, dict) else None
-            tx.execute(
-                "UPDATE items SET published = ?, seq = ?, valid_until = ?, updated_at = ?,"
-                " version = COALESCE(?, version), state = COALESCE(?, state) WHERE id = ?",
-                (json.dumps(doc, ensure_ascii=False, separators=(",", ":")), seq,
-                 valid_until if isinstance(valid_until, str) else None, self._now_iso(), version, state,
-                 item_id))
+        valid_until = _utc_or_none(doc.get("valid_until")) if isinstance(doc, dict) else None
+        tx.items.publish(row.id, json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
+                         audience=item_audience(row.zones, row.devices), valid_until=valid_until,
+                         now=self.clock(), version=version, state=state)
 
     # ------------------------------------------------------------------ test hooks
+
+    def _republish(self, item_id: str, doc: Any) -> None:
+        with self.store.write() as tx:
+            self._store_published(tx, self._locked_row(tx, item_id), doc)
 
     def tamper_published(self, item_id: str, mutate: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         """Test hook: change the stored signed document without re-signing, and re-publish it.
@@ -458,7 +422,7 @@ class Catalog:
         if doc is None:
             raise _invalid(f"Bản tin {item_id} chưa phát hành.", f"Item {item_id} is not published.")
         mutate(doc)
-        self._store_published(item_id, doc)
+        self._republish(item_id, doc)
         return doc
 
     def flip_byte(self, item_id: str, field: str) -> dict[str, Any]:
@@ -483,7 +447,7 @@ class Catalog:
     def publish_raw(self, item_id: str, doc: Any) -> None:
         """Test hook: serve ``doc`` (anything JSON) as the item's feed entry, as-is."""
         self._item_row(item_id)
-        self._store_published(item_id, doc)
+        self._republish(item_id, doc)
 
     def resign_with(self, item_id: str, private_key: Ed25519PrivateKey) -> dict[str, Any]:
         """Test hook: serve the item signed with another (untrusted) key."""
@@ -491,13 +455,12 @@ class Catalog:
         if doc is None:
             raise _invalid(f"Bản tin {item_id} chưa phát hành.", f"Item {item_id} is not published.")
         signed = protocol.sign_document(doc, private_key, domain=protocol.ITEM_DOMAIN)
-        self._store_published(item_id, signed)
+        self._republish(item_id, signed)
         return signed
 
     # ------------------------------------------------------------------ feed
 
-    def parse_cursor(self, cursor: str | None) -> int | None:
-        """Sequence number after which to send, or None for a full (initial) feed."""
+    def _after(self, tx: Transaction, cursor: str | None) -> int | None:
         if cursor is None or cursor == "":
             return None
         match = _CURSOR_RE.match(cursor)
@@ -506,55 +469,45 @@ class Catalog:
         if match.group(1) != self.epoch:
             return None  # issued by another central database: start over
         seq = int(match.group(2))
-        with self._lock:
-            top = int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items").fetchone()[0])
         # A cursor ahead of us means our database was restored from an older backup.
-        return None if seq > top else seq
+        return None if seq > tx.items.feed_top() else seq
+
+    def parse_cursor(self, cursor: str | None) -> int | None:
+        """Feed position after which to send, or None for a full (initial) feed."""
+        with self.store.read() as tx:
+            return self._after(tx, cursor)
 
     def feed(self, device: Device, cursor: str | None, *, limit: int = protocol.FEED_PAGE_LIMIT) -> FeedAnswer:
-        """One page of ``device``'s feed after ``cursor``. Raises ``BadCursor``."""
-        after = self.parse_cursor(cursor)
-        initial = after is None
+        """One page of ``device``'s feed after ``cursor``. Raises ``BadCursor``. Writes nothing."""
         now = self.clock()
+        audience = device_audience(device.id, device.zones)
         items: list[str] = []
-        position = after or 0
         more = False
-        with self._lock:
-            rows: Iterable[sqlite3.Row] = self._conn.execute(
-                "SELECT id, state, published, seq, target_zones, target_devices, valid_until FROM items"
-                " WHERE published IS NOT NULL AND seq > ? ORDER BY seq", (position,)).fetchall()
-        for row in rows:
-            if not self._targets(row, device):
-                continue
-            if initial and self._dead(row, now):
-                position = row["seq"]  # nothing to tell a device that never held it
-                continue
-            if len(items) == limit:
-                more = True
-                break
-            items.append(row["published"])
-            position = row["seq"]
+        with self.store.read() as tx:
+            after = self._after(tx, cursor)
+            initial = after is None
+            position = after or 0
+            scanned = position
+            while not more:
+                rows = tx.items.feed_after(audience, scanned, _FEED_BATCH)
+                for row in rows:
+                    scanned = row.seq
+                    if not reaches(row.zones, row.devices, device.id, device.zones):
+                        position = row.seq  # filed under one of our keys but not for us: pass it
+                        continue
+                    if initial and (row.state == "revoked" or (row.valid_until is not None and row.valid_until <= now)):
+                        position = row.seq  # nothing to tell a device that never held it
+                        continue
+                    if len(items) == limit:
+                        more = True
+                        break
+                    items.append(row.published)
+                    position = row.seq
+                if len(rows) < _FEED_BATCH:
+                    break
         next_cursor = f"{self.epoch}.{position}"
-        body = {"protocol": protocol.PROTOCOL_VERSION, "server_time": self._now_iso(), "cursor": next_cursor,
-                "items": [json.loads(text) for text in items], "more": more}
+        body = {"protocol": protocol.PROTOCOL_VERSION, "server_time": protocol.format_utc(now),
+                "cursor": next_cursor, "items": [json.loads(text) for text in items], "more": more}
         # The ETag names the feed position reached, so "nothing new after it" answers 304.
         tag = hashlib.sha256(f"{device.id}|{next_cursor}|{more}".encode()).hexdigest()[:20]
         return FeedAnswer(body=body, etag=f'"{tag}"')
-
-    @staticmethod
-    def _targets(row: sqlite3.Row, device: Device) -> bool:
-        devices = json.loads(row["target_devices"])
-        zones = json.loads(row["target_zones"])
-        device_ok = devices == ["*"] or device.id in devices
-        zone_ok = zones == ["*"] or bool(set(zones) & set(device.zones))
-        return device_ok and zone_ok
-
-    @staticmethod
-    def _dead(row: sqlite3.Row, now: datetime) -> bool:
-        if row["state"] == "revoked":
-            return True
-        until = row["valid_until"]
-        try:
-            return until is not None and protocol.parse_utc(until) <= now
-        except ValueError:
-            return False

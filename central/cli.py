@@ -8,12 +8,17 @@ Examples::
     commune-central item add --kind text --title "Lịch tiêm chủng" --text "…" --at "2025-06-01 06:30"
     commune-central item approve it-1a2b3c --by "Nguyễn Văn A"
     commune-central serve --data ./central-data --port 8700
+    commune-central serve --config /etc/commune-central/central.toml   # PostgreSQL, retention…
+    commune-central maintain --database-url postgresql://central@/central?host=/run/postgresql
+
+Every command takes ``--config FILE`` (env COMMUNE_CENTRAL_CONFIG), ``--data DIR`` (env
+COMMUNE_CENTRAL_DATA; the signing key and media live there) and ``--database-url URL`` (env
+COMMUNE_CENTRAL_DATABASE_URL; default SQLite at DIR/central.db). See central/config.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import zoneinfo
 from collections.abc import Sequence
@@ -22,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import protocol
+from central.config import from_args as config_from_args
 from protocol.errors import CommuneRadioError, ValidationError
 
-DEFAULT_DATA = os.environ.get("COMMUNE_CENTRAL_DATA", "./central-data")
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
@@ -58,14 +63,14 @@ def _local_floating(text: str, tz: str) -> str:
 def _catalog(args: argparse.Namespace) -> Any:
     from central.catalog import Catalog
 
-    return Catalog(Path(args.data))
+    config = config_from_args(args)
+    return Catalog(config.data_dir, config=config)
 
 
 def _admin(catalog: Any) -> Any:
     from central.admin import AdminAuth
-    from central.catalog import DB_FILE
 
-    return AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock)
+    return AdminAuth(catalog.store, clock=catalog.clock)
 
 
 def _print_admin_token(token: str) -> None:
@@ -75,7 +80,8 @@ def _print_admin_token(token: str) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog:
-        print(f"Dữ liệu trung tâm / central data: {Path(args.data).resolve()}")
+        print(f"Dữ liệu trung tâm / central data: {catalog.data_dir.resolve()}")
+        print(f"Cơ sở dữ liệu / database: {catalog.store.database.describe()}")
         with _admin(catalog) as admin:
             if admin.has_token():
                 print("admin token: already set (replace it with `commune-central admin-token`)")
@@ -103,13 +109,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import waitress
 
     from central.app import create_app
+    from central.maintenance import MaintenanceThread
 
-    with _catalog(args) as catalog, _admin(catalog) as admin:
-        if not admin.has_token():  # a data directory made before admin tokens existed
-            _print_admin_token(admin.create_token())
-    app = create_app(Path(args.data))
-    print(f"commune-central: http://{args.host}:{args.port} (data {Path(args.data).resolve()})", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
+    config = config_from_args(args)
+    app = create_app(config.data_dir, config=config)
+    catalog = app.extensions["central.catalog"]
+    admin = app.extensions["central.admin"]
+    if not admin.has_token():  # a data directory made before admin tokens existed
+        _print_admin_token(admin.create_token())
+    maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock)
+    maintenance.start()
+    print(f"commune-central: http://{args.host}:{args.port} (data {config.data_dir.resolve()}, "
+          f"database {catalog.store.database.describe()})", flush=True)
+    try:
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
+    finally:
+        maintenance.stop()
+        catalog.close()
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from central.maintenance import run_once
+
+    config = config_from_args(args)
+    with _catalog(args) as catalog:
+        done = run_once(catalog.store, config.retention, catalog.clock())
+    for key, value in done.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"{key}: {shown if shown != '' else '-'}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from central.store.migrate import head_revision
+
+    with _catalog(args) as catalog:  # opening migrates
+        print(f"{catalog.store.database.describe()}: schema {head_revision()} (newest)")
     return 0
 
 
@@ -122,9 +158,13 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 
 def cmd_device_list(args: argparse.Namespace) -> int:
+    from central.monitor import Monitor
+
     with _catalog(args) as catalog:
+        monitor = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key)
         for device in catalog.list_devices():
-            print(f"{device.id}\t{','.join(device.zones)}\tlast seen {device.last_seen_at or '-'}")
+            seen = monitor.device_state(device.id)[0]
+            print(f"{device.id}\t{','.join(device.zones)}\tlast seen {seen or '-'}")
     return 0
 
 
@@ -190,7 +230,11 @@ def cmd_item_list(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", default=DEFAULT_DATA, help="data directory (env COMMUNE_CENTRAL_DATA)")
+    common.add_argument("--config", help="configuration file (TOML; env COMMUNE_CENTRAL_CONFIG)")
+    common.add_argument("--data", help="data directory: signing key, media, SQLite database "
+                                       "(env COMMUNE_CENTRAL_DATA; default ./central-data)")
+    common.add_argument("--database-url", help="sqlite:///PATH or postgresql://USER@HOST/NAME "
+                                               "(env COMMUNE_CENTRAL_DATABASE_URL; default SQLite in the data directory)")
     parser = argparse.ArgumentParser(prog="commune-central", description="Reference central server (protocol v1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -209,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--threads", type=int, default=8)
     serve.set_defaults(func=cmd_serve)
+    sub.add_parser("maintain", parents=[common],
+                   help="apply the retention periods now (serve does it hourly); PostgreSQL: make the "
+                        "coming months' log partitions").set_defaults(func=cmd_maintain)
+    sub.add_parser("migrate", parents=[common],
+                   help="bring the database to the newest schema (every command does it when needed)"
+                   ).set_defaults(func=cmd_migrate)
 
     device = sub.add_parser("device", help="devices").add_subparsers(dest="device_command", required=True)
     add = device.add_parser("add", parents=[common], help="register a device; prints its token once")

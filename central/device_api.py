@@ -2,7 +2,7 @@
 
 Every endpoint but ``/v1/info`` checks the device's own bearer token. Bodies are size-checked
 before they are parsed; a malformed or oversized body gets a 4xx with a reason and stores
-nothing.
+nothing. A feed poll writes nothing (its cost is a token lookup and an index read).
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ def feed(device_id: str) -> Response:
         answer = cat.feed(device, request.args.get("cursor"), limit=int(limit_text))
     except BadCursor:
         raise ApiError(400, "bad_cursor", "the cursor was not issued by this server") from None
-    cat.touch_device(device.id)
     if answer.etag in _etags(request.headers.get("If-None-Match", "")):
         response = Response(status=304)
         response.headers["ETag"] = answer.etag

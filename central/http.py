@@ -16,7 +16,7 @@ from flask import Response, current_app, request
 if TYPE_CHECKING:
     from central.admin import AdminAuth
     from central.catalog import Catalog, Device
-    from central.monitoring import Monitor
+    from central.monitor import Monitor
 
 _BEARER_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]{1,200})$")
 

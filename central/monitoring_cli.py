@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import protocol
@@ -37,11 +36,14 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any]:
-    from central.catalog import DB_FILE, Catalog
-    from central.monitoring import Monitor
+    from central.catalog import Catalog
+    from central.config import from_args
+    from central.monitor import Monitor
 
-    catalog = Catalog(Path(args.data))
-    return catalog, Monitor(catalog.data_dir / DB_FILE, clock=catalog.clock, private_key=catalog.private_key)
+    config = from_args(args)
+    catalog = Catalog(config.data_dir, config=config)
+    return catalog, Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
+                            retention=config.retention)
 
 
 def cmd_command(args: argparse.Namespace) -> int:

@@ -1,7 +1,10 @@
 """Shared pytest fixtures.
 
 Central fixtures (owner: protocol/central): a real reference central on a free loopback
-port with a fresh data directory. Other fixtures go below this section.
+port with a fresh data directory and a fresh database. ``central_engine`` names the engine:
+SQLite here; tests/central/conftest.py runs the central suite on both SQLite and PostgreSQL
+(a throwaway cluster started once per run, tests/support/postgres.py). Other fixtures go
+below this section.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from flask import Flask
 import protocol
 from central.app import create_app
 from central.catalog import Catalog
+from central.config import CentralConfig
 from central.faults import Faults
 from central.loopback import RunningServer, serve_in_thread
 
@@ -116,10 +120,56 @@ def central_faults() -> Faults:
     return Faults()
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """One PostgreSQL cluster for the whole run, with a migrated template database."""
+    from central.store import Store
+    from tests.support.postgres import TEMPLATE, PostgresCluster
+
+    cluster = PostgresCluster().start()
+    try:
+        Store.open(cluster.create_database(TEMPLATE)).close()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def central_app(tmp_path: Path, central_faults: Faults, central_clock: ManualClock) -> Flask:
+def central_engine() -> str:
+    """The database engine of the ``central`` fixtures (tests/central overrides it with both)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def central_database_url(central_engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on ``central_engine`` (SQLite: a file in the data dir)."""
+    if central_engine == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central' / 'central.db'}"
+        return
+    from tests.support.postgres import TEMPLATE
+
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.new_database_name()
+    url = cluster.create_database(name, template=TEMPLATE)
+    try:
+        yield url
+    finally:
+        cluster.drop_database(name)
+
+
+@pytest.fixture
+def central_config(tmp_path: Path, central_database_url: str) -> CentralConfig:
+    return CentralConfig(data_dir=tmp_path / "central", database_url=central_database_url)
+
+
+@pytest.fixture
+def central_app(central_config: CentralConfig, central_faults: Faults, central_clock: ManualClock) -> Iterator[Flask]:
     """The central Flask app on a fresh data dir, with the fault middleware and a movable clock."""
-    return create_app(tmp_path / "central", clock=central_clock, faults=central_faults)
+    app = create_app(central_config.data_dir, clock=central_clock, faults=central_faults, config=central_config)
+    try:
+        yield app
+    finally:
+        app.extensions["central.catalog"].close()
 
 
 @pytest.fixture
@@ -136,7 +186,6 @@ def central(central_app: Flask, central_faults: Faults, central_clock: ManualClo
                             admin_token=admin_token)
     finally:
         server.stop()
-        server.catalog.close()
 
 
 # ---------------------------------------------------------------- other fixtures below

@@ -41,6 +41,9 @@ def test_import_contracts_hold() -> None:
     ("appliance/state/store.py", "import appliance.sync.syncer", "layers"),
     ("protocol/items.py", "import audio.tts", "imports nothing of the audio pipeline"),
     ("audio/normalize.py", "import appliance.state.config", "depends on neither"),
+    ("central/monitoring.py", "import central.store", "pure rules do no I/O"),
+    ("central/store/items.py", "import central.catalog", "knows nothing of HTTP"),
+    ("central/catalog.py", "import sqlalchemy", "Only central's storage layer talks SQL"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, bad_import: str, contract: str) -> None:
     for package in PACKAGES:

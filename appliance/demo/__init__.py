@@ -143,7 +143,7 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     """Fresh demo folder, seeded central running on loopback, appliance configuration written."""
     from central.admin import AdminAuth
     from central.app import create_app
-    from central.catalog import DB_FILE, Catalog
+    from central.catalog import Catalog
     from central.loopback import serve_in_thread
 
     if base.exists():
@@ -152,8 +152,7 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     now = datetime.now(UTC)
     catalog = Catalog(base / "central")
     token = catalog.add_device(DEMO_DEVICE_ID, DEMO_ZONES)
-    with AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock) as admin:
-        admin_token = admin.create_token()  # monitoring pages and JSON API need it
+    admin_token = AdminAuth(catalog.store, clock=catalog.clock).create_token()  # monitoring pages and API
     server = serve_in_thread(create_app(base / "central"), host="127.0.0.1", port=0)
     settings = appliance_settings(base, server.url, token, catalog.public_key_b64)
     config_path = base / "appliance.toml"

@@ -1,0 +1,169 @@
+"""What devices report: their last state (one row each), sampled heartbeats, uploaded logs.
+
+A heartbeat is one UPDATE of the device's ``device_state`` row (and, once per sample period, one
+small INSERT into ``heartbeat_samples``). An upload inserts each entry once per (device, entry
+id, at) and moves the device's last play and play count in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, case, delete, func, literal, or_, select, update
+
+from central.store.engine import Database
+from central.store.schema import device_logs, device_state, devices, heartbeat_samples
+from central.store.types import UtcDateTime
+
+
+@dataclass(frozen=True)
+class StateRow:
+    device_id: str
+    last_seen_at: datetime | None
+    offline_at: datetime | None
+    interval_s: int | None
+    software_version: str | None
+    problems: tuple[str, ...]
+    heartbeat: dict[str, Any] | None
+    last_play_at: datetime | None
+    last_play: dict[str, Any] | None
+    plays_logged: int
+
+
+@dataclass(frozen=True)
+class LogRow:
+    seq: int
+    device_id: str
+    entry_id: str
+    type: str
+    at: datetime
+    item_id: str | None
+    outcome: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    entry_id: str
+    type: str
+    at: datetime
+    item_id: str | None
+    outcome: str | None
+    data: str          # JSON text
+
+
+def _state(row: Row) -> StateRow:
+    return StateRow(device_id=row.device_id, last_seen_at=row.last_seen_at, offline_at=row.offline_at,
+                    interval_s=row.interval_s, software_version=row.software_version,
+                    problems=tuple(row.problems.split()) if row.problems else (),
+                    heartbeat=json.loads(row.heartbeat) if row.heartbeat else None,
+                    last_play_at=row.last_play_at, last_play=json.loads(row.last_play) if row.last_play else None,
+                    plays_logged=int(row.plays_logged or 0))
+
+
+def _log(row: Row) -> LogRow:
+    return LogRow(seq=int(row.seq), device_id=row.device_id, entry_id=row.entry_id, type=row.type, at=row.at,
+                  item_id=row.item_id, outcome=row.outcome, data=json.loads(row.data))
+
+
+class ReportRepository:
+    def __init__(self, conn: Connection, database: Database) -> None:
+        self._conn, self._db = conn, database
+
+    # ------------------------------------------------------------------ heartbeats
+
+    def record_heartbeat(self, device_id: str, *, now: datetime, body: str, interval_s: int, boot_id: str,
+                         software_version: str, problems: Sequence[str], offline_at: datetime,
+                         sample_every: timedelta) -> bool:
+        """Update the device's last state; keep a sample when the last is older than
+        ``sample_every``. Returns whether a sample was kept."""
+        s = device_state.c
+        due = or_(s.last_sample_at.is_(None), s.last_sample_at <= now - sample_every)
+        values = {"last_seen_at": now, "offline_at": offline_at, "interval_s": interval_s, "boot_id": boot_id,
+                  "software_version": software_version, "problems": " ".join(problems), "heartbeat": body,
+                  "last_sample_at": case((due, literal(now, UtcDateTime())), else_=s.last_sample_at)}
+        sampled = self._conn.execute(update(device_state).where(s.device_id == device_id).values(**values)
+                                     .returning(s.last_sample_at)).scalar_one_or_none()
+        if sampled is None:  # a device registered before its state row existed (cannot happen after 0002)
+            self._conn.execute(device_state.insert().values(device_id=device_id, **{**values, "last_sample_at": now}))
+            sampled = now
+        if sampled != now:
+            return False
+        self._conn.execute(heartbeat_samples.insert().values(device_id=device_id, received_at=now, body=body))
+        return True
+
+    def state(self, device_id: str) -> StateRow | None:
+        row = self._conn.execute(select(device_state).where(device_state.c.device_id == device_id)).one_or_none()
+        return _state(row) if row is not None else None
+
+    def states(self) -> dict[str, StateRow]:
+        """Every registered device's state (a fleet of any size: the fleet pages will page it)."""
+        query = select(device_state).join(devices, devices.c.id == device_state.c.device_id)
+        return {r.device_id: _state(r) for r in self._conn.execute(query)}
+
+    def samples(self, device_id: str, *, limit: int = 100) -> list[tuple[datetime, dict[str, Any]]]:
+        rows = self._conn.execute(select(heartbeat_samples.c.received_at, heartbeat_samples.c.body)
+                                  .where(heartbeat_samples.c.device_id == device_id)
+                                  .order_by(heartbeat_samples.c.received_at.desc()).limit(limit))
+        return [(r.received_at, json.loads(r.body)) for r in rows]
+
+    # ------------------------------------------------------------------ uploaded logs
+
+    def add_entries(self, device_id: str, entries: Sequence[NewEntry], *, now: datetime) -> list[NewEntry]:
+        """Store each entry not stored before; returns those stored now."""
+        if not entries:
+            return []
+        statement = (self._db.insert(device_logs)
+                     .on_conflict_do_nothing(index_elements=["device_id", "entry_id", "at"])
+                     .returning(device_logs.c.entry_id, device_logs.c.at))
+        stored = {(r.entry_id, r.at) for r in self._conn.execute(statement, [
+            {"device_id": device_id, "entry_id": e.entry_id, "type": e.type, "at": e.at, "item_id": e.item_id,
+             "outcome": e.outcome, "data": e.data, "received_at": now} for e in entries])}
+        return [e for e in entries if (e.entry_id, e.at) in stored]
+
+    def note_plays(self, device_id: str, count: int, last_at: datetime, last_play: dict[str, Any]) -> None:
+        """Add ``count`` plays; make ``last_play`` the device's last one unless a later one is known."""
+        s = device_state.c
+        newer = or_(s.last_play_at.is_(None), s.last_play_at <= last_at)
+        self._conn.execute(update(device_state).where(s.device_id == device_id).values(
+            plays_logged=s.plays_logged + count,
+            last_play_at=case((newer, literal(last_at, UtcDateTime())), else_=s.last_play_at),
+            last_play=case((newer, json.dumps(last_play, ensure_ascii=False)), else_=s.last_play)))
+
+    def entries(self, device_id: str, *, types: Iterable[str] | None = None, exclude: str | None = None,
+                newest_first: bool = False, limit: int | None = None) -> list[LogRow]:
+        c = device_logs.c
+        query = select(device_logs).where(c.device_id == device_id)
+        if types is not None:
+            query = query.where(c.type.in_(list(types)))
+        if exclude is not None:
+            query = query.where(c.type != exclude)
+        query = query.order_by(c.seq.desc() if newest_first else c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_log(r) for r in self._conn.execute(query)]
+
+    def item_plays(self, item_id: str, *, limit: int) -> list[LogRow]:
+        c = device_logs.c
+        return [_log(r) for r in self._conn.execute(
+            select(device_logs).where(and_(c.item_id == item_id, c.type == "play"))
+            .order_by(c.at.desc(), c.seq.desc()).limit(limit))]
+
+    # ------------------------------------------------------------------ retention
+
+    def prune(self, *, samples_before: datetime, logs_before: datetime | None) -> dict[str, int]:
+        """Delete heartbeat samples and (where rows, not partitions, hold them) old log entries."""
+        counts = {"heartbeat_samples": self._conn.execute(
+            delete(heartbeat_samples).where(heartbeat_samples.c.received_at < samples_before)).rowcount}
+        if logs_before is not None:
+            counts["device_logs"] = self._conn.execute(
+                delete(device_logs).where(device_logs.c.at < logs_before)).rowcount
+        return counts
+
+    def count(self, table: str) -> int:
+        target = {"heartbeat_samples": heartbeat_samples, "device_logs": device_logs}[table]
+        return int(self._conn.execute(select(func.count()).select_from(target)).scalar_one())

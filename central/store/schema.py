@@ -1,0 +1,169 @@
+"""Central's tables as the repositories query them: the schema at the newest migration.
+
+The migrations in ``central/store/migrations/versions`` create and change the real tables
+(tests/central/test_store_migrations.py checks that a fresh database matches this file); this
+module is what the code reads. A new table is declared here, created by a new migration, and
+read and written by one repository module (docs/architecture.md, "Adding a table").
+
+Times are ``UtcDateTime`` (aware UTC datetimes); JSON documents are text, kept exactly as
+signed or received.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text, UniqueConstraint
+
+from central.store.types import UtcDateTime
+
+metadata = MetaData()
+# 64-bit counters on PostgreSQL; SQLite needs "INTEGER PRIMARY KEY" for its rowid alias.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# The feed's publication counter, one row. Publishing takes its row lock until commit, so feed
+# positions become visible in order and a device never steps over a number committed later.
+feed_counter = Table(
+    "feed_counter", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", Text, primary_key=True),
+    Column("token_hash", Text, nullable=False, unique=True),   # sha256 hex of the bearer token
+    Column("zones", Text, nullable=False),                    # JSON list of zone names
+    Column("commune", Text, nullable=False),                  # the 5-digit commune code of the id
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("devices_commune", devices.c.commune, devices.c.id)
+
+# A device's last known state: one row per registered device, updated in place by each
+# heartbeat and by each uploaded play. Nothing here is an aggregate computed on read.
+device_state = Table(
+    "device_state", metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("last_seen_at", UtcDateTime),          # central's clock at the last heartbeat
+    Column("offline_at", UtcDateTime),            # last_seen_at + 1.5 announced intervals
+    Column("interval_s", Integer),
+    Column("boot_id", Text),
+    Column("software_version", Text),
+    Column("problems", Text, nullable=False, server_default=""),   # space-separated labels
+    Column("heartbeat", Text),                    # JSON of the last heartbeat as received
+    Column("last_sample_at", UtcDateTime),        # when heartbeat_samples last took one
+    Column("last_play_at", UtcDateTime),
+    Column("last_play", Text),                    # JSON of the last play entry's row
+    Column("plays_logged", BigInteger, nullable=False, server_default="0"),
+)
+Index("device_state_offline_at", device_state.c.offline_at)
+
+# Sampled heartbeat history: at most one heartbeat per device per sample period, kept for the
+# retention period (central.config.Retention).
+heartbeat_samples = Table(
+    "heartbeat_samples", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("device_id", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+)
+Index("heartbeat_samples_device", heartbeat_samples.c.device_id, heartbeat_samples.c.received_at)
+Index("heartbeat_samples_received", heartbeat_samples.c.received_at)
+
+# Uploaded outbox entries (play, rejected, relay), once per (device, entry id, at). On
+# PostgreSQL the table is partitioned by month of ``at`` (a DEFAULT partition catches clocks far
+# off); old months are dropped whole at the end of the retention period.
+device_logs = Table(
+    "device_logs", metadata,
+    Column("seq", RowId, primary_key=True, autoincrement=True),  # arrival order
+    Column("device_id", Text, nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("item_id", Text),
+    Column("outcome", Text),
+    Column("data", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "entry_id", "at", name="device_logs_entry"),
+)
+Index("device_logs_device", device_logs.c.device_id, device_logs.c.type, device_logs.c.seq)
+Index("device_logs_item", device_logs.c.item_id, device_logs.c.type, device_logs.c.at)
+
+media = Table(
+    "media", metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("mime", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+items = Table(
+    "items", metadata,
+    Column("id", Text, primary_key=True),
+    Column("state", Text, nullable=False),          # draft | approved | revoked
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("draft", Text, nullable=False),          # JSON: content fields awaiting approval
+    Column("target_zones", Text, nullable=False),   # JSON list, fixed once published
+    Column("target_devices", Text, nullable=False),
+    Column("published", Text),                      # JSON of the signed document devices receive
+    Column("seq", BigInteger),                      # feed position of ``published``
+    Column("valid_until", UtcDateTime),             # of the published document
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("items_seq", items.c.seq, unique=True)
+
+# Who a publication is for, by audience key (central.audience): a device's feed reads only the
+# keys it belongs to, so an unchanged poll costs the same whatever other communes publish.
+feed_audience = Table(
+    "feed_audience", metadata,
+    Column("audience", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("item_id", Text, nullable=False),
+)
+Index("feed_audience_item", feed_audience.c.item_id)
+
+commands = Table(
+    "commands", metadata,
+    Column("id", Text, primary_key=True),
+    Column("device_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("document", Text, nullable=False),       # the signed command as sent
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("status", Text, nullable=False),         # pending | done | failed | rejected
+    Column("error", Text),
+    Column("result_at", UtcDateTime),
+    Column("deliveries", Integer, nullable=False, server_default="0"),
+)
+Index("commands_device", commands.c.device_id, commands.c.status)
+Index("commands_issued", commands.c.issued_at)
+
+# Every result a device reported (also for ids central does not know: a replay or a forgery).
+command_reports = Table(
+    "command_reports", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("device_id", Text, nullable=False),
+    Column("command_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("at", Text, nullable=False),             # as the device reported it
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "command_id", "status", "error", "at", name="command_reports_once"),
+)
+Index("command_reports_device", command_reports.c.device_id, command_reports.c.id)
+Index("command_reports_received", command_reports.c.received_at)
+
+admin_sessions = Table(
+    "admin_sessions", metadata,
+    Column("id_sha256", Text, primary_key=True),    # sha256 hex of the cookie value (never the value)
+    Column("csrf", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+Index("admin_sessions_expires", admin_sessions.c.expires_at)

@@ -1,0 +1,34 @@
+"""Operator sessions of the monitoring pages: only hashes of cookie values are stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select
+
+from central.store.engine import Database
+from central.store.schema import admin_sessions
+
+
+class SessionRepository:
+    def __init__(self, conn: Connection, database: Database) -> None:
+        self._conn, self._db = conn, database
+
+    def open(self, id_sha256: str, *, csrf: str, now: datetime, expires_at: datetime) -> None:
+        self._conn.execute(admin_sessions.insert().values(id_sha256=id_sha256, csrf=csrf, created_at=now,
+                                                          expires_at=expires_at))
+
+    def live(self, id_sha256: str, *, now: datetime) -> str | None:
+        """The CSRF token of an unexpired session, or None."""
+        c = admin_sessions.c
+        return self._conn.execute(select(c.csrf).where(c.id_sha256 == id_sha256, c.expires_at > now)
+                                  ).scalar_one_or_none()
+
+    def close(self, id_sha256: str) -> None:
+        self._conn.execute(delete(admin_sessions).where(admin_sessions.c.id_sha256 == id_sha256))
+
+    def close_all(self) -> None:
+        self._conn.execute(delete(admin_sessions))
+
+    def prune(self, *, now: datetime) -> int:
+        return self._conn.execute(delete(admin_sessions).where(admin_sessions.c.expires_at <= now)).rowcount
