@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
@@ -68,6 +69,9 @@ class Database:
         self.dialect = make_url(self.url).get_backend_name()
         try:
             if self.dialect == "sqlite":
+                database = make_url(self.url).database
+                assert database is not None
+                Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,
                                             pool_timeout=30, connect_args={"check_same_thread": False,
                                                                            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
