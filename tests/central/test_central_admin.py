@@ -16,6 +16,7 @@ import requests
 import protocol
 from central.catalog import Catalog
 from central.cli import main
+from central.config import CentralConfig
 from central.keys import KEY_FILE
 from protocol.errors import StorageError, ValidationError
 
@@ -23,8 +24,8 @@ SHA = "ab" * 32
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    with Catalog(tmp_path / "c") as opened:
+def catalog(central_config: CentralConfig) -> Catalog:
+    with Catalog(central_config.data_dir, config=central_config) as opened:
         yield opened
 
 
@@ -104,8 +105,11 @@ def test_item_edits_are_validated(catalog: Catalog) -> None:
 def test_tokens_are_hashed_and_rotatable(catalog: Catalog) -> None:
     token = catalog.add_device("12345-0001", ["thon-1"])
     assert catalog.authenticate(token).id == "12345-0001"
-    raw_db = (catalog.data_dir / "central.db").read_bytes()
-    assert token.encode() not in raw_db
+    with catalog.store.read() as tx:
+        stored = [str(value) for row in tx.conn.exec_driver_sql("SELECT * FROM devices") for value in row]
+    assert stored and not any(token in value for value in stored)
+    if not catalog.store.is_postgresql:
+        assert token.encode() not in (catalog.data_dir / "central.db").read_bytes()
     new = catalog.rotate_token("12345-0001")
     assert catalog.authenticate(token) is None and catalog.authenticate(new).zones == ("thon-1",)
     assert catalog.authenticate("") is None and catalog.authenticate(None) is None
