@@ -2,9 +2,9 @@
 
 Central fixtures (owner: protocol/central): a real reference central on a free loopback
 port with a fresh data directory and a fresh database. ``central_engine`` names the engine:
-SQLite here; tests/central/conftest.py runs the central suite on both SQLite and PostgreSQL
-(a throwaway cluster started once per run, tests/support/postgres.py). Other fixtures go
-below this section.
+every test that uses a central fixture runs once on SQLite and once on PostgreSQL (ids
+``[sqlite]`` / ``[postgresql]``; a throwaway cluster started once per run,
+tests/support/postgres.py). Other fixtures go below this section.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ class CentralHandle:
     token: str
     extra_tokens: dict[str, str] = field(default_factory=dict)
     admin_token: str = ""  # operator token of the monitoring pages / JSON API
+    database_url: str = ""
+
+    def cli_args(self) -> list[str]:
+        """The options that point ``commune-central`` at this central's data and database."""
+        return ["--data", str(self.data_dir), "--database-url", self.database_url]
 
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
@@ -134,10 +139,10 @@ def postgres_cluster() -> Iterator[Any]:
         cluster.stop()
 
 
-@pytest.fixture
-def central_engine() -> str:
-    """The database engine of the ``central`` fixtures (tests/central overrides it with both)."""
-    return "sqlite"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of the ``central`` fixtures: each such test runs on both."""
+    return request.param
 
 
 @pytest.fixture
@@ -174,7 +179,7 @@ def central_app(central_config: CentralConfig, central_faults: Faults, central_c
 
 @pytest.fixture
 def central(central_app: Flask, central_faults: Faults, central_clock: ManualClock,
-            tmp_path: Path) -> Iterator[CentralHandle]:
+            central_config: CentralConfig) -> Iterator[CentralHandle]:
     """A running central on a free loopback port with device ``12345-0001`` (zones thon-1, thon-2)."""
     server = serve_in_thread(central_app)
     try:
@@ -182,8 +187,8 @@ def central(central_app: Flask, central_faults: Faults, central_clock: ManualClo
         token = catalog.add_device(DEVICE_ID, DEVICE_ZONES)
         admin_token = central_app.extensions["central.admin"].create_token()
         yield CentralHandle(server=server, catalog=catalog, faults=central_faults, clock=central_clock,
-                            data_dir=tmp_path / "central", device_id=DEVICE_ID, token=token,
-                            admin_token=admin_token)
+                            data_dir=central_config.data_dir, device_id=DEVICE_ID, token=token,
+                            admin_token=admin_token, database_url=central_config.database_url)
     finally:
         server.stop()
 

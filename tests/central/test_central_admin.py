@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
 import subprocess
@@ -124,7 +125,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def database_env(central_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``commune-central`` finds the test's database through its environment variable."""
+    monkeypatch.setenv("COMMUNE_CENTRAL_DATABASE_URL", central_database_url)
+    return central_database_url
+
+
+def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str], database_env: str) -> None:
     data = str(tmp_path / "c")
     code, out, _ = run(capsys, "init", "--data", data)
     public = out.split("public_key: ")[1].strip()
@@ -151,7 +159,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert run(capsys, "item", "approve", audio_id, "--by", "Bà B", "--data", data)[0] == 0
     assert run(capsys, "item", "revoke", "lich-tiem", "--data", data)[1].strip() == "lich-tiem revoked (version 2)"
 
-    with Catalog(Path(data)) as catalog:
+    with Catalog(Path(data), config=CentralConfig(data_dir=Path(data), database_url=database_env)) as catalog:
         key = protocol.public_key_from_b64(public)
         audio_item = protocol.validate_item(catalog.get_published(audio_id), key, device_id="26881-0001")
         # Local times in Asia/Ho_Chi_Minh (UTC+7) become UTC.
@@ -176,11 +184,11 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     ["item", "approve", "missing", "--by", "A"],
 ])
 def test_cli_bad_input_exits_2_with_both_languages(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   argv: list[str]) -> None:
+                                                   argv: list[str], database_env: str) -> None:
     code, _, err = run(capsys, *argv, "--data", str(tmp_path / "c"))
     assert code == 2
     assert err.startswith("Lỗi: ") and "\nError: " in err
-    with Catalog(tmp_path / "c") as catalog:
+    with Catalog(tmp_path / "c", config=CentralConfig(data_dir=tmp_path / "c", database_url=database_env)) as catalog:
         assert catalog.list_items() == [] and catalog.list_devices() == []
 
 
@@ -190,15 +198,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_cli_serve_answers_over_http(tmp_path: Path) -> None:
+def test_cli_serve_answers_over_http(tmp_path: Path, database_env: str) -> None:
     data = tmp_path / "c"
-    with Catalog(data) as catalog:
+    with Catalog(data, config=CentralConfig(data_dir=data, database_url=database_env)) as catalog:
         token = catalog.add_device("26881-0001", ["thon-1"])
         catalog.approve_item(catalog.add_item(kind="text", title="Tin", text="Nội dung"), by="A")
         public = catalog.public_key
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "central.cli", "serve", "--data", str(data), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "COMMUNE_CENTRAL_DATABASE_URL": database_env})
     try:
         deadline = time.monotonic() + 60
         while True:

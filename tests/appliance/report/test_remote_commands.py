@@ -184,14 +184,14 @@ def test_crash_during_execution_never_runs_the_command_again(tmp_path: Path, sto
 def test_cli_queues_signed_commands(central: CentralHandle, tmp_path: Path, store: Store,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     code = central_main(["command", central.device_id, "play", "--param", "item_id=bt-1", "--param",
-                         "zones=thon-1,thon-2", "--expires-in", "120", "--data", str(central.data_dir)])
+                         "zones=thon-1,thon-2", "--expires-in", "120", *central.cli_args()])
     assert code == 0
     command_id = capsys.readouterr().out.split("\t")[0]
     reporter, executed = rig(central, tmp_path, store)
     reporter.heartbeat_once()
     assert executed.calls == [("play", {"item_id": "bt-1", "zones": ["thon-1", "thon-2"]}, f"central:{command_id}")]
-    assert central_main(["command", "99999-0001", "stop", "--data", str(central.data_dir)]) == 2
+    assert central_main(["command", "99999-0001", "stop", *central.cli_args()]) == 2
     assert central_main(["command", central.device_id, "set_volume", "--param", "volume=101",
-                         "--data", str(central.data_dir)]) == 2
+                         *central.cli_args()]) == 2
     assert "volume" in capsys.readouterr().err
     assert monitoring_cli.parse_params(["volume=70", "item_id=a-1"]) == {"volume": 70, "item_id": "a-1"}
