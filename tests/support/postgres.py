@@ -71,12 +71,14 @@ class PostgresCluster:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise PostgresUnavailable(f"{' '.join(argv[:2])} failed: {result.stderr or result.stdout}\n{tail}")
 
-    def start(self) -> PostgresCluster:
+    def start(self, *, durable: bool = False) -> PostgresCluster:
+        """Start the cluster; ``durable`` keeps PostgreSQL's production defaults (fsync, full
+        page writes) for benchmarks that measure disk writes, otherwise tests run without."""
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "--encoding=UTF8", "--no-locale", "--no-sync")
-        options = (f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=64MB")
+        unsafe = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = (f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' {unsafe}"
+                   "-c max_connections=300 -c shared_buffers=64MB")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
                   "-w", "-t", "60", "start")
         return self
@@ -86,6 +88,19 @@ class PostgresCluster:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (for /proc/<pid>/io accounting)."""
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        pids = [main]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                        pids.append(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+        return pids
 
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={self.port}"
