@@ -141,6 +141,28 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy_database(args: argparse.Namespace) -> int:
+    from central.store import Store
+    from central.store.copy import copy_database
+
+    config = config_from_args(args)
+    source = Store.open(config.effective_database_url)
+    try:
+        target = Store.open(args.to)
+        try:
+            counts = copy_database(source, target)
+            shown = target.database.describe()
+        finally:
+            target.close()
+    finally:
+        source.close()
+    for table, count in counts.items():
+        print(f"{table}\t{count}")
+    print(f"Đã chép sang / copied to {shown}. Đặt [database] url = ... rồi khởi động lại / "
+          "set [database] url to it and restart central.")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from central.store.migrate import head_revision
 
@@ -256,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("maintain", parents=[common],
                    help="apply the retention periods now (serve does it hourly); PostgreSQL: make the "
                         "coming months' log partitions").set_defaults(func=cmd_maintain)
+    copy = sub.add_parser("copy-database", parents=[common],
+                          help="copy this central's database into a new, empty one (SQLite → PostgreSQL)")
+    copy.add_argument("--to", required=True, metavar="URL", help="the new database (created, empty)")
+    copy.set_defaults(func=cmd_copy_database)
     sub.add_parser("migrate", parents=[common],
                    help="bring the database to the newest schema (every command does it when needed)"
                    ).set_defaults(func=cmd_migrate)

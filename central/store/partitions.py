@@ -57,6 +57,16 @@ def ensure_months(conn: Connection, now: datetime, *, back: int = 1, ahead: int 
     return created
 
 
+def ensure_for(conn: Connection, moments: list[datetime]) -> list[str]:
+    """Create the partitions of the months these moments fall in (a copy of old data)."""
+    have = set(existing_months(conn))
+    created = []
+    for month in sorted({month_start(m) for m in moments} - have):
+        _create(conn, month)
+        created.append(partition_name(month))
+    return created
+
+
 def _create(conn: Connection, month: datetime) -> None:
     name, low, high = partition_name(month), month, add_months(month, 1)
     bounds = {"low": low, "high": high}

@@ -173,3 +173,38 @@ def test_a_fresh_database_matches_the_declared_schema(central_database_url: str,
                 assert index.name in indexes[table.name], (table.name, index.name)
     finally:
         store.close()
+
+
+def test_a_sqlite_central_copies_into_postgresql(tmp_path: Path, postgres_cluster: Any,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from central.cli import main
+
+    data = legacy_data_dir(tmp_path / "c")
+    name = postgres_cluster.new_database_name()
+    target = postgres_cluster.create_database(name)
+    try:
+        assert main(["copy-database", "--data", str(data), "--to", target]) == 0
+        out = capsys.readouterr().out
+        assert "items\t5" in out and "device_logs\t3" in out
+        assert main(["copy-database", "--data", str(data), "--to", target]) == 2  # not empty: refused
+        app = create_app(data, config=CentralConfig(data_dir=data, database_url=target))
+        catalog = app.extensions["central.catalog"]
+        try:
+            assert catalog.epoch == OLD["epoch"] and catalog.store.is_postgresql
+            device = catalog.authenticate(OLD["tokens"]["12345-0001"])
+            assert device is not None
+            assert [d["id"] for d in catalog.feed(device, None).body["items"]] == ["it-legacy-all", "it-legacy-audio"]
+            catalog.approve_item(catalog.add_item(kind="text", title="Sau khi chép", text="x"), by="A")
+            assert catalog.feed(device, f"{OLD['epoch']}.5").body["cursor"] == f"{OLD['epoch']}.6"
+            monitor = app.extensions["central.monitor"]
+            assert monitor.record_logs("12345-0001", [{"id": "p.9", "type": "play", "at": "2026-11-21T06:00:00Z",
+                                                       "data": {"item_id": "x", "version": 1, "zones": ["thon-1"],
+                                                                "started_at": None, "ended_at": None,
+                                                                "outcome": "completed", "played_s": 1.0,
+                                                                "trigger": "schedule"}}]).stored == 1
+            assert [e["id"] for e in monitor.log_entries("12345-0001", entry_type="play")] == ["p.1", "p.2", "p.9"]
+            assert app.extensions["central.admin"].check_token(OLD["admin_token"])
+        finally:
+            catalog.close()
+    finally:
+        postgres_cluster.drop_database(name)
