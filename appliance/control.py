@@ -343,12 +343,10 @@ class ControlClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout)
                 sock.connect(str(self.socket_path))
-                try:
+                # A daemon at its connection limit answers "busy" and closes before reading:
+                # its answer may be waiting even though our request could not be written.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     sock.sendall(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    # A daemon at its connection limit answers "busy" and closes before reading:
-                    # its answer may be waiting even though our request could not be written.
-                    pass
                 with sock.makefile("rb") as reader:
                     line = reader.readline(16 * 1024 * 1024)
         except (FileNotFoundError, ConnectionRefusedError):
