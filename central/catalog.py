@@ -109,8 +109,12 @@ class Catalog:
         self._owns_store = store is None
         self.store = store or Store.open(self.config.effective_database_url, pool_size=self.config.pool_size,
                                          max_overflow=self.config.max_overflow)
-        with self.store.write() as tx:
-            self.epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
+        with self.store.read() as tx:
+            epoch = tx.meta.get("epoch")
+        if epoch is None:  # a new database: its feed positions get an epoch of their own
+            with self.store.write() as tx:
+                epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
+        self.epoch = epoch
 
     # ------------------------------------------------------------------ plumbing
 
