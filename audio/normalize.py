@@ -76,8 +76,9 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("ranges", _plain(quantities.read_ranges)),
     ("per units", _plain(quantities.read_per_units)),
     ("times", _plain(times.read_times)),
-    ("units after scale words", _plain(quantities.read_scale_units)),
     ("numbers", _plain(quantities.read_numbers)),
+    # After the numbers, so a scale word that a number rule has just written out counts too.
+    ("units after scale words", _plain(quantities.read_scale_units)),
     ("capitals", _plain(capitals.spell_capitals)),
     ("punctuation", _plain(punctuation.clean_punctuation)),
 )

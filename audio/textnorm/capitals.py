@@ -26,6 +26,23 @@ def _spell(word: str) -> str:
     return " ".join(_LETTER_NAMES.get(ch, ch.lower()) for ch in word)
 
 
+# Inside a document code a lower-case letter is read by its sound: QĐ-TTg "quy đê tê tê gờ".
+_LOWER_CODE_NAMES = {"g": "gờ", "r": "rờ", "h": "hát", "t": "tê", "p": "pê", "c": "xê", "b": "bê"}
+
+
+def spell_code(code: str) -> str:
+    """A document or issuer code letter by letter; digits are left for the number rules."""
+    out: list[str] = []
+    for ch in code:
+        if ch.isdigit():
+            out.append(f" {ch}" if out and not out[-1][-1:].isdigit() else ch)
+        elif ch.isupper():
+            out.append(f" {_LETTER_NAMES.get(ch, ch.lower())}")
+        else:
+            out.append(f" {_LOWER_CODE_NAMES.get(ch, _LETTER_NAMES.get(ch.upper(), ch))}")
+    return "".join(out).strip()
+
+
 def spell_capitals(text: str) -> str:
     def word(m: re.Match[str]) -> str:
         token = m.group(0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..numbers import read_decimal, read_digits, read_integer_text, read_ordinal
+from ..numbers import read_decimal, read_digits, read_integer_text, read_number, read_ordinal
 from .patterns import LETTER, alternation, sub
 
 # A dash between two quantities is a range: 50-60 triệu, 7h-9h, 20°C - 25°C.
@@ -148,9 +148,49 @@ def read_per_units(text: str) -> str:
 
 
 
+# What a count, a duration or a clock minute is followed by: with a leading zero ("07 ngày",
+# "02 người", "09 phút") the number is still a quantity, not a code.
+_COUNT_NOUNS = (
+    "ngày", "đêm", "tuần", "tháng", "năm", "giờ", "phút", "giây", "người", "hộ", "nhà", "căn", "chiếc", "cái",
+    "con", "xe", "tàu", "thuyền", "ca", "lần", "lượt", "trường hợp", "đồng chí", "đại biểu", "học sinh",
+    "cháu", "em", "bệnh nhân", "đối tượng", "vụ", "điểm", "thôn", "xã", "bản", "tổ", "đội", "đoàn", "mũi",
+    "liều", "bộ", "hồ sơ", "tấn", "tạ", "bao", "cán bộ", "chiến sĩ", "công dân", "cơ sở", "đơn vị", "trường",
+    "lớp", "phòng", "nhóm", "đợt", "buổi", "suất", "phần quà", "triệu", "nghìn", "tỷ", "trăm", "km", "kg", "ha",
+    "thành viên", "cử tri", "hội viên", "đảng viên", "gia đình", "khẩu", "nhân khẩu", "lao động", "giáo viên",
+    "máy", "điểm cầu", "tuyến", "chốt", "trạm", "cụm", "phương tiện", "ô tô", "xe máy", "đường dây", "văn bản",
+    "kiến nghị", "ý kiến", "tập thể", "cá nhân", "giải", "huy chương", "bằng khen", "giấy khen", "dự án",
+    "công trình", "mô hình", "sản phẩm", "loại", "tiêu chí", "nội dung", "vị trí", "bước", "thủ tục", "ngành",
+)
+# Numbered places and units: "thôn 01", "tổ 05", "khu phố 03" are numbers; "lô 05" stays a code.
+_NUMBERED_PLACES = ("thôn", "xóm", "tổ", "tổ dân phố", "khu phố", "ấp", "bản", "khóm", "khu", "đội", "khối",
+                    "cụm", "phường", "quận", "tiểu khu", "giờ", "điều", "khoản", "chương", "mục", "phần")
+
+
+def _count_noun_follows(after: str) -> bool:
+    return any(after.startswith(noun) and not after[len(noun):len(noun) + 1].isalpha() for noun in _COUNT_NOUNS)
+
+
+def _leading_zero(m: re.Match[str]) -> str:
+    before = m.string[max(0, m.start() - 16):m.start()].lower()
+    after = m.string[m.end():m.end() + 20].lower().lstrip(" ")
+    numbered_place = any(before.endswith(f"{place} ") for place in _NUMBERED_PLACES)
+    if numbered_place or _count_noun_follows(after) or after.startswith(("%", "°")):
+        return f" {read_number(int(m.group(0)))} "
+    return m.group(0)
+
+
 def read_leading_zero_counts(text: str) -> str:
-    return text
+    """A count, duration or clock minute written with a leading zero is read as a number."""
+    return sub(r"(?<![\w.,/:+-])0+[1-9][0-9]{0,2}(?![\w]|[/.,:-][0-9])", _leading_zero, text)
+
+
+# After a scale word written out ("3,5 nghìn tấn", "hàng trăm km", "2 triệu m3") a unit still
+# stands for its word, though no digit touches it.
+_SCALE_WORDS = r"nghìn|ngàn|triệu|tỷ|tỉ|trăm|chục|vạn"
+_UNITS_AFTER_SCALE = ("km", "kg", "ha", "mm", "cm", "m", "g", "mg", "ml", "l", "kW", "kWh", "MW", "W", "V", "kV",
+                      "đ", "dm")
 
 
 def read_scale_units(text: str) -> str:
-    return text
+    return sub(rf"(?<!\w)(?<!phần )({_SCALE_WORDS})\s?({alternation(_UNITS_AFTER_SCALE)})(?![\w])",
+               lambda m: f"{m.group(1)} {_UNITS[m.group(2)]} ", text)
