@@ -15,13 +15,13 @@ import pytest
 
 from appliance.state import config as config_module
 from appliance.state.config import Config
+from audio.engines.espeak import EspeakEngine
+from audio.engines.piper_tts import PiperEngine
 from audio.errors import TTSError
 from audio.loudness import measure_file
 from audio.tts import (
     CHUNK_CHARS,
     MAX_TEXT_CHARS,
-    EspeakEngine,
-    PiperEngine,
     Synthesizer,
     clean_text,
     split_into_chunks,
