@@ -53,6 +53,7 @@ MAX_TEXT_CHARS = 20_000
 CHUNK_CHARS = 1_000
 CACHE_FORMAT = 1
 SPOKEN_MEMO_ENTRIES = 256
+NO_AUDIO_RETRIES = 2
 
 VOICE_NAMES = {"vi": "Northern", "vi-vn-x-central": "Central", "vi-vn-x-south": "Southern"}
 
@@ -352,6 +353,17 @@ class Synthesizer:
                                duration_s=duration, engine=self.engine.name, voice=self.engine.voice,
                                chunks=chunks, elapsed_s=time.monotonic() - started)
 
+    def _synthesize_chunk(self, text: str, out_path: Path) -> None:
+        # espeak-ng under pyttsx3 writes an empty WAV about once in 100-250 calls (measured with
+        # the intelligibility sentences): a fault to retry, never silence to broadcast.
+        for attempt in range(NO_AUDIO_RETRIES + 1):
+            try:
+                self._worker.synthesize(text, out_path, self.timeout_s)
+                return
+            except TTSError as exc:
+                if exc.code != "tts.no_audio" or attempt == NO_AUDIO_RETRIES:
+                    raise
+
     def _synthesize_uncached(self, spoken: str, key: str) -> int:
         planned = plan_utterances(spoken, sentence_gap_ms=self.sentence_gap_ms,
                                   max_phrase_words=self.max_phrase_words)
@@ -365,7 +377,7 @@ class Synthesizer:
         try:
             # Every chunk first, then one atomic write: a failure leaves no cache entry behind.
             for piece, chunk_path in zip(pieces, paths, strict=True):
-                self._worker.synthesize(piece, chunk_path, self.timeout_s)
+                self._synthesize_chunk(piece, chunk_path)
             join_wavs(paths, self.cache.path_for(key), gaps_ms=gaps)
         finally:
             for chunk_path in paths:
