@@ -227,3 +227,28 @@ def test_cli_installs_a_signed_pack_and_refuses_a_tampered_one(pack: Path, tmp_p
     assert f'tts.voice_pack = "{PACK_ID}"' in done.stdout and "signed by" in done.stdout
     done = _cli(tmp_path, "voice-pack", "list", public_key=key)
     assert PACK_ID in done.stdout
+
+
+def test_the_active_voice_is_described_for_panel_status_and_heartbeat(pack: Path, tmp_path: Path) -> None:
+    from appliance.report.heartbeat import build_heartbeat
+    from audio.engines import describe_voice
+    from protocol.reports import BadReport, validate_heartbeat
+
+    voices = tmp_path / "voices"
+    espeak = config_module.from_mapping({"tts": {"voice": "vi-vn-x-south", "variant": "m3"}}, env={}).tts
+    assert describe_voice(espeak, voices) == {"engine": "espeak", "id": "vi-vn-x-south+m3",
+                                              "name": "espeak-ng Vietnamese (Southern+m3)", "language": "vi"}
+    neural = neural_config(tmp_path).tts
+    assert describe_voice(neural, voices)["name"].endswith("(missing)")
+    install_pack(pack, voices, allow_unsigned=True)
+    voice = describe_voice(neural, voices)
+    assert voice == {"engine": "neural", "id": PACK_ID, "name": "Joe (English, US)", "language": "en-US"}
+    doc = build_heartbeat(device_id="26881-0001", sent_at="2026-12-01T00:00:00Z", boot_id="b", uptime_s=5,
+                          clock={"trusted": True, "offset_s": 0.0, "source": "ntp"}, timezone="Asia/Ho_Chi_Minh",
+                          system={}, live={}, last_sync={"at": None, "result": "ok", "error": None},
+                          outbox_depth=0, rejected_count=0, last_errors=[], command_results=[], interval_s=60,
+                          voice=voice)
+    assert doc["voice"] == {"engine": "neural", "id": PACK_ID}
+    assert validate_heartbeat(doc, "26881-0001")["voice"]["id"] == PACK_ID
+    with pytest.raises(BadReport):
+        validate_heartbeat(doc | {"voice": {"engine": "neural"}}, "26881-0001")
