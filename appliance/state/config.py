@@ -110,13 +110,15 @@ class TTSConfig:
     engine: str = _field("espeak", lambda v: v in {"espeak", "neural", "piper"}, "'espeak', 'neural' or 'piper'")
     voice: str = _field("vi", lambda v: v in {"vi", "vi-vn-x-central", "vi-vn-x-south"},
                         "'vi' (Northern), 'vi-vn-x-central' or 'vi-vn-x-south'")
-    rate: int = _field(150, lambda v: 80 <= v <= 300, "80 to 300 words per minute")
+    # 130 wpm and a 40 ms gap between words: the best espeak-ng setting bench/intelligibility.py
+    # found (docs/benchmarks.md); 150 wpm and no gap were the defaults before.
+    rate: int = _field(130, lambda v: 80 <= v <= 300, "80 to 300 words per minute")
     volume: float = _field(1.0, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
     # espeak-ng's voice: pitch and its range (espeak's 0-99 / 0-100 scales), the pause between
     # words (10 ms units) and the voice variant ("" for the plain voice, e.g. "m3", "f2", "klatt").
     pitch: int = _field(50, lambda v: 0 <= v <= 99, "0 to 99")
     pitch_range: int = _field(50, lambda v: 0 <= v <= 100, "0 to 100")
-    word_gap: int = _field(0, lambda v: 0 <= v <= 50, "0 to 50 (tens of milliseconds)")
+    word_gap: int = _field(4, lambda v: 0 <= v <= 50, "0 to 50 (tens of milliseconds)")
     variant: str = _field("", lambda v: v in ESPEAK_VARIANTS, "an espeak-ng variant such as 'm3', 'f2' or ''")
     # Silence between sentences, and commas cut into phrases in sentences longer than this (0: never).
     sentence_gap_ms: int = _field(0, lambda v: 0 <= v <= 2000, "0 to 2000 ms")
