@@ -127,7 +127,9 @@ def test_every_synthesis_matches_bare_espeak_ng(synth: Synthesizer, tmp_path: Pa
     for index, text in enumerate(texts):
         ours = synth.synthesize(text)
         bare = tmp_path / f"bare-{index}.wav"
-        subprocess.run(["espeak-ng", "-v", "vi", "-s", "150", "-w", str(bare), text], check=True, timeout=60)
+        tts = synth.config.tts
+        subprocess.run(["espeak-ng", "-v", "vi", "-s", str(tts.rate), "-g", str(tts.word_gap), "-w", str(bare), text],
+                       check=True, timeout=60)
         assert ours.duration_s == pytest.approx(wav_duration(bare), abs=0.05), text
 
 
