@@ -18,6 +18,10 @@ piper-tts as an extra); this module only drives one through ``audio.engines.base
 With ``tts.sentence_gap_ms`` each sentence is its own chunk and that much silence is put between
 sentences; ``tts.max_phrase_words`` also cuts sentences longer than that at commas, with half
 the gap: measured pauses for listeners (bench/intelligibility.py decides the defaults).
+
+Why one module of this length: the guard, the utterance plan, the cache and the synthesizer
+share one contract (what is spoken is what is cached, one killable chunk at a time); the engines
+themselves are in ``audio.engines``.
 """
 
 from __future__ import annotations

