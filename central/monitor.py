@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,9 +33,11 @@ COMMANDS_PER_ANSWER = 20
 DEFAULT_COMMAND_LIFETIME_S = 600
 
 
+@dataclass(frozen=True)
 class LogsAnswer:
-    def __init__(self, acknowledged: list[str], refused: list[dict[str, str]], stored: int) -> None:
-        self.acknowledged, self.refused, self.stored = acknowledged, refused, stored
+    acknowledged: list[str]
+    refused: list[dict[str, str]]
+    stored: int
 
 
 def _iso(moment: datetime | None) -> str | None:
