@@ -265,7 +265,7 @@ class Daemon:
                 self.syncer.sync_once()
             except Exception as exc:  # the sync must never take the daemon down
                 with contextlib.suppress(Exception):
-                    self.store.log_event("sync.crash", repr(exc), level="error")
+                    self.store.log_event("sync.crash", repr(exc)[:500], level="error", repeat_key=type(exc).__name__)
             if time.monotonic() - last_prune > PRUNE_EVERY_S:
                 last_prune = time.monotonic()
                 self.prune_prepared()

@@ -87,7 +87,8 @@ class PreparationQueue:
                 message = exc.en if isinstance(exc, CommuneRadioError) else repr(exc)
                 with contextlib.suppress(Exception):
                     self.store.log_event("prepare.error", f"item {key[0]}: {message}"[:500],
-                                         {"item_id": key[0], "version": key[1]}, level="error")
+                                         {"item_id": key[0], "version": key[1]}, level="error",
+                                         repeat_key=f"{key[0]}@{key[1]}")
             finally:
                 self._pending.discard(key)
             self._wake()

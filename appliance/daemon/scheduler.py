@@ -70,7 +70,8 @@ class Scheduler:
                 self.errors += 1
                 log.exception("scheduler step failed")
                 with contextlib.suppress(Exception):
-                    self.store.log_event("scheduler.error", repr(exc)[:500], level="error")
+                    self.store.log_event("scheduler.error", repr(exc)[:500], level="error",
+                                         repeat_key=type(exc).__name__)
                 wait_s = 1.0
             ready.set()
             if stopping.is_set():

@@ -7,7 +7,8 @@ whose loss matters (play log, outbox acknowledgements) are committed with
 
 Migrations live in ``appliance/state/migrations/NNNN_name.sql`` and run in order inside one
 transaction each; ``PRAGMA user_version`` records the last one applied. Each feature
-owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel).
+owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel,
+0005 faults: retention of the event log, rejections and relay log).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from typing import Any
 from protocol.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The event log keeps about this many rows (trigger in migration 0005): old rows are pruned.
+EVENTS_MAX_ROWS = 20_000
+# A failure repeating within this long of its last occurrence is collapsed into one event.
+REPEAT_WINDOW_S = 24 * 3600.0
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -167,15 +172,46 @@ class Store:
     # ------------------------------------------------------------------ event log
 
     def log_event(self, kind: str, message: str, data: dict[str, Any] | None = None,
-                  *, level: str = "info", conn: sqlite3.Connection | None = None) -> None:
-        """Append to the event log (inside ``conn``'s transaction when given)."""
-        row = (utc_now_iso(), level, kind, message, json.dumps(data or {}, ensure_ascii=False))
-        sql = "INSERT INTO events (at, level, kind, message, data) VALUES (?, ?, ?, ?, ?)"
+                  *, level: str = "info", conn: sqlite3.Connection | None = None,
+                  repeat_key: str | None = None) -> int:
+        """Append to the event log (inside ``conn``'s transaction when given); returns the repeat count.
+
+        With ``repeat_key`` a failure that repeats (the same kind and key, its last time less than
+        ``REPEAT_WINDOW_S`` ago) does not add a row: the previous row is replaced by one at the top
+        of the log carrying ``repeated`` (how many times) and ``first_at``. A week without central
+        is then one row, not 35,000 a day.
+        """
+        now = utc_now_iso()
+        payload = dict(data or {})
         if conn is not None:
-            conn.execute(sql, row)
-            return
+            return self._log_event(conn, now, level, kind, message, payload, repeat_key)
         with self.transaction() as tx:
-            tx.execute(sql, row)
+            return self._log_event(tx, now, level, kind, message, payload, repeat_key)
+
+    @staticmethod
+    def _log_event(conn: sqlite3.Connection, now: str, level: str, kind: str, message: str,
+                   payload: dict[str, Any], repeat_key: str | None) -> int:
+        repeated = 1
+        if repeat_key is not None:
+            payload["repeat_key"] = repeat_key
+            previous = conn.execute(
+                "SELECT id, at, level, data FROM events WHERE kind = ? AND json_extract(data, '$.repeat_key') = ?"
+                " ORDER BY id DESC LIMIT 1", (kind, repeat_key)).fetchone()
+            if previous is not None and previous["level"] == level:
+                try:
+                    old = json.loads(previous["data"])
+                except ValueError:
+                    old = {}
+                if isinstance(old, dict) and old.get("repeat_key") == repeat_key \
+                        and _seconds_between(previous["at"], now) < REPEAT_WINDOW_S:
+                    repeated = int(old.get("repeated", 1)) + 1
+                    payload["first_at"] = old.get("first_at") or previous["at"]
+                    conn.execute("DELETE FROM events WHERE id = ?", (previous["id"],))
+            payload["repeated"] = repeated
+            payload.setdefault("first_at", now)
+        conn.execute("INSERT INTO events (at, level, kind, message, data) VALUES (?, ?, ?, ?, ?)",
+                     (now, level, kind, message, json.dumps(payload, ensure_ascii=False)))
+        return repeated
 
     def recent_events(self, limit: int = 50, *, level: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, at, level, kind, message, data FROM events"
@@ -299,6 +335,15 @@ def item_is_playable(item: dict[str, Any], now: str) -> bool:
         return False
     start = item.get("valid_from")
     return not item_is_expired(item, now) and (start is None or start <= now)
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    try:
+        a = datetime.fromisoformat(earlier.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(later.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    return (b - a).total_seconds()
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -339,7 +339,8 @@ class Syncer:
                 code="storage_quota")
             result.note(error)
             self.store.log_event("media_deferred", error.vi, {"id": item["id"], "bytes": size,
-                                                              "en": error.en}, level="warning")
+                                                              "en": error.en}, level="warning",
+                                 repeat_key=f"{error.code}:{item['id']}")
             return
 
         def report(done: int, total: int) -> None:
@@ -359,7 +360,8 @@ class Syncer:
                 result.deferred += 1
                 result.note(exc)
                 self.store.log_event("media_failed", exc.vi, {"id": item["id"], "code": exc.code,
-                                                              "en": exc.en}, level="warning")
+                                                              "en": exc.en}, level="warning",
+                                     repeat_key=f"{exc.code}:{item['id']}")
                 if exc.code in ("central_unreachable", "central_timeout", "central_unavailable",
                                 "central_busy", "central_auth"):
                     raise  # the link or central is down: the other media would fail the same way
@@ -441,7 +443,8 @@ class Syncer:
             self.store.update_sync_state(conn=tx, **fields)
             if result.error is not None:
                 self.store.log_event("sync_failed", result.error.vi,
-                                     {"code": result.error.code, "en": result.error.en}, level="warning", conn=tx)
+                                     {"code": result.error.code, "en": result.error.en}, level="warning", conn=tx,
+                                     repeat_key=result.error.code)
             elif result.changed or result.rejected:
                 summary = {k: getattr(result, k) for k in ("new", "updated", "revoked", "rejected", "ready",
                                                            "media_fetched", "bytes")}

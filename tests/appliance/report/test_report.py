@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.wrappers import Request, Response
 
 import protocol
@@ -356,3 +357,33 @@ def test_reporter_thread_starts_heartbeats_and_stops(central: CentralHandle, tmp
         reporter.stop()
     assert not reporter.alive
 
+
+
+def test_twelve_days_without_central_back_off_capped_and_collapse_failures(tmp_path: Path, store: Store) -> None:
+    """Issue 16, fault 6: the backoff overflowed after ~1,025 failures (about 8 days); from then on
+    every step crashed and two event rows were written every 5 s."""
+    from appliance.report.pacing import BACKOFF_MAX_S
+    from tests.support.streamserver import refused_url
+
+    seed_plays(store, 5)
+    mono = FakeMono()
+    config = device_config(tmp_path / "device", refused_url("/"), "token", protocol.public_key_to_b64(
+        Ed25519PrivateKey.generate().public_key()), heartbeat_interval_s=600)
+    reporter = make_reporter(config, store, mono=mono)
+    start = mono()
+    attempts: list[float] = []
+    while mono() - start < 12 * 86400:
+        before = reporter.stats.upload_failures
+        wait = reporter.step()
+        if reporter.stats.upload_failures > before:
+            attempts.append(mono())
+        mono.advance(max(wait, 0.001))
+    assert reporter.stats.upload_failures > 1100, "the outage must outlast the old overflow point"
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert max(gaps) <= BACKOFF_MAX_S + 1 and min(gaps[-100:]) >= BACKOFF_MAX_S / 2
+    kinds = [r[0] for r in store.query("SELECT kind FROM events")]
+    assert "report.crash" not in kinds
+    assert kinds.count("report.upload_failed") == 1 and kinds.count("report.heartbeat_failed") == 1
+    upload = next(e for e in store.recent_events(10) if e["kind"] == "report.upload_failed")
+    assert upload["data"]["repeated"] == reporter.stats.upload_failures
+    assert Outbox(store).depth() == 5

@@ -28,3 +28,38 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         store.log_event("sync", "Đồng bộ xong", {"items": 3})
         (event,) = store.recent_events()
         assert event["kind"] == "sync" and event["data"] == {"items": 3}
+
+
+def test_repeated_failures_collapse_into_one_event_with_a_count(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        for _ in range(50):
+            store.log_event("report.upload_failed", "Không liên lạc được", {"code": "central_unreachable"},
+                            level="warning", repeat_key="central_unreachable")
+        store.log_event("sync", "Đồng bộ xong")
+        store.log_event("report.upload_failed", "HTTP 503", {"code": "central_unavailable"},
+                        level="warning", repeat_key="central_unavailable")
+        store.log_event("report.upload_failed", "HTTP 503", {"code": "central_unavailable"},
+                        level="warning", repeat_key="central_unavailable")
+        events = store.recent_events(10)
+        assert [e["kind"] for e in events] == ["report.upload_failed", "sync", "report.upload_failed"]
+        newest, _, oldest = events
+        assert newest["data"]["code"] == "central_unavailable" and newest["data"]["repeated"] == 2
+        assert oldest["data"]["code"] == "central_unreachable" and oldest["data"]["repeated"] == 50
+        assert oldest["data"]["first_at"] <= oldest["at"]
+        # The collapsed event moves to the top when it repeats again.
+        store.log_event("report.upload_failed", "Không liên lạc được", {"code": "central_unreachable"},
+                        level="warning", repeat_key="central_unreachable")
+        top = store.recent_events(1)[0]
+        assert top["data"]["repeated"] == 51 and store.query_one("SELECT COUNT(*) FROM events")[0] == 3
+
+
+def test_event_log_is_bounded(tmp_path: Path) -> None:
+    from appliance.state.store import EVENTS_MAX_ROWS
+
+    with Store.open(tmp_path / "s.db") as store:
+        with store.transaction() as tx:
+            for i in range(EVENTS_MAX_ROWS + 5000):
+                store.log_event("x", f"event {i}", conn=tx)
+        count = store.query_one("SELECT COUNT(*) FROM events")[0]
+        assert EVENTS_MAX_ROWS <= count <= EVENTS_MAX_ROWS + 512
+        assert store.recent_events(1)[0]["message"] == f"event {EVENTS_MAX_ROWS + 4999}"
