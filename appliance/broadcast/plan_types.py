@@ -180,6 +180,9 @@ class PlanState:
     audio_ended_at: Mapping[str, datetime] = field(default_factory=dict)
     # Occurrences before this instant are ignored (e.g. installation time).
     since: datetime | None = None
+    # When this run of the station began (the daemon's start, on today's wall clock): an
+    # occurrence whose grace ran out before it was missed because the station was off.
+    running_since: datetime | None = None
 
 
 # --------------------------------------------------------------------------- outputs

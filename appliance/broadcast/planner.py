@@ -17,7 +17,8 @@ Rules (issue 4):
 - Broadcast windows per zone refuse normal and priority playback (the whole expected span
   must lie inside a window); emergency ignores them.
 - An occurrence not started in time plays if it is at most ``grace_s`` late, otherwise it
-  is skipped with the reason. Time spent playing other items does not count as lateness
+  is skipped with the reason (``station_off`` when its grace ran out before this run of the
+  station began, ``PlanState.running_since``). Time spent playing other items does not count as lateness
   (an item queued behind a 20-minute bulletin was not "missed"), but ``max_delay_s`` caps
   how late anything may start.
 - An occurrence key is in ``PlanState.records`` once it has started or been skipped; a
@@ -339,7 +340,16 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         delay = (now - o.scheduled_at).total_seconds()
         late = _lateness(o.scheduled_at, now, busy)
         if late > settings.grace_s:
-            if not item.ready:
+            came_back = _utc(state.running_since) if state.running_since is not None else None
+            if came_back is not None and o.scheduled_at + grace < came_back:
+                back = came_back.astimezone(tz)
+                skips.append(Skip(o, Reason(
+                    "station_off",
+                    f"Lỡ giờ phát vì trạm tắt (mất điện hoặc dịch vụ dừng); trạm chạy lại lúc "
+                    f"{back:%H:%M} ngày {back:%d/%m/%Y}, quá thời gian cho phép {_mins(settings.grace_s)} phút.",
+                    f"Missed because the station was off (power cut or service stopped); it came back at "
+                    f"{back:%H:%M} on {back:%Y-%m-%d}, after the {_mins(settings.grace_s)} min grace period.")))
+            elif not item.ready:
                 skips.append(Skip(o, Reason(
                     "not_ready", f"Âm thanh chưa sẵn sàng trong thời gian cho phép ({_mins(settings.grace_s)} phút).",
                     f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min).")))

@@ -2,16 +2,21 @@
 
 The planner names the items due soon (``Plan.prepare``); ``request`` queues each once and a
 single worker thread (``run``) prepares them in order. A failure is logged and retried no
-sooner than ``RETRY_S`` later, so one bad item cannot starve the others. Prepared clips are
-remembered by (item id, version); ``prepared_for`` answers the planner's "is it ready, how
-long is it". A local announcement may carry the operator's own voice and rate, which get a
-preparer of their own.
+sooner than ``RETRY_S`` later, so one bad item cannot starve the others. A local announcement
+may carry the operator's own voice and rate, which get a preparer of their own.
+
+Readiness is durable: each prepared clip is recorded in ``prepared_audio`` with the digest of
+what it was made from (the text or media, the voice, the loudness, the chime), so after a
+restart an item whose clip is on disk is ready at once, and ``prepared_for`` answers the
+planner's "is it ready, how long is it" only for a clip made from the item as it is now.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import queue
 import threading
 import time
@@ -22,12 +27,33 @@ from typing import Any
 from appliance.state import settings as operator_settings
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
-from appliance.state.store import Store
+from appliance.state.store import Store, utc_now_iso
 from protocol.errors import CommuneRadioError, ValidationError
 
 RETRY_S = 60.0
 PREPARED_MAX_AGE_S = 7 * 86400.0
 ItemKey = tuple[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedClip:
+    """A prepared clip known from the store (what ``audio.prepare.PreparedAudio`` tells the daemon)."""
+
+    path: Path
+    sha256: str
+    duration_s: float
+
+
+def content_key(item: dict[str, Any], config: Config) -> str:
+    """Digest of everything a prepared clip of ``item`` depends on: change any of it and the clip is stale."""
+    audio = config.audio
+    identity: dict[str, Any] = {"kind": item["kind"], "target_lufs": audio.target_lufs,
+                                "true_peak_dbfs": audio.true_peak_dbfs}
+    if item["kind"] == "text":
+        identity |= {"text": item.get("text") or "", "tts": dataclasses.asdict(config.tts), "chime": audio.chime}
+    else:
+        identity["media"] = item.get("media_sha256")
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def default_preparer(config: Config) -> Any:
@@ -46,21 +72,46 @@ class PreparationQueue:
         self._emit = emit
         self._wake = wake
         self._lock = threading.RLock()
-        self._prepared: dict[ItemKey, Any] = {}
+        self._prepared: dict[ItemKey, tuple[str, Any]] = {}   # key -> (content key, clip)
         self._voice_preparers: dict[tuple[str, int], Any] = {}
         self._failed: dict[ItemKey, float] = {}
         self._queue: queue.Queue[ItemKey | None] = queue.Queue()
         self._pending: set[ItemKey] = set()
+        self._durable = self._load_durable()
 
-    def prepared_for(self, key: ItemKey) -> Any | None:
-        return self._prepared.get(key)
+    def _load_durable(self) -> dict[ItemKey, tuple[str, PreparedClip]]:
+        """Clips recorded by earlier runs whose file is still in place."""
+        found: dict[ItemKey, tuple[str, PreparedClip]] = {}
+        work_dir = getattr(self.preparer, "work_dir", None)
+        if work_dir is None:
+            return found
+        for row in self.store.query("SELECT item_id, version, content, sha256, duration_s FROM prepared_audio"):
+            path = Path(work_dir) / f"{row['sha256']}.wav"
+            if path.is_file():
+                found[(row["item_id"], int(row["version"]))] = (
+                    row["content"], PreparedClip(path, row["sha256"], float(row["duration_s"])))
+        return found
+
+    def content_key(self, item: dict[str, Any]) -> str:
+        return content_key(item, self._config_for(item))
+
+    def prepared_for(self, item: dict[str, Any]) -> Any | None:
+        """The clip prepared from ``item`` as it is now, or None (never prepared, or stale)."""
+        key = (item["id"], int(item["version"]))
+        wanted = self.content_key(item)
+        with self._lock:
+            known = self._prepared.get(key) or self._durable.get(key)
+            if known is None or known[0] != wanted:
+                return None
+            self._prepared[key] = known
+            return known[1]
 
     def request(self, item_id: str) -> None:
         item = self.store.get_item(item_id)
         if item is None or item["kind"] == "stream" or item["state"] != "ready":
             return
         key = (item["id"], int(item["version"]))
-        if key in self._prepared or key in self._pending:
+        if self.prepared_for(item) is not None or key in self._pending:
             return
         failed_at = self._failed.get(key)
         if failed_at is not None and time.monotonic() - failed_at < RETRY_S:
@@ -96,36 +147,57 @@ class PreparationQueue:
     def prepare_item(self, item: dict[str, Any]) -> Any:
         """The prepared clip of a text or audio item (prepared now if it is not yet)."""
         key = (item["id"], int(item["version"]))
-        prepared = self._prepared.get(key)
+        prepared = self.prepared_for(item)
         if prepared is not None and Path(prepared.path).exists():
             return prepared
+        wanted = self.content_key(item)
         if item["kind"] == "text":
             prepared = self._preparer_for(item).prepare_text(item["text"])
         elif item["kind"] == "audio":
             prepared = self.preparer.prepare_file(MediaStore(self._config().media_dir).path_for(item["media_sha256"]))
         else:
             raise ValidationError(f"Không chuẩn bị được loại '{item['kind']}'.", f"Cannot prepare kind '{item['kind']}'.")
-        self._prepared[key] = prepared
+        with self._lock:
+            self._prepared[key] = (wanted, prepared)
+        self._remember(key, wanted, prepared)
         return prepared
+
+    def _remember(self, key: ItemKey, content: str, prepared: Any) -> None:
+        """Record the clip durably (readiness must survive a restart); a failure only costs a re-check."""
+        with contextlib.suppress(Exception), self.store.transaction() as tx:
+            tx.execute("INSERT INTO prepared_audio (item_id, version, content, sha256, duration_s, prepared_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id, version) DO UPDATE SET"
+                       " content=excluded.content, sha256=excluded.sha256, duration_s=excluded.duration_s,"
+                       " prepared_at=excluded.prepared_at",
+                       (key[0], key[1], content, prepared.sha256, float(prepared.duration_s), utc_now_iso()))
+            tx.execute("DELETE FROM prepared_audio WHERE item_id = ? AND version < ?", key)
 
     def prepare_text(self, text: str) -> Any:
         """Operator text spoken once (say, an emergency text), with the station's voice."""
         return self.preparer.prepare_text(text)
 
-    def _preparer_for(self, item: dict[str, Any]) -> Any:
-        """The preparer for a text item: a local announcement may carry the operator's voice and rate."""
+    def _chosen_tts(self, item: dict[str, Any]) -> Config | None:
+        """The configuration a local announcement asks for with the operator's own voice and rate."""
         document = item.get("document")
         chosen = document.get("tts") if item.get("source") == "local" and isinstance(document, dict) else None
         if not self.owns_preparer or not isinstance(chosen, dict):
-            return self.preparer
+            return None
         config = self._config()
         try:
             tts = dataclasses.replace(config.tts, voice=str(chosen.get("voice", config.tts.voice)),
                                       rate=int(chosen.get("rate", config.tts.rate)))
             wanted = operator_settings.apply(config, {"tts.voice": tts.voice, "tts.rate": tts.rate})
         except (CommuneRadioError, TypeError, ValueError):
-            return self.preparer  # an unusable choice falls back to the station's voice
-        if wanted.tts == config.tts:
+            return None  # an unusable choice falls back to the station's voice
+        return None if wanted.tts == config.tts else wanted
+
+    def _config_for(self, item: dict[str, Any]) -> Config:
+        return self._chosen_tts(item) or self._config()
+
+    def _preparer_for(self, item: dict[str, Any]) -> Any:
+        """The preparer for a text item: a local announcement may carry the operator's voice and rate."""
+        wanted = self._chosen_tts(item)
+        if wanted is None:
             return self.preparer
         key = (wanted.tts.voice, wanted.tts.rate)
         with self._lock:
@@ -148,7 +220,7 @@ class PreparationQueue:
         if not self.owns_preparer or not hasattr(self.preparer, "prune"):
             return 0
         with self._lock:
-            keep = {p.sha256 for p in self._prepared.values() if p is not None}
+            keep = {clip.sha256 for _, clip in [*self._prepared.values(), *self._durable.values()]}
         try:
             removed = self.preparer.prune(keep, max_age_s=PREPARED_MAX_AGE_S)
         except OSError as exc:

@@ -55,6 +55,7 @@ class Scheduler:
         self.heartbeats = heartbeats
         self._emit = emit
         self._jumps = JumpDetector(clock)
+        self._started_mono = clock.monotonic()   # this run of the station began (see PlanState.running_since)
         self.last_plan: planner.Plan | None = None
         self.loop_beat = time.monotonic()
         self.errors = 0
@@ -120,7 +121,7 @@ class Scheduler:
         return items
 
     def _to_plannable(self, row: dict[str, Any]) -> planner.PlannableItem:
-        prepared = self.preparation.prepared_for((row["id"], int(row["version"])))
+        prepared = self.preparation.prepared_for(row)
         if row["kind"] == "stream":
             ready, duration = row["state"] == "ready", None
         else:
@@ -161,7 +162,8 @@ class Scheduler:
         requests, interrupted, audio_ended_at = self.state.snapshot()
         return planner.PlanState(records=records, on_air=self.onair.on_air(), requests=requests,
                                  interrupted=interrupted, clock_trusted=trusted,
-                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at)
+                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at,
+                                 running_since=real_now - timedelta(seconds=mono - self._started_mono))
 
     # ------------------------------------------------------------------ carrying out the plan
 

@@ -26,3 +26,15 @@ WHEN NEW.id % 256 = 0
 BEGIN
     DELETE FROM relay_log WHERE id <= NEW.id - (SELECT max_rows FROM retention WHERE name = 'relay_log');
 END;
+
+-- Prepared clips, so readiness survives a restart: an item is ready at once when the clip made
+-- from its current content (content: digest of text or media, voice, loudness, chime) is on disk.
+CREATE TABLE prepared_audio (
+    item_id     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    content     TEXT NOT NULL,
+    sha256      TEXT NOT NULL,                -- <data_dir>/prepared/<sha256>.wav
+    duration_s  REAL NOT NULL,
+    prepared_at TEXT NOT NULL,
+    PRIMARY KEY (item_id, version)
+);

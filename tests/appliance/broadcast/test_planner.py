@@ -281,6 +281,21 @@ def test_power_cut_inside_grace_plays_late_and_outside_grace_is_skipped() -> Non
     assert "grace" in p.skip[0].reason.en and "phút" in p.skip[0].reason.vi
 
 
+def test_missed_while_the_station_was_off_says_so_even_when_audio_was_not_ready() -> None:
+    """Issue 16, fault 7: missed because the station was off, not "not ready within the grace period"."""
+    t = local(2025, 5, 1, 6, 0)
+    back = t + timedelta(minutes=40)
+    items = [PlannableItem("x", duration_s=60, ready=False), PlannableItem("y", duration_s=60)]
+    slots = [once("x", t), once("y", t)]
+    p = plan(back, items, slots, ZONES, SETTINGS, PlanState(running_since=back))
+    assert {s.occurrence.item_id: s.reason.code for s in p.skip} == {"x": "station_off", "y": "station_off"}
+    reason = p.skip[0].reason
+    assert "station was off" in reason.en and "06:40" in reason.en and "trạm tắt" in reason.vi
+    # Running (clock held, busy, …) when the grace ran out: the usual reasons.
+    p = plan(back, items, slots, ZONES, SETTINGS, PlanState(running_since=t + timedelta(minutes=5)))
+    assert {s.occurrence.item_id: s.reason.code for s in p.skip} == {"x": "not_ready", "y": "missed"}
+
+
 def test_crash_during_playback_never_replays_the_occurrence() -> None:
     t = local(2025, 5, 1, 6, 0)
     st = station([PlannableItem("x", duration_s=600)], [once("x", t)], t)
