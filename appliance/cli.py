@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stop": ("appliance.commands.control", "dừng phát / stop playback"),
     "emergency": ("appliance.commands.control", "phát khẩn cấp / emergency broadcast"),
     "volume": ("appliance.commands.control", "đặt âm lượng / set the volume"),
+    "relay-reset": ("appliance.commands.control", "đặt lại ngắt bảo vệ ampli / reset a relay watchdog trip"),
     "relays-off": ("appliance.commands.relays_off", "tắt mọi rơ-le, không cần daemon / switch every relay off"),
     "panel": ("appliance.commands.panel", "chạy bảng điều khiển web / run the web panel"),
     "health": ("appliance.commands.health", "sức khoẻ của đài (0 tốt, 1 cảnh báo, 2 hỏng) / station health"),

@@ -12,7 +12,9 @@ asks the daemon. Checks:
 - ``version`` (critical, only when a version is expected: after an update);
 - ``clock_trusted`` (warning): scheduled broadcasts are held while the clock is untrusted;
 - ``sync_recent`` (warning): the last successful sync is at most ``max(3 × interval, 15 min)`` old;
-- ``amplifiers`` (warning): no fault input active, no max-on watchdog trip.
+- ``amplifiers`` (warning): no fault input active, no max-on watchdog trip;
+- ``problems`` (warning): nothing the daemon reports as going on now (a silent relay source,
+  a database recovered from damage, …: ``appliance.daemon.problems``).
 
 Overall: ``failing`` if a critical check fails, else ``degraded`` if a warning does, else ``ok``.
 """
@@ -81,6 +83,14 @@ def _sync_check(status: Mapping[str, Any], now: datetime, sync_interval_s: int) 
     return Check("sync_recent", True, False, f"Đồng bộ {minutes} phút trước.", f"Synced {minutes} min ago.")
 
 
+def _problems_check(status: Mapping[str, Any]) -> Check:
+    problems = [p for p in status.get("problems") or () if isinstance(p, Mapping)]
+    if not problems:
+        return Check("problems", True, False, "Không có sự cố nào đang xảy ra.", "No problem going on.")
+    return Check("problems", False, False, " ".join(str(p.get("vi") or p.get("code")) for p in problems),
+                 " ".join(str(p.get("en") or p.get("code")) for p in problems))
+
+
 def _relay_checks(status: Mapping[str, Any]) -> tuple[Check, Check]:
     relays: Mapping[str, Any] = status.get("relays") or {}
     stray, faults, trips = [], [], []
@@ -142,6 +152,7 @@ def evaluate_health(status: Mapping[str, Any] | None, *, now: datetime, sync_int
                         reason.get("vi") or "Đồng hồ chưa tin cậy: lịch phát bị tạm giữ.",
                         reason.get("en") or "Clock not trusted: scheduled broadcasts are held."))
     checks.append(_sync_check(status, now, sync_interval_s))
+    checks.append(_problems_check(status))
     if any(not c.ok and c.critical for c in checks):
         overall: Overall = "failing"
     elif any(not c.ok for c in checks):

@@ -79,6 +79,8 @@ def device_status(*, now: datetime, last_seen_at: str | None, interval_s: int | 
         problems.append("disk_low")
     if hb.get("amp_faults") or any(str(e).startswith("hardware") for e in hb.get("last_errors") or ()):
         problems.append("amplifier_fault")
+    # What the station itself reports as going on now (a silent relay, a recovered store, …).
+    problems.extend(str(p) for p in hb.get("problems") or () if str(p) not in problems)
     return DeviceStatus(state, tuple(problems), last_seen_at, round(since, 1))
 
 

@@ -158,6 +158,10 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     interval = hb.get("heartbeat_interval_s")
     if interval is not None and not _is_int(interval, 5, 3600):
         raise BadReport("heartbeat_interval_s: expected an integer from 5 to 3600")
+    problems = hb.get("problems", [])
+    if not isinstance(problems, list) or len(problems) > 10 or not all(
+            isinstance(p, str) and CODE_RE.match(p) for p in problems):
+        raise BadReport("problems: expected at most 10 problem codes")
     faults = hb.get("amp_faults", [])
     if not isinstance(faults, list) or not all(isinstance(z, str) and ZONE_RE.match(z) for z in faults):
         raise BadReport("amp_faults: expected a list of zone names")

@@ -139,7 +139,8 @@ class OnAir:
     occurrence: Occurrence
     zones: tuple[str, ...]
     started_at: datetime
-    phase: Literal["warmup", "playing"] = "playing"
+    # "silent": a live relay whose source went quiet; its amplifiers are off until audio returns.
+    phase: Literal["warmup", "playing", "silent"] = "playing"
     audio_at: datetime | None = None
 
     @property

@@ -519,7 +519,7 @@ def _plan_relays(now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneR
         for z in start.zones:
             active[z] = Reason("starting", f"Bắt đầu phát {start.occurrence.item_id}.",
                                f"Starting {start.occurrence.item_id}.")
-    elif on_air is not None:
+    elif on_air is not None and on_air.phase != "silent":
         for z in on_air.zones:
             active[z] = Reason("on_air", f"Đang phát {on_air.occurrence.item_id}.", f"{on_air.occurrence.item_id} on air.")
 

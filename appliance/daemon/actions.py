@@ -75,6 +75,8 @@ class OperatorActions:
             return message("Đang đồng bộ.", "Sync started.")
         if action == "relay_test":
             return self.relay_test(params["zone"], params["seconds"], actor=actor)
+        if action == "relay_reset":
+            return self.relay_reset(params["zones"], actor=actor)
         raise ValidationError(f"Lệnh không được hỗ trợ: {action}.", f"Unsupported action: {action}.")
 
     def _request(self, item_id: str, trigger: str, zones: list[str] | None, actor: str) -> planner.Request:
@@ -143,6 +145,16 @@ class OperatorActions:
                        " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                        (str(volume), iso_z(self.clock.now())))
         return message(f"Âm lượng: {volume}.", f"Volume: {volume}.") | {"volume": volume}
+
+    def relay_reset(self, zones: list[str], *, actor: str) -> dict[str, Any]:
+        """Clear a relay watchdog trip (an amplifier switched off for being on too long)."""
+        cleared = self.amplifiers.reset_watchdog(zones, actor=actor)
+        self._wake()
+        if not cleared:
+            return message("Không vùng nào đang bị ngắt bảo vệ.", "No zone had a watchdog trip.") | {"cleared": []}
+        shown = ", ".join(cleared)
+        return message(f"Đã đặt lại ngắt bảo vệ của vùng {shown}.", f"Watchdog trip of {shown} reset.") | {
+            "cleared": cleared}
 
     def relay_test(self, zone: str, seconds: float, *, actor: str) -> dict[str, Any]:
         owner = f"test:{actor}"

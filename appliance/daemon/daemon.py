@@ -30,6 +30,7 @@ from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.preparation import PreparationQueue
+from appliance.daemon.problems import Problems
 from appliance.daemon.scheduler import WAKE_CAP_S, Scheduler
 from appliance.daemon.status import status_report
 from appliance.state import settings as operator_settings
@@ -70,6 +71,7 @@ class Daemon:
         self.started_monotonic: float | None = None
         self._ready_after_s: float | None = None
         self.heartbeats = Heartbeats()
+        self.problems = Problems()
         self.state = BroadcastState()
         self.amplifiers: Amplifiers | None = None
         self.playlog: PlayLog | None = None
@@ -137,7 +139,8 @@ class Daemon:
         self.preparation = PreparationQueue(store, self.current_config, self._preparer, self._emit, self.wake)
         self.onair = OnAir(store=store, clock=self.clock, amplifiers=self.amplifiers, playlog=self.playlog,
                            player=self._player, preparation=self.preparation, state=self.state,
-                           heartbeats=self.heartbeats, config=self.current_config, emit=self._emit, wake=self.wake)
+                           heartbeats=self.heartbeats, config=self.current_config, emit=self._emit, wake=self.wake,
+                           problems=self.problems)
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,

@@ -26,6 +26,7 @@ from appliance.broadcast.playlog import AlreadyPlayed, PlayLog, PlayStart
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats, debug_wedge_point
 from appliance.daemon.preparation import PreparationQueue
+from appliance.daemon.problems import Problems
 from appliance.daemon.stream_relay import relay_stream
 from appliance.state.config import Config
 from appliance.state.store import Store
@@ -56,6 +57,7 @@ class Session:
     actor: str
     text: str | None = None                      # emergency text to speak (no item)
     phase: str = "warmup"
+    silent: bool = False                         # a live relay whose source is silent (amplifiers off)
     audio_started_at: datetime | None = None
     play_id: str | None = None
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
@@ -87,8 +89,9 @@ class OnAir:
     def __init__(self, *, store: Store, clock: Clock, amplifiers: Amplifiers, playlog: PlayLog, player: Any,
                  preparation: PreparationQueue, state: BroadcastState, heartbeats: Heartbeats,
                  config: Callable[[], Config], emit: Callable[[dict[str, Any]], None],
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], problems: Problems | None = None) -> None:
         self.store = store
+        self.problems = problems or Problems()
         self.clock = clock
         self.amplifiers = amplifiers
         self.playlog = playlog
@@ -149,8 +152,9 @@ class OnAir:
         session = self.session
         if session is None or session.done.is_set() or session.phase == "ending":
             return None
-        return planner.OnAir(session.occurrence, session.zones, session.started_at,
-                             "playing" if session.phase == "playing" else "warmup", session.audio_started_at)
+        phase = "silent" if session.silent else "playing" if session.phase == "playing" else "warmup"
+        return planner.OnAir(session.occurrence, session.zones, session.started_at, phase,  # type: ignore[arg-type]
+                             session.audio_started_at)
 
     def media_in_use(self) -> set[str]:
         """The media file of what is on air (never deleted by the sync's housekeeping)."""
@@ -180,7 +184,9 @@ class OnAir:
                         "reason": reason})
         finally:
             self.state.session_ended(session.zones, occ.item_id, self.clock.now())
-            self.amplifiers.release(list(session.zones), session.owner, "playback ended", immediate=True)
+            self.amplifiers.session_ended(list(session.zones), session.owner, "playback ended")
+            if session.silent and self.problems.clear("stream.stalled"):
+                self._emit({"type": "problem_cleared", "code": "stream.stalled"})
             self.heartbeats.idle("player")
             session.done.set()
             if self.session is session:
@@ -215,9 +221,10 @@ class OnAir:
                     "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
                     "scheduled_at": iso_z(occ.scheduled_at)})
         if is_stream:
-            outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow)
+            outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow,
+                                                   _RelayHooks(self, session))
         else:
-            outcome, reason, played = self._play_and_follow(session, source, duration, None)
+            outcome, reason, played = self._play_and_follow(session, source, duration, None, None)
         # Audio is over: the planner may start the next item while this one is being logged.
         session.phase = "ending"
         self._wake()
@@ -228,16 +235,17 @@ class OnAir:
                     "actual_start": row.get("actual_start"), "capture": self.last_capture})
 
     def _play_and_follow(self, session: Session, source: Any, duration: float | None,
-                         max_duration_s: float | None) -> Outcome:
+                         max_duration_s: float | None, on_started: Callable[[], None] | None) -> Outcome:
         """Play one source (a clip, or one attempt at a stream) and wait for its outcome."""
         if max_duration_s is None:
             playback = self.player.play(source, expected_duration_s=duration, label=session.label)
-            return self._follow(session, playback, expected_s=duration)
+            return self._follow(session, playback, expected_s=duration, on_started=on_started)
         playback = self.player.play(source, expected_duration_s=None, max_duration_s=max_duration_s,
                                     label=session.label)
-        return self._follow(session, playback, expected_s=max_duration_s)
+        return self._follow(session, playback, expected_s=max_duration_s, on_started=on_started)
 
-    def _follow(self, session: Session, playback: Any, *, expected_s: float | None) -> Outcome:
+    def _follow(self, session: Session, playback: Any, *, expected_s: float | None,
+                on_started: Callable[[], None] | None = None) -> Outcome:
         """Wait for a playback to end (or be cancelled); map its result to a play-log outcome.
 
         The player has its own watchdog; this is the backstop for a player that hangs inside
@@ -266,8 +274,11 @@ class OnAir:
             started_mono = getattr(playback, "started_monotonic", None) or time.monotonic()
             latency = started_mono - getattr(playback, "requested_monotonic", requested)
             # Our clock's view of when audio began (the daemon's clock may be offset in tests).
-            session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
+            if session.audio_started_at is None:
+                session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
             self._lead_s = min(LEAD_MAX_S, max(0.0, 0.7 * self._lead_s + 0.3 * latency))
+            if on_started is not None:
+                on_started()
         while True:
             self.heartbeats.beat("player")
             result = playback.wait(0.2)
@@ -334,3 +345,48 @@ class OnAir:
             return item["media_url"], occ.duration_s, True
         prepared = self.preparation.prepare_item(item)
         return prepared.path, float(prepared.duration_s), False
+
+
+class _RelayHooks:
+    """What a live relay does to the amplifiers, the problems and the logs when its source
+    falls silent or flows again (see ``appliance.daemon.stream_relay``)."""
+
+    def __init__(self, onair: OnAir, session: Session) -> None:
+        self.onair = onair
+        self.session = session
+
+    def silent(self, reason: str) -> None:
+        onair, session = self.onair, self.session
+        session.silent = True
+        zones = list(session.zones)
+        # The planner's hold too: it stops asking for an on-air zone whose relay is silent.
+        onair.amplifiers.release(zones, session.owner, f"relay source silent: {reason}"[:200], immediate=True)
+        onair.amplifiers.release(zones, "plan", "relay source silent", immediate=True)
+        vi = f"Luồng tiếp sóng '{session.label}' bị mất tiếng; đã tắt ampli, đang thử kết nối lại."
+        en = f"Relay stream '{session.label}' went silent; amplifiers off, reconnecting."
+        at = iso_z(onair.clock.now())
+        onair.problems.raise_("stream.stalled", vi, en, at=at, item_id=session.occurrence.item_id)
+        with contextlib.suppress(Exception):
+            onair.store.log_event("stream.stalled", vi, {"code": "stream.stalled", "en": en, "reason": reason[:300],
+                                                         "item_id": session.occurrence.item_id,
+                                                         "key": session.occurrence.key},
+                                  level="warning", repeat_key=session.occurrence.key)
+        onair._emit({"type": "stream_stalled", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
+                     "zones": zones, "reason": reason})
+        onair._wake()
+
+    def flowing(self) -> None:
+        onair, session = self.onair, self.session
+        session.silent = False
+        zones = list(session.zones)
+        onair.amplifiers.acquire(zones, session.owner, f"relay audio back: {session.label}"[:200])
+        onair.problems.clear("stream.stalled")
+        vi = f"Luồng tiếp sóng '{session.label}' có tiếng trở lại; đã bật ampli."
+        en = f"Relay stream '{session.label}' is back; amplifiers on."
+        with contextlib.suppress(Exception):
+            onair.store.log_event("stream.recovered", vi, {"code": "stream.recovered", "en": en,
+                                                           "item_id": session.occurrence.item_id,
+                                                           "key": session.occurrence.key})
+        onair._emit({"type": "stream_recovered", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
+                     "zones": zones})
+        onair._wake()

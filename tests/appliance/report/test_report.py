@@ -106,6 +106,21 @@ def test_heartbeat_drops_detail_to_stay_within_2kb() -> None:
     validate_heartbeat(sent, "12345-0001")
 
 
+def test_heartbeat_carries_the_problems_going_on_now() -> None:
+    doc = build_heartbeat(
+        device_id="12345-0001", sent_at="2025-06-01T00:00:00Z", boot_id="b", uptime_s=5,
+        clock={"trusted": True, "offset_s": 0.0, "source": "ntp"}, timezone="Asia/Ho_Chi_Minh",
+        system={"disk_free": 10**10, "disk_total": 3 * 10**10, "load_1m": 0.4, "mem_available": 10**8,
+                "mem_total": 10**9},
+        live={"relays": {"thon-1": False}, "volume": 80, "problems": ["stream.stalled", "Bad Code!"]},
+        last_sync={"at": None, "result": "ok", "error": None}, outbox_depth=0, rejected_count=0,
+        last_errors=[], command_results=[], interval_s=60)
+    assert doc["problems"] == ["stream.stalled", "bad_code_"]
+    validate_heartbeat(doc, "12345-0001")
+    with pytest.raises(ValueError, match="problems"):
+        validate_heartbeat(doc | {"problems": ["x"] * 11}, "12345-0001")
+
+
 def test_heartbeat_period_has_a_stable_per_device_jitter_below_the_interval() -> None:
     rng = random.Random(1)
     a = [heartbeat_period(60, "12345-0001", rng) for _ in range(200)]

@@ -1,0 +1,85 @@
+"""Faults the station must survive (issue 16) on the real daemon process (``commune-radio run
+--events``, capture output, mock pins): a stalled live relay, a slot cut at its length and at the
+window's end, a text changed in the store behind central's back, a damaged database."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.broadcast.slots import SlotRepository
+from appliance.state import config as config_module
+from appliance.state.store import Store
+from tests.support.daemon_proc import DaemonProcess
+from tests.support.daemon_rig import add_stream_item, iso_in
+from tests.support.streamserver import Route, StreamServer, endless_wav_header
+
+TONE = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / 44100))) for n in range(44100))
+LIVE_BPS = 88200   # 44.1 kHz mono 16-bit: the route is paced like a live stream
+
+
+def seeded_store(root: Path, **kwargs: Any) -> tuple[Store, Any]:
+    """The store and config a DaemonProcess at ``root`` will use, created before it starts."""
+    from tests.support.daemon_proc import write_config
+
+    path = write_config(root, **kwargs)
+    config = config_module.load(path, env={})
+    return Store.open(config.db_path), config
+
+
+def relay_events(daemon: DaemonProcess, zone: str) -> list[dict[str, Any]]:
+    return [e for e in daemon.events_of("relay") if e["zone"] == zone and e["reason"] != "start-up: all relays off"]
+
+
+@pytest.mark.slow
+def test_stalled_relay_switches_the_amplifier_off_retries_silently_and_comes_back_with_the_audio(
+        tmp_path: Path) -> None:
+    """Fault 1: the stream died and the amplifiers stayed on in silence for the rest of the slot."""
+    root = tmp_path / "station"
+    store, config = seeded_store(root, audio_extra="stall_timeout_s = 3.0")
+    with StreamServer() as server:
+        url = server.add("/live.wav", Route(body=TONE, header=endless_wav_header(), rate_bps=LIVE_BPS, loop=True,
+                                            stall_after=2 * LIVE_BPS))
+        add_stream_item(store, "vov", url)
+        SlotRepository(store, config).add({"item_id": "vov", "kind": "once", "starts": [iso_in(4)],
+                                           "duration_s": 60, "zones": ["a"]}, actor="test:faults")
+        store.close()
+        daemon = DaemonProcess(root, keep_config=True)
+        try:
+            daemon.wait_event(lambda e: e["type"] == "ready", timeout=60)
+            daemon.wait_event(lambda e: e["type"] == "play_start" and e["item_id"] == "vov", timeout=60)
+            # The stream stalls after ~2 s of audio: after the stall timeout the amplifier goes off.
+            stalled = daemon.wait_event(lambda e: e["type"] == "stream_stalled", timeout=30)
+            off = daemon.wait_event(lambda e: e["type"] == "relay" and e["zone"] == "a" and not e["on"]
+                                    and e["reason"] != "start-up: all relays off", timeout=10)
+            assert off["_t"] - stalled["_t"] < 3.0
+            status = json.loads(daemon.cli("status", "--json").stdout)
+            assert "stream.stalled" in [p["code"] for p in status["problems"]], status["problems"]
+            # The source is still down: retries go on with the amplifier off.
+            server.add("/live.wav", Route(body=b"", content_type="text/plain", stall_after=0))
+            time.sleep(8)
+            assert [e["on"] for e in relay_events(daemon, "a")][-1] is False
+            assert len([e for e in relay_events(daemon, "a") if e["on"]]) == 1
+            # The source is back: audio flows, then the amplifier comes back on.
+            server.add("/live.wav", Route(body=TONE, header=endless_wav_header(), rate_bps=LIVE_BPS, loop=True))
+            recovered = daemon.wait_event(lambda e: e["type"] == "stream_recovered", timeout=30)
+            back_on = daemon.wait_event(lambda e: e["type"] == "relay" and e["zone"] == "a" and e["on"]
+                                        and e["_t"] > off["_t"], timeout=10)
+            assert back_on["_t"] >= recovered["_t"] - 0.5
+            status = json.loads(daemon.cli("status", "--json").stdout)
+            assert "stream.stalled" not in [p["code"] for p in status["problems"]]
+            end = daemon.wait_event(lambda e: e["type"] == "play_end" and e["item_id"] == "vov", timeout=90)
+            assert end["outcome"] == "completed", end
+            assert "attempt 1" in end["reason"]
+        finally:
+            daemon.terminate()
+            daemon.close()
+    with Store.open(config.db_path) as check:
+        kinds = [e["kind"] for e in check.recent_events(200)]
+        assert "stream.stalled" in kinds and "stream.recovered" in kinds
