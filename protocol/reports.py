@@ -35,7 +35,7 @@ REASON_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CLOCK_SOURCES = ("ntp", "rtc", "central", "none")
 SYNC_RESULTS = ("ok", "not_modified", "error")
 RESULT_STATUSES = ("done", "failed", "rejected")
-PLAY_OUTCOMES = ("completed", "stopped", "error", "stalled", "overrun", "skipped")
+PLAY_OUTCOMES = ("completed", "cut", "stopped", "error", "stalled", "overrun", "skipped")
 PLAY_TRIGGERS = ("schedule", "manual", "emergency", "command")
 
 

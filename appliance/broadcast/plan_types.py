@@ -17,7 +17,7 @@ from appliance.errors import ScheduleError
 
 Priority = Literal["normal", "priority", "emergency"]
 Trigger = Literal["schedule", "operator", "emergency", "central"]
-Outcome = Literal["started", "completed", "interrupted", "failed", "skipped"]
+Outcome = Literal["started", "completed", "cut", "interrupted", "failed", "skipped"]
 
 ALL_ZONES = "*"
 
@@ -113,6 +113,7 @@ class Occurrence:
     trigger: Trigger = "schedule"
     slot_id: str = ""
     item_version: int = 1
+    limit_s: float | None = None   # the slot's own length: audio stops there (None: the item's length)
 
     @property
     def expected_end(self) -> datetime:
@@ -191,13 +192,17 @@ class PlanState:
 
 @dataclass(frozen=True)
 class Start:
-    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)."""
+    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)
+    and stop, with a short fade, at ``end_by`` (the slot's length or the window's end) if it
+    has not ended by then; ``end_reason`` says which. Emergencies have no ``end_by``."""
 
     occurrence: Occurrence
     zones: tuple[str, ...]
     audio_at: datetime
     resume: bool
     reason: Reason
+    end_by: datetime | None = None
+    end_reason: Reason | None = None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from appliance.broadcast.plan_types import (
     ZoneRule,
 )
 from appliance.broadcast.recurrence import Slot, occurrence_times, validate_slot_rules
-from appliance.broadcast.windows import allows
+from appliance.broadcast.windows import allows, window_end
 from appliance.errors import ScheduleError
 
 # The vocabulary (plan_types) and the input adapters (plan_inputs) are re-exported, so callers
@@ -145,17 +145,20 @@ def _occurrences(slots: Iterable[Slot], items: Mapping[str, PlannableItem], star
             continue
         zones = _resolve_zones(slot.zones if slot.zones is not None else item.zones, zone_names)
         duration = slot.duration_s if slot.duration_s else (item.duration_s or 0.0)
+        limit = float(slot.duration_s) if slot.duration_s else None
         for at in times:
             key = occurrence_key(item.id, at)
             previous = by_key.get(key)
             if previous is not None:
                 # Two slots of one item at one instant are one occurrence: it plays once, in both zone sets.
                 merged = tuple(z for z in zone_names if z in previous.zones or z in zones)
+                # Stopped at a slot's length only if both slots have one (else the item's own length).
+                joint = max(limit, previous.limit_s) if limit is not None and previous.limit_s is not None else None
                 by_key[key] = Occurrence(key, item.id, at, max(duration, previous.duration_s), merged,
-                                         item.priority, "schedule", previous.slot_id, item.version)
+                                         item.priority, "schedule", previous.slot_id, item.version, joint)
             else:
                 by_key[key] = Occurrence(key, item.id, at, duration, zones, item.priority, "schedule",
-                                         slot.slot_id, item.version)
+                                         slot.slot_id, item.version, limit)
     return sorted(by_key.values(), key=lambda o: (o.scheduled_at, o.key))
 
 
@@ -285,6 +288,29 @@ def _outside_window_reason(occurrence: Occurrence, zones: tuple[str, ...],
     return Reason("outside_window",
                   f"Ngoài khung giờ phát của vùng: {shown}. Chỉ bản tin khẩn cấp được phát ngoài khung giờ.",
                   f"Outside the broadcast window of zone(s): {shown}. Only emergencies play outside windows.")
+
+
+def _end_by(o: Occurrence, zones: tuple[str, ...], audio_at: datetime, zone_rules: Mapping[str, ZoneRule],
+            tz: ZoneInfo) -> tuple[datetime | None, Reason | None]:
+    """When audio must stop: the slot's length after ``audio_at``, or the earliest end of the zones'
+    open windows, whichever comes first. Emergencies are never cut."""
+    if o.priority == "emergency" or o.trigger == "emergency":
+        return None, None
+    candidates: list[tuple[datetime, Reason]] = []
+    if o.limit_s:
+        candidates.append((audio_at + timedelta(seconds=o.limit_s), Reason(
+            "slot_length", f"Dừng ở độ dài của khung phát ({o.limit_s:g} giây).",
+            f"Stopped at the slot's length ({o.limit_s:g} s).")))
+    for z in zones:
+        closes = window_end(zone_rules[z].windows, audio_at, tz)
+        if closes is not None:
+            shown = closes.astimezone(tz)
+            candidates.append((closes, Reason(
+                "window_end", f"Dừng khi hết khung giờ phát của vùng {z} ({shown:%H:%M}).",
+                f"Stopped at the end of zone {z}'s broadcast window ({shown:%H:%M}).")))
+    if not candidates:
+        return None, None
+    return min(candidates, key=lambda c: c[0])
 
 
 def _audio_at(zones: tuple[str, ...], now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneRule]) -> datetime:
@@ -471,7 +497,8 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         while remaining:
             chosen = remaining.pop(0)
             o = chosen.occurrence
-            allowed = _window_zones(o, o.zones, now, zone_rules, tz)
+            # The window must hold the audio itself, which begins after any warm-up still to run.
+            allowed = _window_zones(o, o.zones, _audio_at(o.zones, now, state, zone_rules), zone_rules, tz)
             if not allowed:
                 skips.append(Skip(o, _outside_window_reason(o, o.zones, zone_rules)))
                 continue
@@ -482,7 +509,8 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                 outside = _outside_window_reason(o, dropped, zone_rules)
                 reason = Reason(reason.code, f"{reason.vi} {outside.vi}", f"{reason.en} {outside.en}")
             audio_at = _audio_at(allowed, now, state, zone_rules)
-            start = Start(o, allowed, audio_at, chosen.resume, reason)
+            end_by, end_reason = _end_by(o, allowed, audio_at, zone_rules, tz)
+            start = Start(o, allowed, audio_at, chosen.resume, reason, end_by, end_reason)
             if o.duration_s > 0:
                 busy_until = audio_at + timedelta(seconds=o.duration_s)
             for c in remaining:

@@ -3,7 +3,9 @@
 ``launch`` switches the zones' relays on and starts a session thread: it resolves the audio
 (a prepared clip, TTS for an emergency text, or a stream URL), writes the durable ``playing``
 row, waits out the warm-up, plays, and logs the outcome. ``cancel`` pre-empts or stops it in
-any phase. Order of durable writes: the ``playing`` row is committed (fsync) just before
+any phase. Audio that would run past ``Start.end_by`` (the slot's length, the window's end) is
+cut there with a short fade, made in the clip before it plays, and logged ``cut`` with the
+reason. Order of durable writes: the ``playing`` row is committed (fsync) just before
 audio starts; at start-up rows still ``playing`` are marked interrupted, so the occurrence is
 in the records and never plays twice. Whatever the player or the media do, the session ends
 with its relays released and the daemon alive.
@@ -18,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from appliance.broadcast import planner
@@ -27,7 +30,7 @@ from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats, debug_wedge_point
 from appliance.daemon.preparation import PreparationQueue
 from appliance.daemon.problems import Problems
-from appliance.daemon.stream_relay import relay_stream
+from appliance.daemon.stream_relay import RelayHooks, relay_stream
 from appliance.state.config import Config
 from appliance.state.store import Store
 from appliance.system.clock import Clock, iso_z
@@ -40,6 +43,8 @@ SESSION_JOIN_S = 8.0
 PLAYER_START_TIMEOUT_S = 15.0   # a player that has not started audio by then is stopped
 PLAYER_END_SLACK_S = 30.0       # beyond the player's own watchdog: the daemon's backstop
 PLAYER_STOP_GRACE_S = 5.0       # a player that ignores stop this long is declared hung
+CUT_TOLERANCE_S = 0.3           # a clip this much longer than its time left is not worth cutting
+MIN_CUT_S = 1.0                 # even a late start plays a second (with its fade) rather than a click
 
 Outcome = tuple[str, str, float | None]   # play-log outcome, reason, seconds played
 
@@ -56,6 +61,8 @@ class Session:
     label: str
     actor: str
     text: str | None = None                      # emergency text to speak (no item)
+    end_by: datetime | None = None               # audio stops here (Start.end_by)
+    end_reason: planner.Reason | None = None
     phase: str = "warmup"
     silent: bool = False                         # a live relay whose source is silent (amplifiers off)
     audio_started_at: datetime | None = None
@@ -122,7 +129,8 @@ class OnAir:
         audio_at = max(warmed_at, start.audio_at) if occ.trigger == "schedule" else warmed_at
         session = Session(occurrence=occ, zones=start.zones, audio_at=audio_at, resume=start.resume,
                           started_at=real_now, label=title, actor=actor,
-                          text=transient.text if transient else None)
+                          text=transient.text if transient else None, end_by=start.end_by,
+                          end_reason=start.end_reason)
         # Relays first: the warm-up runs while the audio is resolved (TTS for an emergency text).
         self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")
         self.session = session
@@ -216,15 +224,34 @@ class OnAir:
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
                         "outcome": session.cancel_outcome, "reason": reason})
             return
+        cut: tuple[Path | None, float] | None
+        if is_stream:
+            # A relay lasts its slot; only a window closing earlier shortens it.
+            cut = None
+            allowed = (session.end_by - self.clock.now()).total_seconds() if session.end_by else None
+            if allowed is not None and duration is not None and allowed < duration - CUT_TOLERANCE_S \
+                    and session.end_reason is not None and session.end_reason.code == "window_end":
+                cut, duration = (None, max(MIN_CUT_S, allowed)), max(MIN_CUT_S, allowed)
+        else:
+            cut = self._cut_to_fit(session, source, duration)
+            if cut is not None:
+                source, duration = cut
         session.phase = "playing"
         self._emit({"type": "play_start", "item_id": occ.item_id, "title": session.label, "key": occ.key,
                     "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
                     "scheduled_at": iso_z(occ.scheduled_at)})
-        if is_stream:
-            outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow,
-                                                   _RelayHooks(self, session))
-        else:
-            outcome, reason, played = self._play_and_follow(session, source, duration, None, None)
+        try:
+            if is_stream:
+                outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow,
+                                                       RelayHooks(self, session))
+            else:
+                outcome, reason, played = self._play_and_follow(session, source, duration, None, None)
+        finally:
+            if cut is not None and cut[0] is not None:
+                Path(cut[0]).unlink(missing_ok=True)
+        if cut is not None and outcome == "completed" and session.end_reason is not None:
+            outcome = "cut"
+            reason = "; ".join(r for r in (session.end_reason.en, reason) if r)
         # Audio is over: the planner may start the next item while this one is being logged.
         session.phase = "ending"
         self._wake()
@@ -307,6 +334,21 @@ class OnAir:
         reason = "" if outcome == "completed" else f"{result.outcome}: {result.error or ''}".strip(": ")
         return outcome, reason, result.played_s
 
+    def _cut_to_fit(self, session: Session, source: Any, duration: float | None) -> tuple[Path, float] | None:
+        """A faded copy of the clip that ends at ``session.end_by``, or None when the clip fits."""
+        if session.end_by is None or duration is None:
+            return None
+        allowed = (session.end_by - self.clock.now()).total_seconds()
+        if duration <= allowed + CUT_TOLERANCE_S:
+            return None
+        from audio.cut import cut_with_fade  # only when a clip must be cut
+
+        seconds = max(MIN_CUT_S, allowed)
+        path = cut_with_fade(Path(source), self._config().data_path / "prepared", seconds)
+        log.info("cutting %s to %.1f s of %.1f s: %s", session.label, seconds, duration,
+                 session.end_reason.en if session.end_reason else "")
+        return path, seconds
+
     def _log_not_started(self, session: Session) -> None:
         """Cancelled during warm-up: log the occurrence interrupted (emergency) so it is accounted for."""
         occ = session.occurrence
@@ -346,47 +388,3 @@ class OnAir:
         prepared = self.preparation.prepare_item(item)
         return prepared.path, float(prepared.duration_s), False
 
-
-class _RelayHooks:
-    """What a live relay does to the amplifiers, the problems and the logs when its source
-    falls silent or flows again (see ``appliance.daemon.stream_relay``)."""
-
-    def __init__(self, onair: OnAir, session: Session) -> None:
-        self.onair = onair
-        self.session = session
-
-    def silent(self, reason: str) -> None:
-        onair, session = self.onair, self.session
-        session.silent = True
-        zones = list(session.zones)
-        # The planner's hold too: it stops asking for an on-air zone whose relay is silent.
-        onair.amplifiers.release(zones, session.owner, f"relay source silent: {reason}"[:200], immediate=True)
-        onair.amplifiers.release(zones, "plan", "relay source silent", immediate=True)
-        vi = f"Luồng tiếp sóng '{session.label}' bị mất tiếng; đã tắt ampli, đang thử kết nối lại."
-        en = f"Relay stream '{session.label}' went silent; amplifiers off, reconnecting."
-        at = iso_z(onair.clock.now())
-        onair.problems.raise_("stream.stalled", vi, en, at=at, item_id=session.occurrence.item_id)
-        with contextlib.suppress(Exception):
-            onair.store.log_event("stream.stalled", vi, {"code": "stream.stalled", "en": en, "reason": reason[:300],
-                                                         "item_id": session.occurrence.item_id,
-                                                         "key": session.occurrence.key},
-                                  level="warning", repeat_key=session.occurrence.key)
-        onair._emit({"type": "stream_stalled", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
-                     "zones": zones, "reason": reason})
-        onair._wake()
-
-    def flowing(self) -> None:
-        onair, session = self.onair, self.session
-        session.silent = False
-        zones = list(session.zones)
-        onair.amplifiers.acquire(zones, session.owner, f"relay audio back: {session.label}"[:200])
-        onair.problems.clear("stream.stalled")
-        vi = f"Luồng tiếp sóng '{session.label}' có tiếng trở lại; đã bật ampli."
-        en = f"Relay stream '{session.label}' is back; amplifiers on."
-        with contextlib.suppress(Exception):
-            onair.store.log_event("stream.recovered", vi, {"code": "stream.recovered", "en": en,
-                                                           "item_id": session.occurrence.item_id,
-                                                           "key": session.occurrence.key})
-        onair._emit({"type": "stream_recovered", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
-                     "zones": zones})
-        onair._wake()

@@ -11,12 +11,15 @@ attempt's reason stays in the play log's reason.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from appliance.system.clock import iso_z
+
 if TYPE_CHECKING:
-    from appliance.daemon.onair import Outcome, Session
+    from appliance.daemon.onair import OnAir, Outcome, Session
 
 RETRY_PAUSE_S = 2.0
 MIN_REMAINING_S = 3.0
@@ -76,3 +79,48 @@ def relay_stream(session: Session, url: str, duration: float | None, play_once: 
         # Relayed to the end of the slot (earlier failed attempts stay in the reason).
         return "completed", "; ".join(reasons), played
     return "failed", "; ".join(reasons) or "stream ended early", played
+
+
+class RelayHooks:
+    """What a live relay does to the amplifiers, the problems and the logs when its source
+    falls silent or flows again (see ``appliance.daemon.stream_relay``)."""
+
+    def __init__(self, onair: OnAir, session: Session) -> None:
+        self.onair = onair
+        self.session = session
+
+    def silent(self, reason: str) -> None:
+        onair, session = self.onair, self.session
+        session.silent = True
+        zones = list(session.zones)
+        # The planner's hold too: it stops asking for an on-air zone whose relay is silent.
+        onair.amplifiers.release(zones, session.owner, f"relay source silent: {reason}"[:200], immediate=True)
+        onair.amplifiers.release(zones, "plan", "relay source silent", immediate=True)
+        vi = f"Luồng tiếp sóng '{session.label}' bị mất tiếng; đã tắt ampli, đang thử kết nối lại."
+        en = f"Relay stream '{session.label}' went silent; amplifiers off, reconnecting."
+        at = iso_z(onair.clock.now())
+        onair.problems.raise_("stream.stalled", vi, en, at=at, item_id=session.occurrence.item_id)
+        with contextlib.suppress(Exception):
+            onair.store.log_event("stream.stalled", vi, {"code": "stream.stalled", "en": en, "reason": reason[:300],
+                                                         "item_id": session.occurrence.item_id,
+                                                         "key": session.occurrence.key},
+                                  level="warning", repeat_key=session.occurrence.key)
+        onair._emit({"type": "stream_stalled", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
+                     "zones": zones, "reason": reason})
+        onair._wake()
+
+    def flowing(self) -> None:
+        onair, session = self.onair, self.session
+        session.silent = False
+        zones = list(session.zones)
+        onair.amplifiers.acquire(zones, session.owner, f"relay audio back: {session.label}"[:200])
+        onair.problems.clear("stream.stalled")
+        vi = f"Luồng tiếp sóng '{session.label}' có tiếng trở lại; đã bật ampli."
+        en = f"Relay stream '{session.label}' is back; amplifiers on."
+        with contextlib.suppress(Exception):
+            onair.store.log_event("stream.recovered", vi, {"code": "stream.recovered", "en": en,
+                                                           "item_id": session.occurrence.item_id,
+                                                           "key": session.occurrence.key})
+        onair._emit({"type": "stream_recovered", "item_id": session.occurrence.item_id, "key": session.occurrence.key,
+                     "zones": zones})
+        onair._wake()

@@ -121,6 +121,7 @@ VI: dict[str, str] = {
     "audio": "âm thanh",
     "stream": "tiếp sóng",
     "completed": "hoàn thành",
+    "cut": "bị cắt (hết thời lượng hoặc khung giờ)",
     "interrupted": "bị ngắt",
     "failed": "lỗi",
     "skipped": "bỏ qua",

@@ -8,7 +8,8 @@ whose loss matters (play log, outbox acknowledgements) are committed with
 Migrations live in ``appliance/state/migrations/NNNN_name.sql`` and run in order inside one
 transaction each; ``PRAGMA user_version`` records the last one applied. Each feature
 owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel,
-0005 faults: retention of the event log, rejections and relay log).
+0005 faults: retention of the event log, rejections and relay log, durable readiness of
+prepared clips, the play log's 'cut' outcome).
 """
 
 from __future__ import annotations

@@ -42,3 +42,33 @@ def test_occurrence_missed_while_the_station_was_off_says_so_and_readiness_survi
     time.sleep(2)
     assert daemon.preparation.prepared_for(store.get_item("later")) is not None
     assert not [e for e in rec.of("prepared") if e["item_id"] == "later"]
+
+
+def test_audio_still_running_when_the_window_closes_is_cut_there_with_the_reason(rig) -> None:
+    """Fault 2, the window's end: whatever made the audio late (a warm-up, the player, a clock step),
+    it stops when the window closes."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from appliance.broadcast import planner
+    from tests.appliance.daemon.test_faults_process import _wav_rms, _wav_seconds
+
+    daemon, rec, store, config = rig()
+    add_text_item(store, "late", "Bà con chú ý, hôm nay có lịch tiêm phòng cho gia súc tại nhà văn hoá thôn, "
+                                 "đề nghị các hộ gia đình đưa trâu bò đến đúng giờ.", zones=["b"])
+    daemon.start()
+    clip = daemon.preparation.prepare_item(store.get_item("late"))
+    assert clip.duration_s > 6
+    now = daemon.clock.now()
+    occurrence = planner.Occurrence("late@request:t1", "late", now, clip.duration_s, ("b",), "normal", "operator",
+                                    "request:t1")
+    closes = now + timedelta(seconds=3.5)
+    daemon.onair.launch(planner.Start(occurrence, ("b",), now, False, planner.Reason("due", "", ""), closes,
+                                      planner.Reason("window_end", "Dừng khi hết khung giờ phát của vùng b (21:30).",
+                                                     "Stopped at the end of zone b's broadcast window (21:30).")))
+    end = rec.wait_for(lambda e: e["type"] == "play_end" and e["item_id"] == "late", timeout=30)
+    assert end["outcome"] == "cut" and "broadcast window" in end["reason"], end
+    seconds = _wav_seconds(Path(end["capture"]))
+    assert 2.5 <= seconds <= 3.8, seconds
+    assert _wav_rms(Path(end["capture"]), seconds - 0.15, seconds) < 0.35 * _wav_rms(Path(end["capture"]), 0.5, 1.5)
+    assert not list((config.data_path / "prepared").glob(".part-cut-*")), "the cut copy is removed after playing"

@@ -83,3 +83,76 @@ def test_stalled_relay_switches_the_amplifier_off_retries_silently_and_comes_bac
     with Store.open(config.db_path) as check:
         kinds = [e["kind"] for e in check.recent_events(200)]
         assert "stream.stalled" in kinds and "stream.recovered" in kinds
+
+
+def _wav_rms(path: Path, start_s: float, end_s: float) -> float:
+    import array
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        rate = wav.getframerate()
+        wav.setpos(int(start_s * rate))
+        samples = array.array("h", wav.readframes(int((end_s - start_s) * rate)))
+    return math.sqrt(sum(x * x for x in samples) / max(1, len(samples)))
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+@pytest.mark.slow
+def test_slot_length_and_window_end_cut_the_clip_with_a_fade_and_log_it_cut(tmp_path: Path) -> None:
+    """Fault 2: a 15 s slot at 23:58:35 played its 34 s clip to 23:59:08, past the window, logged completed."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.support.daemon_rig import add_text_item
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    # The window closes at the next minute boundary at least 20 s away; the 5 s slot starts 8 s before it.
+    now = datetime.now(UTC)
+    closes = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    if (closes - now).total_seconds() > 80:
+        closes -= timedelta(minutes=1)
+    if closes.astimezone(tz).strftime("%H:%M") == "00:00":
+        closes += timedelta(minutes=1)
+    starts = closes - timedelta(seconds=8)
+    window = f'default_windows = ["00:00-{closes.astimezone(tz):%H:%M}"]'
+    root = tmp_path / "station"
+    store, config = seeded_store(root, extra="")
+    config_text = (root / "appliance.toml").read_text(encoding="utf-8")
+    (root / "appliance.toml").write_text(config_text.replace('default_windows = ["00:00-00:00"]', window),
+                                         encoding="utf-8")
+    long_text = ("Bà con chú ý, hôm nay có lịch tiêm phòng cho gia súc tại nhà văn hoá thôn, "
+                 "đề nghị các hộ gia đình đưa trâu bò đến đúng giờ để cán bộ thú y tiêm phòng.")
+    add_text_item(store, "long", long_text, zones=["a"])
+    SlotRepository(store, config).add({"item_id": "long", "kind": "once",
+                                       "starts": [starts.strftime("%Y-%m-%dT%H:%M:%SZ")], "duration_s": 5,
+                                       "zones": ["a"]}, actor="test:faults")
+    store.close()
+    daemon = DaemonProcess(root, keep_config=True)
+    try:
+        daemon.wait_event(lambda e: e["type"] == "ready", timeout=60)
+        prepared = daemon.wait_event(lambda e: e["type"] == "prepared" and e["item_id"] == "long", timeout=60)
+        assert prepared
+        end = daemon.wait_event(lambda e: e["type"] == "play_end" and e["item_id"] == "long", timeout=120)
+    finally:
+        daemon.terminate()
+        daemon.close()
+    assert end["outcome"] == "cut", end
+    assert "slot's length (5 s)" in end["reason"]
+    ended = datetime.fromisoformat(end["at"].replace("Z", "+00:00"))
+    assert ended < closes, "nothing plays past the window's end"
+    capture = Path(end["capture"])
+    seconds = _wav_seconds(capture)
+    assert 4.5 <= seconds <= 5.6, seconds
+    # A fade, not a click: the last 0.2 s is much quieter than the speech before the fade.
+    assert _wav_rms(capture, seconds - 0.2, seconds) < 0.35 * _wav_rms(capture, 1.0, seconds - 1.2)
+    with Store.open(config.db_path) as check:
+        row = check.query_one("SELECT outcome, reason, played_s FROM play_log WHERE item_id = 'long'")
+        assert row["outcome"] == "cut" and row["played_s"] <= 5.6
+        payload = json.loads(check.query_one("SELECT payload FROM outbox WHERE type = 'play'")[0])
+        assert payload["outcome"] == "cut" and "slot's length" in payload["reason"]
