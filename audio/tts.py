@@ -277,10 +277,15 @@ class EspeakEngine:
 
     def synthesize(self, text: str, out_path: Path) -> None:
         out_path.unlink(missing_ok=True)
-        # Rate and volume go into espeak's command queue right before the text, every time:
-        # set once at start-up they were lost in about 1 run in 20 (measured: speech at 200 wpm).
+        # Rate and volume go into espeak's command queue right before the text, every time.
         self._engine.setProperty("rate", self.rate)
         self._engine.setProperty("volume", self.volume)
+        # ...and espeak must have applied them before runAndWait: pyttsx3 ends its loop set-up with
+        # stop(), which cancels whenever espeak_IsPlaying() - true while these two commands are
+        # still queued - and then cancels the utterance it has just started: an empty WAV and the
+        # previous rate back (1 run in 25 under load, the "lost rate" of 1 in 20 too). See
+        # tests/audio/test_tts_under_load.py.
+        self._settle()
         self._engine.save_to_file(text, str(out_path))
         self._engine.runAndWait()
         self._settle()

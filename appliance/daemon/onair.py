@@ -26,6 +26,7 @@ from typing import Any
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.broadcast.playlog import AlreadyPlayed, PlayLog, PlayStart
+from appliance.daemon import emergency_audio
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats, debug_wedge_point
 from appliance.daemon.preparation import PreparationQueue
@@ -80,6 +81,10 @@ class Session:
     @property
     def live(self) -> bool:
         return not self.done.is_set()
+
+
+def is_emergency(occ: planner.Occurrence) -> bool:
+    return occ.trigger == "emergency" or occ.priority == "emergency"
 
 
 def play_start_of(occ: planner.Occurrence, *, actor: str, attempt: int = 1,
@@ -203,22 +208,25 @@ class OnAir:
 
     def _play(self, session: Session) -> None:
         occ = session.occurrence
-        source, duration, is_stream = self._resolve_source(session)
-        if session.cancel.is_set():
-            self._log_not_started(session)
-            return
         attempt = 1
         if session.resume:
             attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0)
         try:
-            # Durable BEFORE audio: a crash from here on leaves a row that restart marks interrupted.
+            # Durable FIRST, before speech is made and before audio: whatever fails from here on
+            # (the engine, the player, a crash) leaves a row that says so, and nothing plays twice.
             session.play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
                                                                zones=session.zones))
         except AlreadyPlayed as exc:
             self.store.log_event("play.refused", exc.en, {"key": occ.key}, level="warning")
             return
+        emergency = is_emergency(occ)
+        if emergency:
+            emergency_audio.event(self, "emergency.recorded", session, "recorded before speech and audio",
+                                  f"Đã ghi nhận lệnh khẩn cấp '{session.label}'.")
+        source, duration, is_stream, alert = (emergency_audio.resolve(self, session) if emergency
+                                              else (*self._resolve_source(session), False))
         # Wait out the warm-up; audio is requested ``lead`` early to absorb the player's start latency.
-        if self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
+        if session.cancel.is_set() or self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
             reason = f"during warm-up: {session.cancel_reason}"
             self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
@@ -252,6 +260,8 @@ class OnAir:
         if cut is not None and outcome == "completed" and session.end_reason is not None:
             outcome = "cut"
             reason = "; ".join(r for r in (session.end_reason.en, reason) if r)
+        if alert and outcome == "completed" and not session.cancel.is_set():
+            outcome, reason, played = emergency_audio.speak_after_alert(self, session, played)
         # Audio is over: the planner may start the next item while this one is being logged.
         session.phase = "ending"
         self._wake()
@@ -348,21 +358,6 @@ class OnAir:
         log.info("cutting %s to %.1f s of %.1f s: %s", session.label, seconds, duration,
                  session.end_reason.en if session.end_reason else "")
         return path, seconds
-
-    def _log_not_started(self, session: Session) -> None:
-        """Cancelled during warm-up: log the occurrence interrupted (emergency) so it is accounted for."""
-        occ = session.occurrence
-        if occ.trigger != "schedule" and session.cancel_outcome != "interrupted":
-            return
-        attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0) if occ.key else 1
-        try:
-            play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
-                                                       zones=session.zones))
-        except AlreadyPlayed:
-            return
-        self.playlog.finish(play_id, "interrupted", f"during warm-up: {session.cancel_reason}", played_s=0.0)
-        self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": play_id,
-                    "outcome": "interrupted", "reason": f"during warm-up: {session.cancel_reason}"})
 
     def _wait_until(self, moment: datetime, *, lead: float, cancel: threading.Event) -> bool:
         """Sleep until ``moment - lead`` on the monotonic clock; True if cancelled first."""

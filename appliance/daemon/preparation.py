@@ -44,6 +44,13 @@ class PreparedClip:
     duration_s: float
 
 
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())
+
+
 def content_key(item: dict[str, Any], config: Config) -> str:
     """Digest of everything a prepared clip of ``item`` depends on: change any of it and the clip is stale."""
     audio = config.audio
@@ -78,6 +85,7 @@ class PreparationQueue:
         self._queue: queue.Queue[ItemKey | None] = queue.Queue()
         self._pending: set[ItemKey] = set()
         self._durable = self._load_durable()
+        self._alert: Any = None
 
     def _load_durable(self) -> dict[ItemKey, tuple[str, PreparedClip]]:
         """Clips recorded by earlier runs whose file is still in place."""
@@ -124,6 +132,9 @@ class PreparationQueue:
         self._queue.put(None)
 
     def run(self, stopping: threading.Event) -> None:
+        # The alert signal is ready before any emergency needs it (a file lookup once prepared).
+        with contextlib.suppress(Exception):
+            self.alert_clip()
         while True:
             key = self._queue.get()
             if key is None or stopping.is_set():
@@ -175,6 +186,23 @@ class PreparationQueue:
     def prepare_text(self, text: str) -> Any:
         """Operator text spoken once (say, an emergency text), with the station's voice."""
         return self.preparer.prepare_text(text)
+
+    def alert_clip(self) -> Any:
+        """The emergency alert signal, at the station's loudness; the raw asset if preparing fails.
+
+        It needs no speech engine: it is what plays when an emergency's speech cannot be made.
+        """
+        from audio.alert import ALERT_PATH  # small, and only when an emergency needs it
+
+        if self._alert is None:
+            try:
+                self._alert = self.preparer.prepare_file(ALERT_PATH)
+            except Exception as exc:  # ffmpeg itself failing must not silence the alert
+                with contextlib.suppress(Exception):
+                    self.store.log_event("prepare.alert_raw", f"alert signal not prepared: {exc!r}"[:300],
+                                         level="warning")
+                return PreparedClip(ALERT_PATH, "", _wav_seconds(ALERT_PATH))
+        return self._alert
 
     def _chosen_tts(self, item: dict[str, Any]) -> Config | None:
         """The configuration a local announcement asks for with the operator's own voice and rate."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from appliance.broadcast.slots import SlotRepository
 from appliance.system.clock import OffsetClock
@@ -48,7 +49,6 @@ def test_audio_still_running_when_the_window_closes_is_cut_there_with_the_reason
     """Fault 2, the window's end: whatever made the audio late (a warm-up, the player, a clock step),
     it stops when the window closes."""
     from datetime import timedelta
-    from pathlib import Path
 
     from appliance.broadcast import planner
     from tests.appliance.daemon.test_faults_process import _wav_rms, _wav_seconds
@@ -72,3 +72,83 @@ def test_audio_still_running_when_the_window_closes_is_cut_there_with_the_reason
     assert 2.5 <= seconds <= 3.8, seconds
     assert _wav_rms(Path(end["capture"]), seconds - 0.15, seconds) < 0.35 * _wav_rms(Path(end["capture"]), 0.5, 1.5)
     assert not list((config.data_path / "prepared").glob(".part-cut-*")), "the cut copy is removed after playing"
+
+
+class FlakyPreparer:
+    """The real preparer, but speech fails the first ``failures`` times (espeak-ng writing no audio)."""
+
+    def __init__(self, config, failures: int) -> None:
+        from audio.prepare import Preparer
+
+        self.real = Preparer(config)
+        self.work_dir = self.real.work_dir
+        self.failures = failures
+        self.calls = 0
+
+    def prepare_text(self, text: str):
+        from audio.errors import TTSError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TTSError("espeak-ng không tạo ra âm thanh.", "espeak-ng produced no audio.", code="tts.no_audio")
+        return self.real.prepare_text(text)
+
+    def prepare_file(self, path):
+        return self.real.prepare_file(path)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def _emergency_rig(rig, failures: int):
+    from appliance.daemon import Daemon
+    from tests.support.daemon_rig import Recorder, mock_factory
+
+    _, _, store, config = rig()   # a data directory and store; this daemon is not started
+    preparer = FlakyPreparer(config, failures)
+    rec = Recorder()
+    flag = config.data_path.parent / "synchronized"
+    daemon = Daemon(config, pin_factory=mock_factory(), store=store, listener=rec, sync=False, timesync_flag=flag,
+                    preparer=preparer)
+    return daemon, rec, store, config, preparer
+
+
+def test_emergency_text_is_recorded_first_and_speech_is_retried(rig) -> None:
+    """Fault 8: speech came before the durable row, and one 'no audio' dropped the emergency unseen."""
+    daemon, rec, store, config, preparer = _emergency_rig(rig, failures=2)
+    daemon.start()
+    try:
+        daemon.actions.emergency(text="Khẩn cấp: nước lũ đang lên, bà con di chuyển lên chỗ cao.", actor="cli:test")
+        end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=60)
+    finally:
+        daemon.stop("test over")
+    assert end["outcome"] == "completed", end
+    assert preparer.calls == 3
+    row = daemon.playlog.get(end["play_id"])
+    assert row["trigger"] == "emergency" and row["outcome"] == "completed"
+    kinds = [e["kind"] for e in reversed(store.recent_events(100)) if e["kind"].startswith("emergency.")]
+    assert kinds[0] == "emergency.recorded"
+    assert kinds.count("emergency.tts_failed") == 2 and kinds[-1] == "emergency.tts_recovered"
+    failed = [e for e in store.recent_events(100) if e["kind"] == "emergency.tts_failed"]
+    assert [e["data"]["attempt"] for e in failed] == [2, 1] and failed[0]["data"]["code"] == "tts.no_audio"
+
+
+def test_emergency_whose_speech_keeps_failing_plays_the_alert_sound_and_says_so(rig) -> None:
+    daemon, rec, store, config, preparer = _emergency_rig(rig, failures=1000)
+    daemon.start()
+    try:
+        daemon.actions.emergency(text="Khẩn cấp: bão sắp đổ bộ.", actor="cli:test")
+        end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=90)
+    finally:
+        daemon.stop("test over")
+    row = daemon.playlog.get(end["play_id"])
+    assert row["trigger"] == "emergency" and row["outcome"] == "failed", row
+    assert "alert sound" in row["reason"] and row["played_s"] > 2.0
+    from tests.appliance.daemon.test_faults_process import _wav_rms, _wav_seconds
+
+    capture = Path(end["capture"])
+    assert _wav_seconds(capture) > 2.0 and _wav_rms(capture, 0.2, 2.0) > 500
+    kinds = [e["kind"] for e in store.recent_events(100)]
+    assert "emergency.alert_fallback" in kinds and "emergency.failed" in kinds
+    payload = [json.loads(r[0]) for r in store.query("SELECT payload FROM outbox WHERE type = 'play'")]
+    assert payload and payload[0]["trigger"] == "emergency" and payload[0]["outcome"] == "error"
