@@ -27,6 +27,7 @@ from appliance.broadcast.playlog import PlayLog
 from appliance.control import ControlServer
 from appliance.daemon.actions import OperatorActions
 from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.preparation import PreparationQueue
@@ -43,7 +44,7 @@ from protocol.errors import CommuneRadioError
 
 Listener = Callable[[dict[str, Any]], None]
 
-PRUNE_EVERY_S = 24 * 3600.0     # prepared clips are pruned once a day
+PRUNE_EVERY_S = 24 * 3600.0     # prepared clips and old captures are pruned once a day
 # A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
 LIVENESS_LIMITS_S = {"scheduler": WAKE_CAP_S * 3, "player": 15.0}
 
@@ -68,6 +69,7 @@ class Daemon:
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sync_now = threading.Event()
+        self._housekept: float | None = None
         self.started_monotonic: float | None = None
         self._ready_after_s: float | None = None
         self.heartbeats = Heartbeats()
@@ -155,6 +157,7 @@ class Daemon:
         self.control.start()
         self._spawn("scheduler", lambda: self.scheduler.run(self._stopping, self._wake, self._ready))  # type: ignore[union-attr]
         self._spawn("prepare", lambda: self.preparation.run(self._stopping))  # type: ignore[union-attr]
+        self._spawn("housekeeping", self._housekeeping_loop)
         if self._sync_enabled:
             self._setup_sync()
             # Reporting to central: heartbeats, proof-of-play outbox, remote commands.
@@ -261,17 +264,28 @@ class Daemon:
             return
         self._spawn("sync", self._sync_loop)
 
+    def _housekeeping_loop(self) -> None:
+        # The first round waits a minute: start-up is for getting on air, not for tidying.
+        while not self._stopping.wait(60.0 if self._housekept is None else PRUNE_EVERY_S):
+            self._housekept = time.monotonic()
+            try:
+                self.prune_prepared()
+                removed, freed = prune_captures(self.config.capture_path)
+                if removed:
+                    self.store.log_event("capture.pruned", f"{removed} old captures deleted ({freed} bytes)",
+                                         {"removed": removed, "bytes": freed})
+            except Exception as exc:  # tidying must never take the daemon down
+                with contextlib.suppress(Exception):
+                    self.store.log_event("housekeeping.error", repr(exc)[:500], level="warning",
+                                         repeat_key=type(exc).__name__)
+
     def _sync_loop(self) -> None:
-        last_prune = float("-inf")
         while not self._stopping.is_set():
             try:
                 self.syncer.sync_once()
             except Exception as exc:  # the sync must never take the daemon down
                 with contextlib.suppress(Exception):
                     self.store.log_event("sync.crash", repr(exc)[:500], level="error", repeat_key=type(exc).__name__)
-            if time.monotonic() - last_prune > PRUNE_EVERY_S:
-                last_prune = time.monotonic()
-                self.prune_prepared()
             self.wake()
             self._sync_now.wait(self.config.sync.interval_s)
             self._sync_now.clear()

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from appliance.errors import disk_error
 from appliance.state import settings as operator_settings
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
@@ -146,6 +147,8 @@ class PreparationQueue:
                     self._emit({"type": "prepared", "item_id": key[0], "version": key[1]})
             except Exception as exc:  # a bad item must not stop the preparation of others
                 self._failed[key] = time.monotonic()
+                if isinstance(exc, OSError):  # a full or failing card, said as such
+                    exc = disk_error(exc, "prepared audio")
                 message = exc.en if isinstance(exc, CommuneRadioError) else repr(exc)
                 with contextlib.suppress(Exception):
                     self.store.log_event("prepare.error", f"item {key[0]}: {message}"[:500],

@@ -152,3 +152,20 @@ def test_emergency_whose_speech_keeps_failing_plays_the_alert_sound_and_says_so(
     assert "emergency.alert_fallback" in kinds and "emergency.failed" in kinds
     payload = [json.loads(r[0]) for r in store.query("SELECT payload FROM outbox WHERE type = 'play'")]
     assert payload and payload[0]["trigger"] == "emergency" and payload[0]["outcome"] == "error"
+
+
+def test_old_and_excess_captures_are_pruned(tmp_path: Path) -> None:
+    """Found with fault 5: a Pi without a sound card wrote a WAV per broadcast and never deleted one."""
+    import os
+
+    from appliance.daemon.housekeeping import prune_captures
+
+    now = time.time()
+    for i in range(6):
+        path = tmp_path / f"2025010{i}T000000.000000Z_tin.wav"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (now - i * 86400 * 2, now - i * 86400 * 2))
+    removed, freed = prune_captures(tmp_path, now=now, keep_s=5 * 86400, max_bytes=2500)
+    left = sorted(p.name for p in tmp_path.glob("*.wav"))
+    assert left == ["20250100T000000.000000Z_tin.wav", "20250101T000000.000000Z_tin.wav"]
+    assert (removed, freed) == (4, 4000)
