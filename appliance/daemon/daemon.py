@@ -37,6 +37,7 @@ from appliance.daemon.status import status_report
 from appliance.state import settings as operator_settings
 from appliance.state.config import Config
 from appliance.state.store import Store
+from appliance.sync.integrity import SignedItems
 from appliance.system.clock import Clock, ClockTrust, SystemClock, iso_z
 from appliance.version import __version__
 from protocol.durable import remove_stale_temps
@@ -138,7 +139,8 @@ class Daemon:
             volume = min(100, int(saved[0]))
         if self._player is None:
             self._player = _default_player(self.config, volume)
-        self.preparation = PreparationQueue(store, self.current_config, self._preparer, self._emit, self.wake)
+        self.preparation = PreparationQueue(store, self.current_config, self._preparer, self._emit, self.wake,
+                                            signed=SignedItems(self.config))
         self.onair = OnAir(store=store, clock=self.clock, amplifiers=self.amplifiers, playlog=self.playlog,
                            player=self._player, preparation=self.preparation, state=self.state,
                            heartbeats=self.heartbeats, config=self.current_config, emit=self._emit, wake=self.wake,

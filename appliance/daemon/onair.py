@@ -34,6 +34,7 @@ from appliance.daemon.problems import Problems
 from appliance.daemon.stream_relay import RelayHooks, relay_stream
 from appliance.state.config import Config
 from appliance.state.store import Store
+from appliance.sync.integrity import Tampered
 from appliance.system.clock import Clock, iso_z
 from protocol.errors import ValidationError
 
@@ -375,11 +376,17 @@ class OnAir:
         if session.text is not None:
             prepared = self.preparation.prepare_text(session.text)
             return prepared.path, float(prepared.duration_s), False
-        item = self.store.get_item(occ.item_id)
-        if item is None:
+        row = self.store.get_item(occ.item_id)
+        if row is None:
             raise ValidationError(f"Không có bản tin {occ.item_id}.", f"No item {occ.item_id}.")
+        try:
+            # Before playing, once more: what plays is what central signed.
+            item = self.preparation.verified(row)
+        except Tampered as exc:
+            self.preparation.report_tampered(row, exc)
+            raise
         if item["kind"] == "stream":
             return item["media_url"], occ.duration_s, True
-        prepared = self.preparation.prepare_item(item)
+        prepared = self.preparation.checked_clip(item)
         return prepared.path, float(prepared.duration_s), False
 

@@ -29,7 +29,8 @@ from appliance.state import settings as operator_settings
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
 from appliance.state.store import Store, utc_now_iso
-from protocol.errors import CommuneRadioError, ValidationError
+from appliance.sync.integrity import SignedItems, Tampered
+from protocol.errors import CommuneRadioError, StorageError, ValidationError
 
 RETRY_S = 60.0
 PREPARED_MAX_AGE_S = 7 * 86400.0
@@ -43,6 +44,17 @@ class PreparedClip:
     path: Path
     sha256: str
     duration_s: float
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return ""
+    return digest.hexdigest()
 
 
 def _wav_seconds(path: Path) -> float:
@@ -72,8 +84,10 @@ def default_preparer(config: Config) -> Any:
 
 class PreparationQueue:
     def __init__(self, store: Store, config: Callable[[], Config], preparer: Any | None,
-                 emit: Callable[[dict[str, Any]], None], wake: Callable[[], None]) -> None:
+                 emit: Callable[[dict[str, Any]], None], wake: Callable[[], None],
+                 signed: SignedItems | None = None) -> None:
         self.store = store
+        self.signed = signed
         self._config = config
         self.owns_preparer = preparer is None
         self.preparer = preparer if preparer is not None else default_preparer(config())
@@ -104,8 +118,22 @@ class PreparationQueue:
     def content_key(self, item: dict[str, Any]) -> str:
         return content_key(item, self._config_for(item))
 
+    def verified(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` with its text and media as central signed them (raises ``Tampered``)."""
+        return self.signed.verified_view(item) if self.signed is not None else item
+
+    def report_tampered(self, item: dict[str, Any], exc: Tampered) -> None:
+        """Refuse, log and report an altered item (once), and tell the listeners."""
+        if self.signed is not None and self.signed.repair(self.store, item, exc):
+            self._emit({"type": "item_tampered", "item_id": exc.item_id, "fields": exc.fields, "reason": exc.en,
+                        "action": "restored" if exc.verified is not None else "dropped"})
+
     def prepared_for(self, item: dict[str, Any]) -> Any | None:
-        """The clip prepared from ``item`` as it is now, or None (never prepared, or stale)."""
+        """The clip prepared from ``item`` as central signed it, or None (never prepared, stale, altered)."""
+        try:
+            item = self.verified(item)
+        except Tampered:
+            return None
         key = (item["id"], int(item["version"]))
         wanted = self.content_key(item)
         with self._lock:
@@ -159,7 +187,11 @@ class PreparationQueue:
             self._wake()
 
     def prepare_item(self, item: dict[str, Any]) -> Any:
-        """The prepared clip of a text or audio item (prepared now if it is not yet)."""
+        """The prepared clip of a text or audio item as central signed it (prepared now if it is not yet).
+
+        The speech and the cache key come from the verified document, never from the row alone.
+        """
+        item = self.verified(item)
         key = (item["id"], int(item["version"]))
         prepared = self.prepared_for(item)
         if prepared is not None and Path(prepared.path).exists():
@@ -175,6 +207,28 @@ class PreparationQueue:
             self._prepared[key] = (wanted, prepared)
         self._remember(key, wanted, prepared)
         return prepared
+
+    def checked_clip(self, item: dict[str, Any]) -> Any:
+        """The prepared clip, its file checked against its checksum just before it plays; a clip
+        altered on the card is deleted and made again from the verified content."""
+        prepared = self.prepare_item(item)
+        sha = getattr(prepared, "sha256", "")
+        if not sha or _file_sha256(Path(prepared.path)) == sha:
+            return prepared
+        key = (item["id"], int(item["version"]))
+        with contextlib.suppress(Exception):
+            self.store.log_event("prepare.clip_altered", f"prepared clip of {key[0]} did not match its checksum;"
+                                 " made again", {"item_id": key[0], "sha256": sha, "code": "prepare.clip_altered"},
+                                 level="error")
+        with self._lock:
+            self._prepared.pop(key, None)
+            self._durable.pop(key, None)
+        Path(prepared.path).unlink(missing_ok=True)
+        again = self.prepare_item(item)
+        if getattr(again, "sha256", "") and _file_sha256(Path(again.path)) != again.sha256:
+            raise StorageError("Tệp âm thanh đã chuẩn bị bị hỏng và không tạo lại được.",
+                               "The prepared clip is damaged and could not be made again.", code="prepare.clip_altered")
+        return again
 
     def _remember(self, key: ItemKey, content: str, prepared: Any) -> None:
         """Record the clip durably (readiness must survive a restart); a failure only costs a re-check."""

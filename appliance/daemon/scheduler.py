@@ -28,6 +28,7 @@ from appliance.daemon.onair import OnAir, play_start_of
 from appliance.daemon.preparation import PreparationQueue
 from appliance.state.config import Config
 from appliance.state.store import Store
+from appliance.sync.integrity import Tampered
 from appliance.system.clock import Clock, ClockTrust, JumpDetector, iso_z, parse_iso_z
 from protocol.errors import CommuneRadioError
 
@@ -94,8 +95,9 @@ class Scheduler:
         verdict = self.trust.check()
         relay_deadline = self.amplifiers.tick()
         now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
-        items = self._plannable_items()
-        slots = self._planner_slots()
+        rows = self._verified_rows()
+        items = self._plannable_items(rows)
+        slots = self._planner_slots(rows)
         state = self._plan_state(now, verdict.trusted)
         result = planner.plan(now, items, slots, self.zone_rules, self.settings, state)
         self.last_plan = result
@@ -115,8 +117,23 @@ class Scheduler:
 
     # ------------------------------------------------------------------ inputs
 
-    def _plannable_items(self) -> list[planner.PlannableItem]:
-        items = [self._to_plannable(row) for row in self.store.list_items() if row["state"] != "rejected"]
+    def _verified_rows(self) -> list[dict[str, Any]]:
+        """The store's items, but only as central signed them: an altered row is refused, logged,
+        reported and repaired (``appliance.sync.integrity``), never planned."""
+        rows = []
+        for row in self.store.list_items():
+            if row["state"] == "rejected":
+                continue
+            try:
+                self.preparation.verified(row)
+            except Tampered as exc:
+                self.preparation.report_tampered(row, exc)
+                continue
+            rows.append(row)
+        return rows
+
+    def _plannable_items(self, rows: list[dict[str, Any]]) -> list[planner.PlannableItem]:
+        items = [self._to_plannable(row) for row in rows]
         items.extend(self.state.transient_items())
         return items
 
@@ -134,9 +151,9 @@ class Scheduler:
             valid_until=_opt_dt(row.get("valid_until")), revoked=bool(row.get("revoked")) or row["state"] == "revoked",
             ready=ready, duration_s=duration)
 
-    def _planner_slots(self) -> list[planner.Slot]:
+    def _planner_slots(self, rows: list[dict[str, Any]]) -> list[planner.Slot]:
         slots: list[planner.Slot] = []
-        for row in self.store.list_items():
+        for row in rows:
             if isinstance(row.get("schedule"), dict):
                 with contextlib.suppress(CommuneRadioError, ValueError, TypeError, KeyError):
                     slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=f"central:{row['id']}"))

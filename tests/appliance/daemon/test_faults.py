@@ -169,3 +169,28 @@ def test_old_and_excess_captures_are_pruned(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.glob("*.wav"))
     assert left == ["20250100T000000.000000Z_tin.wav", "20250101T000000.000000Z_tin.wav"]
     assert (removed, freed) == (4, 4000)
+
+
+def test_a_prepared_clip_altered_on_the_card_is_made_again_before_it_plays(rig) -> None:
+    """Fault 3, before playing: the clip on the card must be the one made from the signed text."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    import protocol
+    from tests.appliance.daemon.test_faults_process import _wav_seconds, signed_text_item, store_signed
+
+    key = Ed25519PrivateKey.generate()
+    daemon, rec, store, config = rig(central={"public_key": protocol.public_key_to_b64(key.public_key())})
+    store_signed(store, signed_text_item(key, "bt-clip", "Thông báo họp thôn lúc tám giờ."), key.public_key(),
+                 config.device.id)
+    daemon.start()
+    clip = daemon.preparation.prepare_item(store.get_item("bt-clip"))
+    genuine_s = clip.duration_s
+    # Someone swaps the clip on the card for a longer one (here: the alert signal, 3.4 s + a repeat).
+    from audio.alert import alert_wav_bytes
+
+    Path(clip.path).write_bytes(alert_wav_bytes() + b"\0" * 10)
+    daemon.actions.play_now("bt-clip", actor="cli:test")
+    end = rec.wait_for(lambda e: e["type"] == "play_end" and e["item_id"] == "bt-clip", timeout=60)
+    assert end["outcome"] == "completed", end
+    assert abs(_wav_seconds(Path(end["capture"])) - genuine_s) < 0.5
+    assert any(e["kind"] == "prepare.clip_altered" for e in store.recent_events(50))

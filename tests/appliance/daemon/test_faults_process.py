@@ -156,3 +156,82 @@ def test_slot_length_and_window_end_cut_the_clip_with_a_fade_and_log_it_cut(tmp_
         assert row["outcome"] == "cut" and row["played_s"] <= 5.6
         payload = json.loads(check.query_one("SELECT payload FROM outbox WHERE type = 'play'")[0])
         assert payload["outcome"] == "cut" and "slot's length" in payload["reason"]
+
+
+def signed_text_item(key: Any, item_id: str, text: str) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    import protocol
+
+    now = datetime.now(UTC)
+    doc = {"id": item_id, "version": 1, "kind": "text", "title": item_id, "text": text, "language": "vi",
+           "media": None, "priority": "normal", "valid_from": protocol.format_utc(now - timedelta(hours=1)),
+           "valid_until": None, "zones": ["*"], "devices": ["*"], "schedule": None, "approved_by": "Chủ tịch xã",
+           "approved_at": protocol.format_utc(now - timedelta(hours=1)), "revoked": False}
+    return protocol.sign_item(doc, key)
+
+
+def store_signed(store: Store, doc: dict[str, Any], public_key: Any, device_id: str) -> None:
+    """What the syncer stores for a verified item."""
+    import protocol
+    from appliance.state.store import utc_now_iso
+    from appliance.sync.syncer import item_row
+
+    item = protocol.validate_item(doc, [public_key], device_id=device_id)
+    row = item_row(item, "ready", None, utc_now_iso())
+    with store.transaction() as tx:
+        tx.execute(f"INSERT INTO items ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+
+@pytest.mark.slow
+def test_text_altered_in_the_store_is_refused_reported_and_the_signed_text_is_spoken(tmp_path: Path) -> None:
+    """Fault 3: a text changed in place in the store (integrity check still ok) was synthesised and aired."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    import protocol
+
+    key = Ed25519PrivateKey.generate()
+    central = f'\n[central]\npublic_key = "{protocol.public_key_to_b64(key.public_key())}"\n'
+    root = tmp_path / "station"
+    store, config = seeded_store(root, extra=central)
+    genuine = "Thông báo họp thôn lúc tám giờ."
+    forged = " ".join(["Tin giả: bà con hãy chuyển tiền vào tài khoản của kẻ gian ngay hôm nay."] * 3)
+    store_signed(store, signed_text_item(key, "bt-column", genuine), key.public_key(), config.device.id)
+    store_signed(store, signed_text_item(key, "bt-document", genuine), key.public_key(), config.device.id)
+    # Altered behind central's back: one item's text column, the other's signed document itself.
+    with store.transaction() as tx:
+        tx.execute("UPDATE items SET text = ? WHERE id = 'bt-column'", (forged,))
+        tx.execute("UPDATE items SET text = ?, document = json_set(document, '$.text', ?) WHERE id = 'bt-document'",
+                   (forged, forged))
+    assert store.integrity_ok()
+    slots = SlotRepository(store, config)
+    slots.add({"item_id": "bt-column", "kind": "once", "starts": [iso_in(8)], "zones": ["a"]}, actor="test:faults")
+    slots.add({"item_id": "bt-document", "kind": "once", "starts": [iso_in(14)], "zones": ["b"]},
+              actor="test:faults")
+    store.close()
+    daemon = DaemonProcess(root, keep_config=True)
+    try:
+        daemon.wait_event(lambda e: e["type"] == "ready", timeout=60)
+        tampered = {daemon.wait_event(lambda e, i=i: e["type"] == "item_tampered" and e["item_id"] == i,
+                                      timeout=30)["item_id"] for i in ("bt-column", "bt-document")}
+        assert tampered == {"bt-column", "bt-document"}
+        end = daemon.wait_event(lambda e: e["type"] == "play_end" and e["item_id"] == "bt-column", timeout=60)
+        time.sleep(8)   # bt-document's slot passes
+        assert not [e for e in daemon.events_of("play_start") if e["item_id"] == "bt-document"]
+    finally:
+        daemon.terminate()
+        daemon.close()
+    # What was spoken is the signed text (a few seconds), never the forged one (about half a minute).
+    assert end["outcome"] == "completed" and _wav_seconds(Path(end["capture"])) < 6.0, end
+    with Store.open(config.db_path) as check:
+        assert check.get_item("bt-column")["text"] == genuine, "restored from the signed document"
+        assert check.get_item("bt-document") is None, "a forged document is dropped (central will resend it)"
+        reasons = {(r["item_id"], r["reason"]) for r in check.recent_rejections()}
+        assert {("bt-column", "tampered"), ("bt-document", "tampered")} <= reasons
+        sent = [json.loads(r[0]) for r in check.query("SELECT payload FROM outbox WHERE type = 'rejected'")]
+        assert {(p["item_id"], p["reason"]) for p in sent} >= {("bt-column", "tampered"), ("bt-document", "tampered")}
+        assert check.sync_state()["cursor"] is None, "the feed is taken again from the start"
+        events = {e["data"]["item_id"]: e for e in check.recent_events(100) if e["kind"] == "item_tampered"}
+        assert events["bt-column"]["level"] == "error" and events["bt-column"]["data"]["fields"] == ["text"]
+        assert events["bt-column"]["data"]["action"] == "restored"
+        assert events["bt-document"]["data"]["action"] == "dropped"
