@@ -16,6 +16,7 @@ logged and the loop carries on. Every exit path it can catch switches all relays
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from appliance.daemon.scheduler import WAKE_CAP_S, Scheduler
 from appliance.daemon.status import status_report
 from appliance.state import settings as operator_settings
 from appliance.state.config import Config
+from appliance.state.recovery import Recovery, check_database, last_recovery, open_checked
 from appliance.state.store import Store
 from appliance.sync.integrity import SignedItems
 from appliance.system.clock import Clock, ClockTrust, SystemClock, iso_z
@@ -44,6 +46,7 @@ from protocol.durable import remove_stale_temps
 from protocol.errors import CommuneRadioError
 
 Listener = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 24 * 3600.0     # prepared clips and old captures are pruned once a day
 # A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
@@ -71,6 +74,8 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._sync_now = threading.Event()
         self._housekept: float | None = None
+        # Set when the daemon must be restarted (a database damaged while running): ``run`` exits 75.
+        self.restart_requested = threading.Event()
         self.started_monotonic: float | None = None
         self._ready_after_s: float | None = None
         self.heartbeats = Heartbeats()
@@ -85,6 +90,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.actions: OperatorActions | None = None
         self.syncer: Any = None
+        self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
 
     # ------------------------------------------------------------------ listeners
@@ -114,8 +120,16 @@ class Daemon:
         data = self.config.data_path
         data.mkdir(parents=True, exist_ok=True)
         if self._store is None:
-            self._store = Store.open(self.config.db_path)
+            # Checked first: a damaged card gives a fresh store and a clear account, never a crash loop.
+            self._store, self.recovery = open_checked(self.config.db_path)
+            if self.recovery is not None:
+                log.error("%s", self.recovery.vi)
+                log.error("%s", self.recovery.en)
+                self._emit({"type": "store_recovered", **self.recovery.as_dict()})
         store = self._store
+        recovered = last_recovery(store)
+        if recovered is not None:
+            self.problems.raise_("store.recovered", recovered["vi"], recovered["en"], at=recovered["at"])
         self.config = operator_settings.effective_config(self._file_config, store)
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
@@ -270,6 +284,8 @@ class Daemon:
         # The first round waits a minute: start-up is for getting on air, not for tidying.
         while not self._stopping.wait(60.0 if self._housekept is None else PRUNE_EVERY_S):
             self._housekept = time.monotonic()
+            if self._database_damaged():
+                return
             try:
                 self.prune_prepared()
                 removed, freed = prune_captures(self.config.capture_path)
@@ -280,6 +296,28 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     self.store.log_event("housekeeping.error", repr(exc)[:500], level="warning",
                                          repeat_key=type(exc).__name__)
+
+    def _database_damaged(self) -> bool:
+        """The daily ``quick_check``: damage found while running asks for a restart once nothing is on
+        air (the start-up check then keeps the damaged file aside and starts a fresh store)."""
+        try:
+            problem = check_database(self.config.db_path)
+        except CommuneRadioError:
+            return False
+        if problem is None:
+            return False
+        vi = f"Cơ sở dữ liệu của trạm bị hỏng ({problem}): trạm sẽ tự khởi động lại để làm mới khi không phát gì."
+        en = f"The station's database is damaged ({problem}): the station restarts to replace it when nothing plays."
+        log.error("%s", vi)
+        log.error("%s", en)
+        self.problems.raise_("store.damaged", vi, en, at=iso_z(self.clock.now()))
+        with contextlib.suppress(Exception):
+            self.store.log_event("store.damaged", vi, {"code": "store.damaged", "en": en}, level="error")
+        while not self._stopping.wait(5.0):
+            if self.onair is None or self.onair.session is None:
+                self.restart_requested.set()
+                break
+        return True
 
     def _sync_loop(self) -> None:
         while not self._stopping.is_set():

@@ -46,6 +46,30 @@ def to_utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_DAMAGE_WORDS = ("malformed", "not a database", "corrupt", "encrypted")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an sqlite3 error means a damaged file (not a lock, a permission or a full disk)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    return type(exc) is sqlite3.DatabaseError or any(word in str(exc).lower() for word in _DAMAGE_WORDS)
+
+
+class DatabaseDamaged(StorageError):
+    """The database file is damaged (SD-card corruption)."""
+
+    code = "storage_damaged"
+
+
+def damaged(path: Path, exc: BaseException) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"Cơ sở dữ liệu {path} bị hỏng ({exc}). Hãy khởi động lại dịch vụ (systemctl restart commune-radio): "
+        "trạm sẽ giữ lại bản hỏng, tạo cơ sở dữ liệu mới và tải lại bản tin từ trung tâm.",
+        f"The database {path} is damaged ({exc}). Restart the service (systemctl restart commune-radio): the "
+        "station keeps the damaged file aside, starts a fresh database and syncs central's items again.")
+
+
 def _migrations() -> list[tuple[int, Path]]:
     found = []
     for path in MIGRATIONS_DIR.glob("*.sql"):
@@ -83,16 +107,22 @@ class Store:
                 f"Cannot open the database {path}: {exc}. Check the SD card and write permissions.",
             ) from None
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=15000")
-        # Fewer, larger checkpoints: less SD-card wear while idle.
-        conn.execute("PRAGMA wal_autocheckpoint=1000")
-        conn.execute("PRAGMA temp_store=MEMORY")
-        store = cls(path, conn)
-        if migrate:
-            store.migrate()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=15000")
+            # Fewer, larger checkpoints: less SD-card wear while idle.
+            conn.execute("PRAGMA wal_autocheckpoint=1000")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            store = cls(path, conn)
+            if migrate:
+                store.migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if is_damage(exc):
+                raise damaged(path, exc) from None
+            raise
         return store
 
     def close(self) -> None:
@@ -128,6 +158,8 @@ class Store:
                     self._conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._conn.execute("ROLLBACK")
+                    if is_damage(exc):
+                        raise damaged(self.path, exc) from None
                     raise StorageError(
                         f"Nâng cấp cơ sở dữ liệu thất bại ở {path.name}: {exc}.",
                         f"Database migration {path.name} failed: {exc}.",

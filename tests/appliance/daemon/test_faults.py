@@ -194,3 +194,36 @@ def test_a_prepared_clip_altered_on_the_card_is_made_again_before_it_plays(rig) 
     assert end["outcome"] == "completed", end
     assert abs(_wav_seconds(Path(end["capture"])) - genuine_s) < 0.5
     assert any(e["kind"] == "prepare.clip_altered" for e in store.recent_events(50))
+
+
+def test_the_panel_dashboard_says_what_is_going_on_now_in_the_operators_language(tmp_path: Path) -> None:
+    """Fault 4 (and 1): a recovered database, a silent relay: the panel says so, Vietnamese first."""
+    from appliance.control import ControlServer
+    from tests.appliance.panel.test_panel_support import make_rig
+
+    rig = make_rig(tmp_path)
+    problem = {"code": "store.recovered", "since": "2025-06-01T00:00:00.000000Z",
+               "vi": "Cơ sở dữ liệu của trạm bị hỏng và đã được làm mới.",
+               "en": "The station's database was damaged and was replaced by a fresh one."}
+
+    def handler(action: str, params: dict, actor: str) -> dict:
+        return {"on_air": None, "relays": {}, "clock": {"trusted": True}, "problems": [problem]}
+
+    server = ControlServer(rig.config.socket_path, handler, zone_names=rig.config.zone_names())
+    server.start()
+    try:
+        client = rig.login()
+        page = client.get("/").get_data(as_text=True)
+        assert "Sự cố đang xảy ra" in page and problem["vi"] in page
+        client.post("/language", data={"lang": "en", "csrf_token": _csrf(client)})
+        page = client.get("/").get_data(as_text=True)
+        assert "Problems now" in page and "database was damaged and was replaced" in page
+    finally:
+        server.stop()
+        rig.store.close()
+
+
+def _csrf(client) -> str:
+    from tests.appliance.panel.test_panel_support import csrf_of
+
+    return csrf_of(client, "/")

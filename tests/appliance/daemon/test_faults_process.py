@@ -235,3 +235,93 @@ def test_text_altered_in_the_store_is_refused_reported_and_the_signed_text_is_sp
         assert events["bt-column"]["level"] == "error" and events["bt-column"]["data"]["fields"] == ["text"]
         assert events["bt-column"]["data"]["action"] == "restored"
         assert events["bt-document"]["data"]["action"] == "dropped"
+
+
+def damage_pages(path: Path, pages: tuple[int, ...] = (2, 3, 5, 8)) -> None:
+    """Overwrite the start (b-tree header) of some pages, as a failing SD card does."""
+    data = bytearray(path.read_bytes())
+    for page in pages:
+        start = 4096 * (page - 1)
+        data[start:start + 64] = b"\xa5" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_damaged_database_is_kept_aside_replaced_resynced_and_said_clearly(central: Any, tmp_path: Path) -> None:
+    """Fault 4: 'database disk image is malformed' gave a crash loop with a Python traceback."""
+    from appliance.state.mediastore import MediaStore
+    from appliance.sync.client import CentralClient
+    from appliance.sync.syncer import Syncer
+    from tests.support.daemon_rig import add_text_item
+
+    ids = [central.text_item(f"Bản tin {i}", f"Thông báo số {i} của xã.") for i in range(3)]
+    root = tmp_path / "station"
+    (root / "data").mkdir(parents=True)
+    flag = root / "synchronized"
+    flag.write_text("")
+    (root / "appliance.toml").write_text(f"""
+[device]
+id = "{central.device_id}"
+data_dir = "{root / 'data'}"
+[central]
+url = "{central.url}"
+token = "{central.token}"
+public_key = "{central.public_key_b64}"
+[report]
+heartbeat_interval_s = 5
+[audio]
+output = "capture"
+chime = false
+[[zones]]
+name = "thon-1"
+relay_pin = 17
+""", encoding="utf-8")
+    config = config_module.load(root / "appliance.toml", env={})
+    with Store.open(config.db_path) as store:
+        client = CentralClient.from_config(config)
+        assert Syncer(config, store, MediaStore(config.media_dir), client).sync_once().ok
+        client.close()
+        for i in range(60):   # enough rows that the damage lands inside tables
+            add_text_item(store, f"local-{i}", "Thông báo của xã. " * 20)
+        store.query_one("PRAGMA wal_checkpoint(TRUNCATE)")
+    damage_pages(config.db_path)
+    daemon = DaemonProcess(root, keep_config=True, sync=True, extra_env={"COMMUNE_RADIO_TIMESYNC_FLAG": str(flag)})
+    try:
+        recovered = daemon.wait_event(lambda e: e["type"] == "store_recovered", timeout=60)
+        daemon.wait_event(lambda e: e["type"] == "ready", timeout=60)
+        assert "damaged" in recovered["en"] and "bị hỏng" in recovered["vi"]
+        assert recovered["lost"]["local_items"] in (60, None)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:   # central's items come back with the first sync
+            with Store.open(config.db_path, migrate=False) as check:
+                if {i["id"] for i in check.list_items()} >= set(ids):
+                    break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("central's items were not synced again")
+        vi = daemon.cli("health")
+        en = daemon.cli("--lang", "en", "health")
+        assert "bị hỏng" in vi.stdout and "damaged" in en.stdout and "Traceback" not in vi.stderr + en.stderr
+        # Central hears of it: the heartbeat carries the problem.
+        deadline = time.monotonic() + 30
+        monitor = central.server.app.extensions["central.monitor"]
+        while time.monotonic() < deadline:
+            heartbeat = monitor.device_detail(central.device_id).get("heartbeat") or {}
+            if "store.recovered" in (heartbeat.get("problems") or []):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"central never heard of it: {heartbeat}")
+        assert "store.recovered" in monitor.device_detail(central.device_id)["problems"]
+    finally:
+        daemon.terminate()
+        daemon.close()
+    assert "Traceback" not in daemon.stderr, daemon.stderr[-3000:]
+    assert "damaged" in daemon.stderr and "bị hỏng" in daemon.stderr, "the journal says it in both languages"
+    kept = list((root / "data").glob("state.sqlite3.damaged-*"))
+    assert kept and any(p.name.endswith(tuple("0123456789Z")) for p in kept), "the damaged file is kept aside"
+    with Store.open(config.db_path) as fresh:
+        assert fresh.integrity_ok()
+        event = next(e for e in fresh.recent_events(200) if e["kind"] == "store.recovered")
+        assert event["level"] == "error" and event["data"]["damaged_path"] == str(
+            next(p for p in kept if not p.name.endswith(("-wal", "-shm"))))
