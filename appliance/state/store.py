@@ -94,6 +94,16 @@ class Store:
         self.path = path
         self._conn = connection
         self._lock = threading.RLock()
+        self._inode = _inode(path)
+
+    def _current(self) -> sqlite3.Connection:
+        """The connection, reopened if the file was replaced under it (the daemon set a damaged
+        database aside and started a fresh one while the panel or a CLI held it open)."""
+        if self._inode is not None and _inode(self.path) not in (self._inode, None):
+            fresh = Store.open(self.path)
+            self._conn.close()
+            self._conn, self._inode = fresh._conn, fresh._inode
+        return self._conn
 
     @classmethod
     def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
@@ -173,7 +183,7 @@ class Store:
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE). ``durable`` fsyncs the WAL on commit."""
         with self._lock:
-            conn = self._conn
+            conn = self._current()
             if durable:
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE")
@@ -192,15 +202,15 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """Read access (no transaction held open between statements)."""
         with self._lock:
-            yield self._conn
+            yield self._current()
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return self._current().execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+            return self._current().execute(sql, params).fetchone()
 
     # ------------------------------------------------------------------ event log
 
@@ -368,6 +378,13 @@ def item_is_playable(item: dict[str, Any], now: str) -> bool:
         return False
     start = item.get("valid_from")
     return not item_is_expired(item, now) and (start is None or start <= now)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 def _seconds_between(earlier: str, later: str) -> float:

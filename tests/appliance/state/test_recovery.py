@@ -74,3 +74,16 @@ def test_the_cli_on_a_damaged_database_says_what_to_do_without_a_traceback(tmp_p
                                "items"], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and words in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_store_held_open_follows_the_fresh_database_that_replaced_a_damaged_one(tmp_path: Path) -> None:
+    """The panel holds the store open while the daemon sets the damaged file aside."""
+    path = filled(tmp_path / "state.sqlite3")
+    panel = Store.open(path)
+    damage_pages(path)
+    fresh, recovery = open_checked(path)
+    assert recovery is not None
+    add_text_item(panel, "after", "Thông báo mới.")   # written to the fresh file, not the one set aside
+    assert [i["id"] for i in fresh.list_items()] == ["after"]
+    panel.close()
+    fresh.close()
