@@ -18,6 +18,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 EVENTS_MAX_ROWS = 20_000
 # A failure repeating within this long of its last occurrence is collapsed into one event.
 REPEAT_WINDOW_S = 24 * 3600.0
+# Repeats within this long of the last written one are counted in memory only (fewer card writes).
+REPEAT_FLUSH_S = 600.0
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -95,6 +98,9 @@ class Store:
         self._conn = connection
         self._lock = threading.RLock()
         self._inode = _inode(path)
+        # (kind, repeat key) -> (monotonic time written, count written, repeats since): see log_event.
+        self._repeats: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self.monotonic = time.monotonic   # replaceable: simulations run the store on their own clock
 
     def _current(self) -> sqlite3.Connection:
         """The connection, reopened if the file was replaced under it (the daemon set a damaged
@@ -221,18 +227,32 @@ class Store:
 
         With ``repeat_key`` a failure that repeats (the same kind and key, its last time less than
         ``REPEAT_WINDOW_S`` ago) does not add a row: the previous row is replaced by one at the top
-        of the log carrying ``repeated`` (how many times) and ``first_at``. A week without central
-        is then one row, not 35,000 a day.
+        of the log carrying ``repeated`` (how many times) and ``first_at``. Repeats within
+        ``REPEAT_FLUSH_S`` of the last write are only counted in memory, so a failure every minute
+        costs a few card writes an hour. A week without central is then one row, not 35,000 a day.
         """
         now = utc_now_iso()
         payload = dict(data or {})
+        if repeat_key is not None:
+            pending = self._held_repeat(kind, repeat_key)
+            if pending is not None:
+                return pending
         if conn is not None:
             return self._log_event(conn, now, level, kind, message, payload, repeat_key)
         with self.transaction() as tx:
             return self._log_event(tx, now, level, kind, message, payload, repeat_key)
 
-    @staticmethod
-    def _log_event(conn: sqlite3.Connection, now: str, level: str, kind: str, message: str,
+    def _held_repeat(self, kind: str, repeat_key: str) -> int | None:
+        """A repeat not written now (counted in memory), or None when it is time to write."""
+        with self._lock:
+            key = (kind, repeat_key)
+            held = self._repeats.get(key)
+            if held is None or self.monotonic() - held[0] >= REPEAT_FLUSH_S:
+                return None
+            self._repeats[key] = (held[0], held[1], held[2] + 1)
+            return held[1] + held[2] + 1
+
+    def _log_event(self, conn: sqlite3.Connection, now: str, level: str, kind: str, message: str,
                    payload: dict[str, Any], repeat_key: str | None) -> int:
         repeated = 1
         if repeat_key is not None:
@@ -240,18 +260,20 @@ class Store:
             previous = conn.execute(
                 "SELECT id, at, level, data FROM events WHERE kind = ? AND json_extract(data, '$.repeat_key') = ?"
                 " ORDER BY id DESC LIMIT 1", (kind, repeat_key)).fetchone()
+            unwritten = self._repeats.pop((kind, repeat_key), (0.0, 0, 0))[2]
             if previous is not None and previous["level"] == level:
                 try:
                     old = json.loads(previous["data"])
                 except ValueError:
                     old = {}
                 if isinstance(old, dict) and old.get("repeat_key") == repeat_key \
-                        and _seconds_between(previous["at"], now) < REPEAT_WINDOW_S:
-                    repeated = int(old.get("repeated", 1)) + 1
+                        and _seconds_between(previous["at"], now) < REPEAT_WINDOW_S + REPEAT_FLUSH_S:
+                    repeated = int(old.get("repeated", 1)) + unwritten + 1
                     payload["first_at"] = old.get("first_at") or previous["at"]
                     conn.execute("DELETE FROM events WHERE id = ?", (previous["id"],))
             payload["repeated"] = repeated
             payload.setdefault("first_at", now)
+            self._repeats[(kind, repeat_key)] = (self.monotonic(), repeated, 0)
         conn.execute("INSERT INTO events (at, level, kind, message, data) VALUES (?, ?, ?, ?, ?)",
                      (now, level, kind, message, json.dumps(payload, ensure_ascii=False)))
         return repeated
