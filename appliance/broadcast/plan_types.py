@@ -193,8 +193,9 @@ class PlanState:
 @dataclass(frozen=True)
 class Start:
     """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)
-    and stop, with a short fade, at ``end_by`` (the slot's length or the window's end) if it
-    has not ended by then; ``end_reason`` says which. Emergencies have no ``end_by``."""
+    and stop, with a short fade, at ``end_by`` (the slot's length, the window's end, the item's
+    expiry) if it has not ended by then; ``end_reason`` says which. Emergencies stop only at
+    their expiry."""
 
     occurrence: Occurrence
     zones: tuple[str, ...]

@@ -290,13 +290,19 @@ def _outside_window_reason(occurrence: Occurrence, zones: tuple[str, ...],
                   f"Outside the broadcast window of zone(s): {shown}. Only emergencies play outside windows.")
 
 
-def _end_by(o: Occurrence, zones: tuple[str, ...], audio_at: datetime, zone_rules: Mapping[str, ZoneRule],
-            tz: ZoneInfo) -> tuple[datetime | None, Reason | None]:
-    """When audio must stop: the slot's length after ``audio_at``, or the earliest end of the zones'
-    open windows, whichever comes first. Emergencies are never cut."""
-    if o.priority == "emergency" or o.trigger == "emergency":
-        return None, None
+def _end_by(o: Occurrence, item: PlannableItem, zones: tuple[str, ...], audio_at: datetime,
+            zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[datetime | None, Reason | None]:
+    """When audio must stop: the item's ``valid_until`` (protocol §7: stopped there, emergencies
+    too), and for other items the slot's length after ``audio_at`` or the earliest end of the
+    zones' open windows; whichever comes first."""
     candidates: list[tuple[datetime, Reason]] = []
+    if item.valid_until is not None:
+        until = _utc(item.valid_until)
+        shown = until.astimezone(tz)
+        candidates.append((until, Reason("expired", f"Dừng khi bản tin hết hiệu lực ({shown:%H:%M}).",
+                                         f"Stopped when the item expired ({shown:%H:%M}).")))
+    if o.priority == "emergency" or o.trigger == "emergency":
+        return min(candidates, key=lambda c: c[0]) if candidates else (None, None)
     if o.limit_s:
         candidates.append((audio_at + timedelta(seconds=o.limit_s), Reason(
             "slot_length", f"Dừng ở độ dài của khung phát ({o.limit_s:g} giây).",
@@ -509,7 +515,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                 outside = _outside_window_reason(o, dropped, zone_rules)
                 reason = Reason(reason.code, f"{reason.vi} {outside.vi}", f"{reason.en} {outside.en}")
             audio_at = _audio_at(allowed, now, state, zone_rules)
-            end_by, end_reason = _end_by(o, allowed, audio_at, zone_rules, tz)
+            end_by, end_reason = _end_by(o, item_map[o.item_id], allowed, audio_at, zone_rules, tz)
             start = Start(o, allowed, audio_at, chosen.resume, reason, end_by, end_reason)
             if o.duration_s > 0:
                 busy_until = audio_at + timedelta(seconds=o.duration_s)

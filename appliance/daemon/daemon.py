@@ -168,6 +168,7 @@ class Daemon:
                                        volume=volume, wake=self.wake, status=self.status,
                                        reload=lambda actor: self.reload_settings(actor=actor),
                                        sync_now=self._request_sync)
+        replayed = self.actions.replay_pending_emergencies()
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
                                      store=store, group=self.config.control.socket_group)
         self.control.start()
@@ -184,7 +185,7 @@ class Daemon:
         self._ready_after_s = time.monotonic() - self.started_monotonic
         store.log_event("daemon.start", f"daemon {__version__} ready in {self._ready_after_s:.2f} s",
                         {"ready_s": round(self._ready_after_s, 3), "stale_temps_removed": removed,
-                         "recovered_interrupted": len(recovered)})
+                         "recovered_interrupted": len(recovered), "emergencies_replayed": len(replayed)})
         self._emit({"type": "ready", "ready_s": round(self._ready_after_s, 3),
                     "recovered_interrupted": [r["id"] for r in recovered]})
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from appliance.broadcast import planner
@@ -28,6 +28,7 @@ from appliance.broadcast.amplifiers import Amplifiers
 from appliance.broadcast.playlog import AlreadyPlayed, PlayLog, PlayStart
 from appliance.daemon import emergency_audio
 from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.end_limits import fit_to_end
 from appliance.daemon.liveness import Heartbeats, debug_wedge_point
 from appliance.daemon.preparation import PreparationQueue
 from appliance.daemon.problems import Problems
@@ -45,8 +46,6 @@ SESSION_JOIN_S = 8.0
 PLAYER_START_TIMEOUT_S = 15.0   # a player that has not started audio by then is stopped
 PLAYER_END_SLACK_S = 30.0       # beyond the player's own watchdog: the daemon's backstop
 PLAYER_STOP_GRACE_S = 5.0       # a player that ignores stop this long is declared hung
-CUT_TOLERANCE_S = 0.3           # a clip this much longer than its time left is not worth cutting
-MIN_CUT_S = 1.0                 # even a late start plays a second (with its fade) rather than a click
 
 Outcome = tuple[str, str, float | None]   # play-log outcome, reason, seconds played
 
@@ -220,7 +219,17 @@ class OnAir:
         except AlreadyPlayed as exc:
             self.store.log_event("play.refused", exc.en, {"key": occ.key}, level="warning")
             return
+        except sqlite3.OperationalError as exc:   # a full or failing card: the row cannot be written
+            # Never started again and again (relays flapping); an emergency still goes on air.
+            self.state.note_unrecorded(occ.key)
+            if not is_emergency(occ):
+                raise
+            log.error("emergency %s goes on air without its play-log row: %s", occ.item_id, exc)
+            session.play_id = None
         emergency = is_emergency(occ)
+        if occ.trigger == "emergency" and occ.slot_id.startswith("request:"):
+            with contextlib.suppress(Exception), self.store.transaction(durable=True) as tx:
+                tx.execute("DELETE FROM emergency_requests WHERE request_id = ?", (occ.slot_id[len("request:"):],))
         if emergency:
             emergency_audio.event(self, "emergency.recorded", session, "recorded before speech and audio",
                                   f"Đã ghi nhận lệnh khẩn cấp '{session.label}'.")
@@ -229,22 +238,14 @@ class OnAir:
         # Wait out the warm-up; audio is requested ``lead`` early to absorb the player's start latency.
         if session.cancel.is_set() or self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
             reason = f"during warm-up: {session.cancel_reason}"
-            self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
+            if session.play_id is not None:
+                self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
                         "outcome": session.cancel_outcome, "reason": reason})
             return
-        cut: tuple[Path | None, float] | None
-        if is_stream:
-            # A relay lasts its slot; only a window closing earlier shortens it.
-            cut = None
-            allowed = (session.end_by - self.clock.now()).total_seconds() if session.end_by else None
-            if allowed is not None and duration is not None and allowed < duration - CUT_TOLERANCE_S \
-                    and session.end_reason is not None and session.end_reason.code == "window_end":
-                cut, duration = (None, max(MIN_CUT_S, allowed)), max(MIN_CUT_S, allowed)
-        else:
-            cut = self._cut_to_fit(session, source, duration)
-            if cut is not None:
-                source, duration = cut
+        # Audio that would run past Start.end_by is cut there (appliance.daemon.end_limits).
+        source, duration, cut = fit_to_end(session, source, duration, is_stream, now=self.clock.now(),
+                                           work_dir=self._config().data_path / "prepared")
         session.phase = "playing"
         self._emit({"type": "play_start", "item_id": occ.item_id, "title": session.label, "key": occ.key,
                     "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
@@ -256,8 +257,8 @@ class OnAir:
             else:
                 outcome, reason, played = self._play_and_follow(session, source, duration, None, None)
         finally:
-            if cut is not None and cut[0] is not None:
-                Path(cut[0]).unlink(missing_ok=True)
+            if cut is not None and cut.path is not None:
+                cut.path.unlink(missing_ok=True)
         if cut is not None and outcome == "completed" and session.end_reason is not None:
             outcome = "cut"
             reason = "; ".join(r for r in (session.end_reason.en, reason) if r)
@@ -267,7 +268,8 @@ class OnAir:
         session.phase = "ending"
         self._wake()
         row = self.playlog.finish(session.play_id, outcome, reason, played_s=played,
-                                  actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None)
+                                  actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None
+                                  ) if session.play_id is not None else {}
         self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
                     "outcome": outcome, "reason": reason, "played_s": played,
                     "actual_start": row.get("actual_start"), "capture": self.last_capture})
@@ -344,21 +346,6 @@ class OnAir:
         outcome = mapping.get(result.outcome, "failed")
         reason = "" if outcome == "completed" else f"{result.outcome}: {result.error or ''}".strip(": ")
         return outcome, reason, result.played_s
-
-    def _cut_to_fit(self, session: Session, source: Any, duration: float | None) -> tuple[Path, float] | None:
-        """A faded copy of the clip that ends at ``session.end_by``, or None when the clip fits."""
-        if session.end_by is None or duration is None:
-            return None
-        allowed = (session.end_by - self.clock.now()).total_seconds()
-        if duration <= allowed + CUT_TOLERANCE_S:
-            return None
-        from audio.cut import cut_with_fade  # only when a clip must be cut
-
-        seconds = max(MIN_CUT_S, allowed)
-        path = cut_with_fade(Path(source), self._config().data_path / "prepared", seconds)
-        log.info("cutting %s to %.1f s of %.1f s: %s", session.label, seconds, duration,
-                 session.end_reason.en if session.end_reason else "")
-        return path, seconds
 
     def _wait_until(self, moment: datetime, *, lead: float, cancel: threading.Event) -> bool:
         """Sleep until ``moment - lead`` on the monotonic clock; True if cancelled first."""

@@ -200,7 +200,22 @@ class PreparationQueue:
         if item["kind"] == "text":
             prepared = self._preparer_for(item).prepare_text(item["text"])
         elif item["kind"] == "audio":
-            prepared = self.preparer.prepare_file(MediaStore(self._config().media_dir).path_for(item["media_sha256"]))
+            media = MediaStore(self._config().media_dir)
+            if not media.verify(item["media_sha256"]):
+                # Altered or rotten on the card since it was verified: fetched again by the next sync.
+                media.delete(item["media_sha256"])
+                with self.store.transaction() as tx:
+                    tx.execute("UPDATE items SET state = 'waiting_media' WHERE id = ? AND state = 'ready'",
+                               (item["id"],))
+                    self.store.log_event("media_altered", f"Tệp âm thanh của {item['id']} không còn khớp mã kiểm tra;"
+                                         " sẽ tải lại.", {"item_id": item["id"], "code": "media_altered",
+                                                          "en": f"media of {item['id']} no longer matches its"
+                                                          " checksum; it will be fetched again"},
+                                         level="error", conn=tx)
+                raise StorageError(f"Tệp âm thanh của {item['id']} đã bị sửa hoặc hỏng; sẽ tải lại từ trung tâm.",
+                                   f"The media of {item['id']} was altered or damaged; it will be fetched again.",
+                                   code="media_altered")
+            prepared = self.preparer.prepare_file(media.path_for(item["media_sha256"]))
         else:
             raise ValidationError(f"Không chuẩn bị được loại '{item['kind']}'.", f"Cannot prepare kind '{item['kind']}'.")
         with self._lock:

@@ -172,6 +172,8 @@ class Scheduler:
         for r in rows:
             outcome = "started" if r["outcome"] == "playing" else r["outcome"]
             records[r["occurrence_key"]] = planner.Record(outcome, _opt_dt(r["actual_start"]), _opt_dt(r["actual_end"]))
+        for key in self.state.unrecorded_keys():
+            records.setdefault(key, planner.Record("failed"))
         mono = self.clock.monotonic()
         real_now = self.clock.now()   # ``now`` is planned ahead; relay times are real
         relays_on = {name: real_now - timedelta(seconds=mono - info_mono)

@@ -115,3 +115,15 @@ BEGIN
             'reason', substr(NEW.reason, 1, 200)),
         NEW.updated_at);
 END;
+
+-- Emergency requests, recorded durably the moment they are accepted and deleted once their
+-- play-log row exists: a crash in between no longer loses one (it is replayed at start-up
+-- within a few minutes, or reported lost).
+CREATE TABLE emergency_requests (
+    request_id   TEXT PRIMARY KEY,
+    item_id      TEXT NOT NULL,
+    text         TEXT,                      -- an emergency text (no stored item)
+    zones        TEXT,                      -- JSON list, or NULL for the item's zones
+    actor        TEXT NOT NULL,
+    requested_at TEXT NOT NULL
+);

@@ -309,10 +309,16 @@ def test_a_start_says_when_audio_must_stop_at_the_slot_length_and_the_window_end
     p = plan(t2, [PlannableItem("y", duration_s=30)], [once("y", t2)], late, SETTINGS, PlanState())
     assert p.start is not None and p.start.end_by == local(2025, 5, 1, 23, 59)
     assert p.start.end_reason.code == "window_end" and "23:59" in p.start.end_reason.en
-    # Emergencies ignore windows and are never cut.
+    # Emergencies ignore windows and slot lengths.
     p = plan(t, [PlannableItem("e", priority="emergency", duration_s=34)], [once("e", t, duration_s=15)], late,
              SETTINGS, PlanState())
     assert p.start is not None and p.start.end_by is None
+    # An item expiring on air stops there (protocol §7), an emergency too.
+    until = t + timedelta(seconds=10)
+    for priority in ("normal", "emergency"):
+        p = plan(t, [PlannableItem("v", priority=priority, duration_s=34, valid_until=until)],
+                 [once("v", t, duration_s=15)], late, SETTINGS, PlanState())
+        assert p.start is not None and p.start.end_by == until and p.start.end_reason.code == "expired"
 
 
 def test_the_window_check_covers_the_audio_after_the_warm_up() -> None:

@@ -227,3 +227,51 @@ def _csrf(client) -> str:
     from tests.appliance.panel.test_panel_support import csrf_of
 
     return csrf_of(client, "/")
+
+
+def test_an_emergency_accepted_just_before_a_crash_is_played_after_the_restart(rig) -> None:
+    """Fault 8, recorded first: the request itself is durable, not only in the daemon's memory."""
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.system.clock import iso_z
+
+    _, _, store, config = rig()
+    now = datetime.now(UTC)
+    with store.transaction(durable=True) as tx:
+        tx.executemany(
+            "INSERT INTO emergency_requests (request_id, item_id, text, zones, actor, requested_at)"
+            " VALUES (?, ?, ?, NULL, 'cli:root', ?)",
+            [("r-recent", "emergency-recent", "Khẩn cấp: nước lũ đang lên.", iso_z(now - timedelta(seconds=40))),
+             ("r-old", "emergency-old", "Khẩn cấp: bão.", iso_z(now - timedelta(minutes=30)))])
+    daemon, rec, store, config = rig(store=store)
+    daemon.start()
+    end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=60)
+    assert end["item_id"] == "emergency-recent" and end["outcome"] == "completed", end
+    assert daemon.playlog.get(end["play_id"])["trigger"] == "emergency"
+    kinds = {e["kind"]: e for e in store.recent_events(100)}
+    assert "emergency.replayed" in kinds and kinds["emergency.lost"]["level"] == "error"
+    assert "30 min" not in kinds["emergency.lost"]["data"]["en"] and "10 min" in kinds["emergency.lost"]["data"]["en"]
+    assert store.query_one("SELECT COUNT(*) FROM emergency_requests")[0] == 0
+    time.sleep(1)
+    assert [e["item_id"] for e in rec.of("play_start")] == ["emergency-recent"]
+
+
+def test_a_card_too_full_for_the_play_log_still_airs_an_emergency_and_never_loops(rig) -> None:
+    """Found with faults 5 and 8: a play-log row that cannot be written (disk full)."""
+    import sqlite3
+
+    daemon, rec, store, config = rig()
+    add_text_item(store, "news", "Bản tin thời sự.")
+    SlotRepository(store, config).add({"item_id": "news", "kind": "once", "starts": [iso_in(3)]}, actor="test:rig")
+    daemon.start()
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    daemon.playlog.begin = full
+    rec.wait_for(lambda e: e["type"] == "warmup" and e["item_id"] == "news", timeout=30)
+    time.sleep(4)
+    assert len([e for e in rec.of("warmup") if e["item_id"] == "news"]) == 1, "not started again and again"
+    daemon.actions.emergency(text="Khẩn cấp: mất điện diện rộng.", actor="cli:test")
+    end = rec.wait_for(lambda e: e["type"] == "play_end" and e["item_id"].startswith("emergency-"), timeout=60)
+    assert end["outcome"] == "completed" and end["play_id"] is None
