@@ -149,29 +149,38 @@ class OperatorActions:
             "request_id": request.request_id, "item_id": item_id}
 
     def replay_pending_emergencies(self) -> list[str]:
-        """At start-up: emergencies accepted but never logged (a crash came first) are requested
-        again if they are at most ``EMERGENCY_REPLAY_S`` old, else reported lost. Returns the replayed ids."""
+        """At start-up: emergencies a crash kept from being played to their end (accepted but never
+        started, or cut by the crash: the play log says interrupted) are requested again if they are
+        at most ``EMERGENCY_REPLAY_S`` old, else reported lost. Returns the replayed request ids."""
         replayed: list[str] = []
         now = self.clock.now()
         for row in self.store.query("SELECT * FROM emergency_requests ORDER BY requested_at"):
             key = f"{row['item_id']}@request:{row['request_id']}"
-            done = self.store.query_one("SELECT 1 FROM play_log WHERE occurrence_key = ?", (key,))
+            logged = self.store.query_one("SELECT outcome FROM play_log WHERE occurrence_key = ?"
+                                          " ORDER BY attempt DESC LIMIT 1", (key,))
+            cut_by_crash = logged is not None and logged["outcome"] == "interrupted"
+            done = logged is not None and not cut_by_crash
             at = parse_iso_z(row["requested_at"])
             age = (now - at).total_seconds()
-            if done is None and age <= EMERGENCY_REPLAY_S:
+            if not done and age <= EMERGENCY_REPLAY_S:
                 zones = json.loads(row["zones"]) if row["zones"] else None
                 if row["text"] is not None:
                     self._transient_text(row["text"], priority="emergency", prefix="emergency-", zones=zones,
                                          item_id=row["item_id"])
-                self._request(row["item_id"], "emergency", zones, row["actor"], request_id=row["request_id"],
-                              requested_at=at)
-                replayed.append(row["request_id"])
+                # A new request when the first one has a row already (an occurrence never plays twice).
+                again = uuid.uuid4().hex if cut_by_crash else row["request_id"]
+                if cut_by_crash:
+                    with self.store.transaction(durable=True) as tx:
+                        tx.execute("UPDATE emergency_requests SET request_id = ? WHERE request_id = ?",
+                                   (again, row["request_id"]))
+                self._request(row["item_id"], "emergency", zones, row["actor"], request_id=again, requested_at=at)
+                replayed.append(again)
                 self.store.log_event("emergency.replayed", f"Phát lại lệnh khẩn cấp lúc {row['requested_at']}: "
                                      "trạm đã khởi động lại trước khi phát.",
                                      {"request_id": row["request_id"], "item_id": row["item_id"],
                                       "en": "emergency requested before a restart is played now"}, level="warning")
                 continue
-            if done is None:
+            if not done:
                 self.store.log_event("emergency.lost", f"Lệnh khẩn cấp lúc {row['requested_at']} không được phát: "
                                      f"trạm khởi động lại sau hơn {EMERGENCY_REPLAY_S / 60:.0f} phút.",
                                      {"request_id": row["request_id"], "item_id": row["item_id"],

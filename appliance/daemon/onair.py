@@ -196,6 +196,11 @@ class OnAir:
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "outcome": "failed",
                         "reason": reason})
         finally:
+            if occ.trigger == "emergency" and occ.slot_id.startswith("request:"):
+                # Its outcome is logged (or it never got a row): no longer pending for a replay.
+                with contextlib.suppress(Exception), self.store.transaction(durable=True) as tx:
+                    tx.execute("DELETE FROM emergency_requests WHERE request_id = ?",
+                               (occ.slot_id[len("request:"):],))
             self.state.session_ended(session.zones, occ.item_id, self.clock.now())
             self.amplifiers.session_ended(list(session.zones), session.owner, "playback ended")
             if session.silent and self.problems.clear("stream.stalled"):
@@ -227,9 +232,6 @@ class OnAir:
             log.error("emergency %s goes on air without its play-log row: %s", occ.item_id, exc)
             session.play_id = None
         emergency = is_emergency(occ)
-        if occ.trigger == "emergency" and occ.slot_id.startswith("request:"):
-            with contextlib.suppress(Exception), self.store.transaction(durable=True) as tx:
-                tx.execute("DELETE FROM emergency_requests WHERE request_id = ?", (occ.slot_id[len("request:"):],))
         if emergency:
             emergency_audio.event(self, "emergency.recorded", session, "recorded before speech and audio",
                                   f"Đã ghi nhận lệnh khẩn cấp '{session.label}'.")
