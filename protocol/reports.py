@@ -162,6 +162,11 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     if not isinstance(problems, list) or len(problems) > 10 or not all(
             isinstance(p, str) and CODE_RE.match(p) for p in problems):
         raise BadReport("problems: expected at most 10 problem codes")
+    voice = hb.get("voice")
+    if voice is not None:
+        _obj(voice, "voice", frozenset({"engine", "id"}))
+        _text(voice["engine"], "voice.engine", 16)
+        _text(voice["id"], "voice.id", 64)
     faults = hb.get("amp_faults", [])
     if not isinstance(faults, list) or not all(isinstance(z, str) and ZONE_RE.match(z) for z in faults):
         raise BadReport("amp_faults: expected a list of zone names")
