@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
+from pathlib import Path
 
 from appliance.version import __version__
 from protocol.errors import CommuneRadioError
@@ -30,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stop": ("appliance.commands.control", "dừng phát / stop playback"),
     "emergency": ("appliance.commands.control", "phát khẩn cấp / emergency broadcast"),
     "volume": ("appliance.commands.control", "đặt âm lượng / set the volume"),
+    "relay-reset": ("appliance.commands.control", "đặt lại ngắt bảo vệ ampli / reset a relay watchdog trip"),
     "relays-off": ("appliance.commands.relays_off", "tắt mọi rơ-le, không cần daemon / switch every relay off"),
     "panel": ("appliance.commands.panel", "chạy bảng điều khiển web / run the web panel"),
     "health": ("appliance.commands.health", "sức khoẻ của đài (0 tốt, 1 cảnh báo, 2 hỏng) / station health"),
@@ -84,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     except CommuneRadioError as exc:
         label = "Error" if language == "en" else "Lỗi"
         print(f"{label} [{exc.code}]: {exc.message(language)}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # A damaged or locked database met in the middle of a command: said plainly, never a traceback.
+        from appliance.state.store import damaged, is_damage
+
+        if is_damage(exc):
+            error = damaged(Path("state.sqlite3"), exc)
+            print(f"{'Error' if language == 'en' else 'Lỗi'} [{error.code}]: {error.message(language)}",
+                  file=sys.stderr)
+        else:
+            print(("Error: the station's database cannot be used now" if language == "en" else
+                   "Lỗi: hiện không dùng được cơ sở dữ liệu của trạm") + f" ({exc}).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -146,6 +146,10 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 60:
             raise _bad("'seconds' phải từ 0 đến 60.", "'seconds' must be between 0 and 60.")
         return action, {"zone": zones[0], "seconds": float(seconds)}, actor
+    if action == "relay_reset":
+        _only(params, {"zones"})
+        zones = _zones(params, zone_names) if params.get("zones") is not None else list(zone_names)
+        return action, {"zones": zones}, actor
     raise _bad(f"Lệnh không được biết: {action!r}.", f"Unknown action: {action!r}.", "control.unknown_action")
 
 

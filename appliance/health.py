@@ -12,7 +12,12 @@ asks the daemon. Checks:
 - ``version`` (critical, only when a version is expected: after an update);
 - ``clock_trusted`` (warning): scheduled broadcasts are held while the clock is untrusted;
 - ``sync_recent`` (warning): the last successful sync is at most ``max(3 × interval, 15 min)`` old;
-- ``amplifiers`` (warning): no fault input active, no max-on watchdog trip.
+- ``amplifiers`` (warning): no fault input active, no max-on watchdog trip;
+- ``disk_space`` (warning): the card keeps ``DISK_LOW_BYTES`` and ``DISK_LOW_RATIO`` free and
+  the media stay under ``MEDIA_QUOTA_WARN`` of their quota, so the operator hears of it before
+  downloads start failing;
+- ``problems`` (warning): nothing the daemon reports as going on now (a silent relay source,
+  a database recovered from damage, …: ``appliance.daemon.problems``).
 
 Overall: ``failing`` if a critical check fails, else ``degraded`` if a warning does, else ``ok``.
 """
@@ -29,6 +34,9 @@ from appliance.system.clock import iso_z, parse_iso_z
 Overall = Literal["ok", "degraded", "failing"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "failing": 2}
 MIN_SYNC_AGE_S = 15 * 60
+DISK_LOW_BYTES = 500_000_000    # the same thresholds as central's "disk_low"
+DISK_LOW_RATIO = 0.05
+MEDIA_QUOTA_WARN = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +87,33 @@ def _sync_check(status: Mapping[str, Any], now: datetime, sync_interval_s: int) 
                      f"Lần đồng bộ thành công gần nhất cách đây {minutes} phút. {error}".strip(),
                      f"Last successful sync was {minutes} min ago. {error}".strip())
     return Check("sync_recent", True, False, f"Đồng bộ {minutes} phút trước.", f"Synced {minutes} min ago.")
+
+
+def _disk_check(disk: Mapping[str, Any]) -> Check:
+    free, total = int(disk.get("free_bytes") or 0), int(disk.get("total_bytes") or 0)
+    media, quota = int(disk.get("media_bytes") or 0), int(disk.get("media_quota_bytes") or 0)
+    free_mb, pct = free // 1_000_000, (100 * free / total if total else 0.0)
+    if total and (free < DISK_LOW_BYTES or free / total < DISK_LOW_RATIO):
+        return Check("disk_space", False, False,
+                     f"Thẻ nhớ sắp đầy: chỉ còn {free_mb} MB ({pct:.0f} %). Hãy xoá bớt tệp hoặc thay thẻ lớn hơn.",
+                     f"The SD card is nearly full: {free_mb} MB free ({pct:.0f} %). Free some space or use a "
+                     "larger card.")
+    if quota and media >= MEDIA_QUOTA_WARN * quota:
+        used = round(100 * media / quota)
+        return Check("disk_space", False, False,
+                     f"Tệp âm thanh đã dùng {used} % hạn mức ({media // 1_000_000} / {quota // 1_000_000} MB): "
+                     "bản tin mới có thể không tải được.",
+                     f"Media use {used} % of their quota ({media // 1_000_000} / {quota // 1_000_000} MB): "
+                     "new items may not download.")
+    return Check("disk_space", True, False, f"Thẻ nhớ còn {free_mb} MB trống.", f"{free_mb} MB free on the SD card.")
+
+
+def _problems_check(status: Mapping[str, Any]) -> Check:
+    problems = [p for p in status.get("problems") or () if isinstance(p, Mapping)]
+    if not problems:
+        return Check("problems", True, False, "Không có sự cố nào đang xảy ra.", "No problem going on.")
+    return Check("problems", False, False, " ".join(str(p.get("vi") or p.get("code")) for p in problems),
+                 " ".join(str(p.get("en") or p.get("code")) for p in problems))
 
 
 def _relay_checks(status: Mapping[str, Any]) -> tuple[Check, Check]:
@@ -142,6 +177,9 @@ def evaluate_health(status: Mapping[str, Any] | None, *, now: datetime, sync_int
                         reason.get("vi") or "Đồng hồ chưa tin cậy: lịch phát bị tạm giữ.",
                         reason.get("en") or "Clock not trusted: scheduled broadcasts are held."))
     checks.append(_sync_check(status, now, sync_interval_s))
+    checks.append(_problems_check(status))
+    if status.get("disk"):
+        checks.append(_disk_check(status["disk"]))
     if any(not c.ok and c.critical for c in checks):
         overall: Overall = "failing"
     elif any(not c.ok for c in checks):
@@ -229,6 +267,12 @@ def render_metrics(status: Mapping[str, Any] | None, health: Health, *, device_i
                [({}, int(counts.get("rejections", 0)))])
     out.metric("commune_radio_errors_total", "counter", "Scheduler and session errors since the daemon started.",
                [({}, int(counts.get("errors", 0)))])
+    disk = status.get("disk") or {}
+    if disk.get("total_bytes"):
+        out.metric("commune_radio_disk_free_bytes", "gauge", "Free bytes on the SD card.",
+                   [({}, int(disk["free_bytes"]))])
+        out.metric("commune_radio_media_bytes", "gauge", "Media held on the card (partial downloads included).",
+                   [({"quota": str(disk.get("media_quota_bytes") or 0)}, int(disk.get("media_bytes") or 0))])
     process = status.get("process") or {}
     if process.get("write_bytes") is not None:
         out.metric("commune_radio_daemon_write_bytes_total", "counter",

@@ -66,6 +66,8 @@ def heartbeat_problems(heartbeat: Mapping[str, Any] | None, *, disk_low_bytes: i
         problems.append("disk_low")
     if hb.get("amp_faults") or any(str(e).startswith("hardware") for e in hb.get("last_errors") or ()):
         problems.append("amplifier_fault")
+    # What the station itself reports as going on now (a silent relay, a recovered store, …).
+    problems.extend(str(p) for p in hb.get("problems") or () if str(p) not in problems)
     return tuple(problems)
 
 

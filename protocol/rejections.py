@@ -18,6 +18,8 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "checksum_mismatch": ("Tệp âm thanh không khớp mã kiểm tra", "The media does not match its checksum"),
     "size_mismatch": ("Tệp âm thanh không đúng kích thước", "The media size does not match"),
     "bad_origin": ("Địa chỉ tệp nằm ngoài máy chủ trung tâm", "The media URL leaves the central origin"),
+    "tampered": ("Bản tin trong bộ nhớ của trạm đã bị sửa, khác với bản trung tâm đã ký",
+                 "The item held on the station was altered: it is not what central signed"),
 }
 REJECT_REASONS = tuple(_REASON_TEXT)
 

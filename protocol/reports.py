@@ -35,7 +35,7 @@ REASON_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CLOCK_SOURCES = ("ntp", "rtc", "central", "none")
 SYNC_RESULTS = ("ok", "not_modified", "error")
 RESULT_STATUSES = ("done", "failed", "rejected")
-PLAY_OUTCOMES = ("completed", "stopped", "error", "stalled", "overrun", "skipped")
+PLAY_OUTCOMES = ("completed", "cut", "stopped", "error", "stalled", "overrun", "skipped")
 PLAY_TRIGGERS = ("schedule", "manual", "emergency", "command")
 
 
@@ -158,6 +158,10 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     interval = hb.get("heartbeat_interval_s")
     if interval is not None and not _is_int(interval, 5, 3600):
         raise BadReport("heartbeat_interval_s: expected an integer from 5 to 3600")
+    problems = hb.get("problems", [])
+    if not isinstance(problems, list) or len(problems) > 10 or not all(
+            isinstance(p, str) and CODE_RE.match(p) for p in problems):
+        raise BadReport("problems: expected at most 10 problem codes")
     voice = hb.get("voice")
     if voice is not None:
         _obj(voice, "voice", frozenset({"engine", "id"}))

@@ -6,7 +6,9 @@ Plays *acquire* the zones they need and *release* them afterwards; the relay goe
 when the last owner has released it and its cool-down has passed. So an item that follows
 within the cool-down keeps the zone on (no relay chatter between adjacent items).
 
-A watchdog switches off any zone on longer than ``max_on_minutes`` and reports it. Every
+A watchdog switches off any zone on longer than ``max_on_minutes`` and reports it. A tripped
+zone stays off, whoever asks for it, until the session that held it ends (``session_ended``),
+every owner that held it has let go, or an operator resets it (``reset_watchdog``). Every
 change is written to ``relay_log`` and passed to the listener. ``all_off`` is the safe
 state for every exit path (SIGTERM, SIGINT, crash paths the daemon can catch).
 
@@ -57,6 +59,7 @@ class _Zone:
     on_since_mono: float | None = None
     off_at_mono: float | None = None      # pending cool-down switch-off
     tripped: bool = False                 # the watchdog switched it off
+    trip_owners: set[str] = dataclasses.field(default_factory=set)  # who held it then
 
 
 class Amplifiers:
@@ -135,9 +138,10 @@ class Amplifiers:
                 zone = self._zones.get(name)
                 if zone is None:
                     continue
+                if zone.tripped:
+                    continue  # stays off until the session ends or an operator resets it
                 zone.owners.add(owner)
                 zone.off_at_mono = None
-                zone.tripped = False
                 if not zone.relay.value:
                     self._set(zone, True, reason)
                     switched.append(name)
@@ -152,6 +156,11 @@ class Amplifiers:
                 if zone is None:
                     continue
                 zone.owners.discard(owner)
+                if zone.tripped:
+                    zone.trip_owners.discard(owner)
+                    if not zone.trip_owners:
+                        self._clear_trip(zone, f"watchdog trip over: {reason}")
+                    continue
                 if zone.owners or not zone.relay.value:
                     continue
                 if immediate or zone.config.cooldown_ms == 0:
@@ -175,6 +184,7 @@ class Amplifiers:
                 if zone.relay.value and zone.on_since_mono is not None:
                     limit = zone.on_since_mono + zone.config.max_on_minutes * 60
                     if now >= limit:
+                        zone.trip_owners = set(zone.owners)
                         zone.owners.clear()
                         zone.tripped = True
                         self._set(zone, False, f"watchdog: on longer than {zone.config.max_on_minutes} min")
@@ -184,6 +194,42 @@ class Amplifiers:
         for name in tripped:
             self._report_trip(name)
         return min(deadlines, default=None)
+
+    def session_ended(self, zones: Sequence[str], owner: str, reason: str = "playback ended") -> None:
+        """A session is over: drop its hold at once and end any watchdog trip of its zones."""
+        with self._lock:
+            for name in zones:
+                zone = self._zones.get(name)
+                if zone is not None and zone.tripped:
+                    self._clear_trip(zone, f"watchdog trip over: {reason}")
+        self.release(zones, owner, reason, immediate=True)
+
+    def reset_watchdog(self, zones: Sequence[str], *, actor: str) -> list[str]:
+        """An operator clears the watchdog trip of ``zones``; returns the zones that were tripped."""
+        cleared: list[str] = []
+        with self._lock:
+            for name in zones:
+                zone = self._zones.get(name)
+                if zone is not None and zone.tripped:
+                    self._clear_trip(zone, f"watchdog reset by {actor}")
+                    cleared.append(name)
+        if cleared and self._store is not None:
+            with contextlib.suppress(Exception):
+                self._store.log_event("relay.watchdog_reset", f"watchdog trip of {', '.join(cleared)} reset by {actor}",
+                                      {"zones": cleared, "actor": actor,
+                                       "vi": f"{actor} đã đặt lại ngắt bảo vệ của vùng {', '.join(cleared)}."})
+        return cleared
+
+    def tripped(self) -> list[str]:
+        with self._lock:
+            return [name for name, z in self._zones.items() if z.tripped]
+
+    def _clear_trip(self, zone: _Zone, reason: str) -> None:
+        zone.tripped = False
+        zone.trip_owners.clear()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener({"type": "relay_watchdog_cleared", "zone": zone.config.name, "reason": reason})
 
     def on_since(self) -> dict[str, float]:
         """Zones that are on, with the monotonic time they switched on."""
@@ -196,6 +242,7 @@ class Amplifiers:
         with self._lock:
             for zone in self._zones.values():
                 zone.owners.clear()
+                zone.trip_owners.clear()
                 zone.off_at_mono = None
                 if zone.relay.value or log_unchanged:
                     self._set(zone, False, reason)

@@ -17,7 +17,7 @@ from appliance.errors import ScheduleError
 
 Priority = Literal["normal", "priority", "emergency"]
 Trigger = Literal["schedule", "operator", "emergency", "central"]
-Outcome = Literal["started", "completed", "interrupted", "failed", "skipped"]
+Outcome = Literal["started", "completed", "cut", "interrupted", "failed", "skipped"]
 
 ALL_ZONES = "*"
 
@@ -113,6 +113,7 @@ class Occurrence:
     trigger: Trigger = "schedule"
     slot_id: str = ""
     item_version: int = 1
+    limit_s: float | None = None   # the slot's own length: audio stops there (None: the item's length)
 
     @property
     def expected_end(self) -> datetime:
@@ -139,7 +140,8 @@ class OnAir:
     occurrence: Occurrence
     zones: tuple[str, ...]
     started_at: datetime
-    phase: Literal["warmup", "playing"] = "playing"
+    # "silent": a live relay whose source went quiet; its amplifiers are off until audio returns.
+    phase: Literal["warmup", "playing", "silent"] = "playing"
     audio_at: datetime | None = None
 
     @property
@@ -180,6 +182,9 @@ class PlanState:
     audio_ended_at: Mapping[str, datetime] = field(default_factory=dict)
     # Occurrences before this instant are ignored (e.g. installation time).
     since: datetime | None = None
+    # When this run of the station began (the daemon's start, on today's wall clock): an
+    # occurrence whose grace ran out before it was missed because the station was off.
+    running_since: datetime | None = None
 
 
 # --------------------------------------------------------------------------- outputs
@@ -187,13 +192,18 @@ class PlanState:
 
 @dataclass(frozen=True)
 class Start:
-    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)."""
+    """Start this occurrence now in ``zones``; audio must begin at ``audio_at`` (after warm-up)
+    and stop, with a short fade, at ``end_by`` (the slot's length, the window's end, the item's
+    expiry) if it has not ended by then; ``end_reason`` says which. Emergencies stop only at
+    their expiry."""
 
     occurrence: Occurrence
     zones: tuple[str, ...]
     audio_at: datetime
     resume: bool
     reason: Reason
+    end_by: datetime | None = None
+    end_reason: Reason | None = None
 
 
 @dataclass(frozen=True)

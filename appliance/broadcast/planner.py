@@ -17,7 +17,8 @@ Rules (issue 4):
 - Broadcast windows per zone refuse normal and priority playback (the whole expected span
   must lie inside a window); emergency ignores them.
 - An occurrence not started in time plays if it is at most ``grace_s`` late, otherwise it
-  is skipped with the reason. Time spent playing other items does not count as lateness
+  is skipped with the reason (``station_off`` when its grace ran out before this run of the
+  station began, ``PlanState.running_since``). Time spent playing other items does not count as lateness
   (an item queued behind a 20-minute bulletin was not "missed"), but ``max_delay_s`` caps
   how late anything may start.
 - An occurrence key is in ``PlanState.records`` once it has started or been skipped; a
@@ -65,7 +66,7 @@ from appliance.broadcast.plan_types import (
     ZoneRule,
 )
 from appliance.broadcast.recurrence import Slot, occurrence_times, validate_slot_rules
-from appliance.broadcast.windows import allows
+from appliance.broadcast.windows import allows, window_end
 from appliance.errors import ScheduleError
 
 # The vocabulary (plan_types) and the input adapters (plan_inputs) are re-exported, so callers
@@ -144,17 +145,20 @@ def _occurrences(slots: Iterable[Slot], items: Mapping[str, PlannableItem], star
             continue
         zones = _resolve_zones(slot.zones if slot.zones is not None else item.zones, zone_names)
         duration = slot.duration_s if slot.duration_s else (item.duration_s or 0.0)
+        limit = float(slot.duration_s) if slot.duration_s else None
         for at in times:
             key = occurrence_key(item.id, at)
             previous = by_key.get(key)
             if previous is not None:
                 # Two slots of one item at one instant are one occurrence: it plays once, in both zone sets.
                 merged = tuple(z for z in zone_names if z in previous.zones or z in zones)
+                # Stopped at a slot's length only if both slots have one (else the item's own length).
+                joint = max(limit, previous.limit_s) if limit is not None and previous.limit_s is not None else None
                 by_key[key] = Occurrence(key, item.id, at, max(duration, previous.duration_s), merged,
-                                         item.priority, "schedule", previous.slot_id, item.version)
+                                         item.priority, "schedule", previous.slot_id, item.version, joint)
             else:
                 by_key[key] = Occurrence(key, item.id, at, duration, zones, item.priority, "schedule",
-                                         slot.slot_id, item.version)
+                                         slot.slot_id, item.version, limit)
     return sorted(by_key.values(), key=lambda o: (o.scheduled_at, o.key))
 
 
@@ -286,6 +290,35 @@ def _outside_window_reason(occurrence: Occurrence, zones: tuple[str, ...],
                   f"Outside the broadcast window of zone(s): {shown}. Only emergencies play outside windows.")
 
 
+def _end_by(o: Occurrence, item: PlannableItem, zones: tuple[str, ...], audio_at: datetime,
+            zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[datetime | None, Reason | None]:
+    """When audio must stop: the item's ``valid_until`` (protocol §7: stopped there, emergencies
+    too), and for other items the slot's length after ``audio_at`` or the earliest end of the
+    zones' open windows; whichever comes first."""
+    candidates: list[tuple[datetime, Reason]] = []
+    if item.valid_until is not None:
+        until = _utc(item.valid_until)
+        shown = until.astimezone(tz)
+        candidates.append((until, Reason("expired", f"Dừng khi bản tin hết hiệu lực ({shown:%H:%M}).",
+                                         f"Stopped when the item expired ({shown:%H:%M}).")))
+    if o.priority == "emergency" or o.trigger == "emergency":
+        return min(candidates, key=lambda c: c[0]) if candidates else (None, None)
+    if o.limit_s:
+        candidates.append((audio_at + timedelta(seconds=o.limit_s), Reason(
+            "slot_length", f"Dừng ở độ dài của khung phát ({o.limit_s:g} giây).",
+            f"Stopped at the slot's length ({o.limit_s:g} s).")))
+    for z in zones:
+        closes = window_end(zone_rules[z].windows, audio_at, tz)
+        if closes is not None:
+            shown = closes.astimezone(tz)
+            candidates.append((closes, Reason(
+                "window_end", f"Dừng khi hết khung giờ phát của vùng {z} ({shown:%H:%M}).",
+                f"Stopped at the end of zone {z}'s broadcast window ({shown:%H:%M}).")))
+    if not candidates:
+        return None, None
+    return min(candidates, key=lambda c: c[0])
+
+
 def _audio_at(zones: tuple[str, ...], now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneRule]) -> datetime:
     """When audio may begin: every zone's relay must have been on for its warm-up."""
     at = now
@@ -339,7 +372,16 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         delay = (now - o.scheduled_at).total_seconds()
         late = _lateness(o.scheduled_at, now, busy)
         if late > settings.grace_s:
-            if not item.ready:
+            came_back = _utc(state.running_since) if state.running_since is not None else None
+            if came_back is not None and o.scheduled_at + grace < came_back:
+                back = came_back.astimezone(tz)
+                skips.append(Skip(o, Reason(
+                    "station_off",
+                    f"Lỡ giờ phát vì trạm tắt (mất điện hoặc dịch vụ dừng); trạm chạy lại lúc "
+                    f"{back:%H:%M} ngày {back:%d/%m/%Y}, quá thời gian cho phép {_mins(settings.grace_s)} phút.",
+                    f"Missed because the station was off (power cut or service stopped); it came back at "
+                    f"{back:%H:%M} on {back:%Y-%m-%d}, after the {_mins(settings.grace_s)} min grace period.")))
+            elif not item.ready:
                 skips.append(Skip(o, Reason(
                     "not_ready", f"Âm thanh chưa sẵn sàng trong thời gian cho phép ({_mins(settings.grace_s)} phút).",
                     f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min).")))
@@ -461,7 +503,8 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         while remaining:
             chosen = remaining.pop(0)
             o = chosen.occurrence
-            allowed = _window_zones(o, o.zones, now, zone_rules, tz)
+            # The window must hold the audio itself, which begins after any warm-up still to run.
+            allowed = _window_zones(o, o.zones, _audio_at(o.zones, now, state, zone_rules), zone_rules, tz)
             if not allowed:
                 skips.append(Skip(o, _outside_window_reason(o, o.zones, zone_rules)))
                 continue
@@ -472,7 +515,8 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                 outside = _outside_window_reason(o, dropped, zone_rules)
                 reason = Reason(reason.code, f"{reason.vi} {outside.vi}", f"{reason.en} {outside.en}")
             audio_at = _audio_at(allowed, now, state, zone_rules)
-            start = Start(o, allowed, audio_at, chosen.resume, reason)
+            end_by, end_reason = _end_by(o, item_map[o.item_id], allowed, audio_at, zone_rules, tz)
+            start = Start(o, allowed, audio_at, chosen.resume, reason, end_by, end_reason)
             if o.duration_s > 0:
                 busy_until = audio_at + timedelta(seconds=o.duration_s)
             for c in remaining:
@@ -509,7 +553,7 @@ def _plan_relays(now: datetime, state: PlanState, zone_rules: Mapping[str, ZoneR
         for z in start.zones:
             active[z] = Reason("starting", f"Bắt đầu phát {start.occurrence.item_id}.",
                                f"Starting {start.occurrence.item_id}.")
-    elif on_air is not None:
+    elif on_air is not None and on_air.phase != "silent":
         for z in on_air.zones:
             active[z] = Reason("on_air", f"Đang phát {on_air.occurrence.item_id}.", f"{on_air.occurrence.item_id} on air.")
 

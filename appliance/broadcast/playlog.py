@@ -1,8 +1,8 @@
 """The play log: one durable row per play attempt (proof of play, and the "already played" set).
 
 Order of writes is what makes a crash harmless: ``begin`` commits a ``playing`` row with
-``durable=True`` BEFORE any audio starts; ``finish`` turns it into completed / interrupted /
-failed. A row still ``playing`` at start-up belongs to a crashed run: ``recover`` marks it
+``durable=True`` BEFORE any audio starts; ``finish`` turns it into completed / cut (stopped at
+its slot's length or window's end) / interrupted / failed. A row still ``playing`` at start-up belongs to a crashed run: ``recover`` marks it
 interrupted, and because the occurrence key is taken, the occurrence never plays again.
 The unique index (occurrence_key, attempt) makes the database refuse a double play too.
 
@@ -22,7 +22,7 @@ from typing import Any
 from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
 
-OUTCOMES = ("completed", "interrupted", "failed", "skipped")
+OUTCOMES = ("completed", "cut", "interrupted", "failed", "skipped")
 TRIGGERS = ("schedule", "operator", "emergency", "central")
 
 FinalHook = Callable[[sqlite3.Connection, dict[str, Any]], None]

@@ -101,6 +101,14 @@ def allows(windows: Iterable[Window], start: datetime, end: datetime, tz: ZoneIn
     return False
 
 
+def window_end(windows: Iterable[Window], instant: datetime, tz: ZoneInfo) -> datetime | None:
+    """When the (merged) window open at ``instant`` closes; None when none is open then."""
+    for w_start, w_end in intervals_around(tuple(windows), instant, tz, days_after=2):
+        if w_start <= instant < w_end:
+            return w_end
+    return None
+
+
 def next_opening(windows: Iterable[Window], instant: datetime, tz: ZoneInfo) -> datetime | None:
     """The first instant at or after ``instant`` when a window is open (``instant`` itself if open)."""
     windows = tuple(windows)

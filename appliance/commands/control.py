@@ -1,4 +1,4 @@
-"""``commune-radio status | play | stop | emergency | volume``: ask the daemon over the control socket."""
+"""``commune-radio status | play | stop | emergency | volume | relay-reset``: ask the daemon over the control socket."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--zone", action="append", dest="zones", help="vùng (lặp lại được) / zone (repeatable)")
     elif name == "volume":
         parser.add_argument("level", type=int, help="0-100")
+    elif name == "relay-reset":
+        parser.add_argument("--zone", action="append", dest="zones", help="vùng (mặc định: mọi vùng) / zone (default: all)")
     parser.set_defaults(control_action=name)
 
 
@@ -63,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         result = client.request("emergency", actor=cli_actor(), text=args.text, item_id=args.item, zones=args.zones)
     elif action == "volume":
         result = client.request("set_volume", actor=cli_actor(), volume=args.level)
+    elif action == "relay-reset":
+        result = client.request("relay_reset", actor=cli_actor(), zones=args.zones)
     else:  # pragma: no cover - argparse only routes the names above here
         raise SystemExit(2)
     message = result.get("message", {})
@@ -113,6 +117,11 @@ def format_status(status: dict[str, Any], *, en: bool = False) -> str:
     counts = status.get("counts") or {}
     if counts:
         lines.append(f"{t('Counts', 'Số liệu')}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    problems = status.get("problems") or []
+    if problems:
+        lines.append(f"{t('Problems now', 'Sự cố đang xảy ra')}:")
+        for problem in problems:
+            lines.append(f"  {problem.get('since')} {problem.get('code')}: {problem.get('en' if en else 'vi')}")
     errors = status.get("recent_errors") or []
     if errors:
         lines.append(f"{t('Recent errors', 'Lỗi gần đây')}:")

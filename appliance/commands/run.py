@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.commands import load_config
+
+RESTART_EXIT_CODE = 75   # EX_TEMPFAIL: systemd's Restart= brings the daemon back
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from appliance.system.sdnotify import Notifier, watchdog_interval_s
 
     config = load_config(args)
+    # The journal gets warnings and errors, each with where it came from.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     flag = os.environ.get("COMMUNE_RADIO_TIMESYNC_FLAG")
     lock = threading.Lock()
 
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         received.append(signal.Signals(signum).name)
         stop.set()
 
+    exit_code = 0
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     notifier = Notifier()
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         beat = interval if interval else 5.0
         was_healthy = True
         while not stop.wait(beat):
+            if daemon.restart_requested.is_set():
+                exit_code = RESTART_EXIT_CODE
+                break
             # The watchdog is fed only while the scheduler and player threads are alive: a wedged
             # thread lets systemd kill and restart us (and ExecStopPost switches the relays off).
             healthy = daemon.healthy()
@@ -77,5 +86,6 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         notifier.stopping("Đang dừng / stopping")
-        daemon.stop("signal " + received[0] if received else "daemon stopping")
-    return 0
+        daemon.stop("signal " + received[0] if received else
+                    "restarting to replace a damaged database" if exit_code else "daemon stopping")
+    return exit_code

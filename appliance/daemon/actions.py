@@ -9,9 +9,13 @@ the broadcast windows, so every path obeys the same rules.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from appliance.broadcast import planner
@@ -21,8 +25,11 @@ from appliance.daemon.onair import OnAir
 from appliance.daemon.scheduler import estimate_words
 from appliance.state.config import Config
 from appliance.state.store import Store, item_is_playable
-from appliance.system.clock import Clock, iso_z
+from appliance.system.clock import Clock, iso_z, parse_iso_z
 from protocol.errors import ValidationError
+
+log = logging.getLogger(__name__)
+EMERGENCY_REPLAY_S = 600.0   # an emergency accepted before a crash is still played this long after
 
 
 def message(vi: str, en: str) -> dict[str, Any]:
@@ -75,11 +82,15 @@ class OperatorActions:
             return message("Đang đồng bộ.", "Sync started.")
         if action == "relay_test":
             return self.relay_test(params["zone"], params["seconds"], actor=actor)
+        if action == "relay_reset":
+            return self.relay_reset(params["zones"], actor=actor)
         raise ValidationError(f"Lệnh không được hỗ trợ: {action}.", f"Unsupported action: {action}.")
 
-    def _request(self, item_id: str, trigger: str, zones: list[str] | None, actor: str) -> planner.Request:
-        request = planner.Request(request_id=uuid.uuid4().hex, item_id=item_id, trigger=trigger,  # type: ignore[arg-type]
-                                  requested_at=self.clock.now(), zones=tuple(zones) if zones else None)
+    def _request(self, item_id: str, trigger: str, zones: list[str] | None, actor: str,
+                 request_id: str | None = None, requested_at: datetime | None = None) -> planner.Request:
+        request = planner.Request(request_id=request_id or uuid.uuid4().hex, item_id=item_id,
+                                  trigger=trigger,  # type: ignore[arg-type]
+                                  requested_at=requested_at or self.clock.now(), zones=tuple(zones) if zones else None)
         self.state.add_request(request, actor)
         self._wake()
         return request
@@ -97,9 +108,10 @@ class OperatorActions:
         return message(f"Đã yêu cầu phát '{item.get('title') or item_id}'.",
                        f"Playing '{item.get('title') or item_id}' requested.") | {"request_id": request.request_id}
 
-    def _transient_text(self, text: str, *, priority: str, prefix: str, zones: list[str] | None) -> str:
+    def _transient_text(self, text: str, *, priority: str, prefix: str, zones: list[str] | None,
+                        item_id: str | None = None) -> str:
         """Register operator text to speak once (not stored as an item); returns its id."""
-        item_id = prefix + uuid.uuid4().hex[:12]
+        item_id = item_id or prefix + uuid.uuid4().hex[:12]
         self.state.add_transient(Transient(planner.PlannableItem(
             id=item_id, version=1, kind="text", priority=priority, title=text[:60],  # type: ignore[arg-type]
             zones=tuple(zones or ("*",)), ready=True, duration_s=estimate_words(text, self._config())), text))
@@ -122,13 +134,69 @@ class OperatorActions:
             if item is None or item.get("revoked") or item["state"] != "ready":
                 raise ValidationError(f"Bản tin '{item_id}' không phát được.", f"Item '{item_id}' cannot be played.",
                                       code="invalid_input.not_playable")
-        request = self._request(item_id, "emergency", zones, actor)
+        request_id = uuid.uuid4().hex
+        # Durable before anything acts on it: a crash from here on replays it or reports it lost.
+        try:
+            with self.store.transaction(durable=True) as tx:
+                tx.execute("INSERT INTO emergency_requests (request_id, item_id, text, zones, actor, requested_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", (request_id, item_id, text,
+                                                          json.dumps(zones) if zones else None, actor,
+                                                          iso_z(self.clock.now())))
+        except sqlite3.OperationalError as exc:   # a full card must not stop an emergency
+            log.error("emergency %s accepted without its durable record: %s", item_id, exc)
+        request = self._request(item_id, "emergency", zones, actor, request_id=request_id)
         return message("Đã phát lệnh khẩn cấp.", "Emergency broadcast started.") | {
             "request_id": request.request_id, "item_id": item_id}
+
+    def replay_pending_emergencies(self) -> list[str]:
+        """At start-up: emergencies a crash kept from being played to their end (accepted but never
+        started, or cut by the crash: the play log says interrupted) are requested again if they are
+        at most ``EMERGENCY_REPLAY_S`` old, else reported lost. Returns the replayed request ids."""
+        replayed: list[str] = []
+        now = self.clock.now()
+        for row in self.store.query("SELECT * FROM emergency_requests ORDER BY requested_at"):
+            key = f"{row['item_id']}@request:{row['request_id']}"
+            logged = self.store.query_one("SELECT outcome FROM play_log WHERE occurrence_key = ?"
+                                          " ORDER BY attempt DESC LIMIT 1", (key,))
+            cut_by_crash = logged is not None and logged["outcome"] == "interrupted"
+            done = logged is not None and not cut_by_crash
+            at = parse_iso_z(row["requested_at"])
+            age = (now - at).total_seconds()
+            if not done and age <= EMERGENCY_REPLAY_S:
+                zones = json.loads(row["zones"]) if row["zones"] else None
+                if row["text"] is not None:
+                    self._transient_text(row["text"], priority="emergency", prefix="emergency-", zones=zones,
+                                         item_id=row["item_id"])
+                # A new request when the first one has a row already (an occurrence never plays twice).
+                again = uuid.uuid4().hex if cut_by_crash else row["request_id"]
+                if cut_by_crash:
+                    with self.store.transaction(durable=True) as tx:
+                        tx.execute("UPDATE emergency_requests SET request_id = ? WHERE request_id = ?",
+                                   (again, row["request_id"]))
+                self._request(row["item_id"], "emergency", zones, row["actor"], request_id=again, requested_at=at)
+                replayed.append(again)
+                self.store.log_event("emergency.replayed", f"Phát lại lệnh khẩn cấp lúc {row['requested_at']}: "
+                                     "trạm đã khởi động lại trước khi phát.",
+                                     {"request_id": row["request_id"], "item_id": row["item_id"],
+                                      "en": "emergency requested before a restart is played now"}, level="warning")
+                continue
+            if not done:
+                self.store.log_event("emergency.lost", f"Lệnh khẩn cấp lúc {row['requested_at']} không được phát: "
+                                     f"trạm khởi động lại sau hơn {EMERGENCY_REPLAY_S / 60:.0f} phút.",
+                                     {"request_id": row["request_id"], "item_id": row["item_id"],
+                                      "code": "emergency.lost",
+                                      "en": f"emergency requested at {row['requested_at']} was not played: the "
+                                            f"station restarted more than {EMERGENCY_REPLAY_S / 60:.0f} min later"},
+                                     level="error")
+            with self.store.transaction(durable=True) as tx:
+                tx.execute("DELETE FROM emergency_requests WHERE request_id = ?", (row["request_id"],))
+        return replayed
 
     def stop_playback(self, *, actor: str) -> dict[str, Any]:
         session = self.onair.session
         dropped = self.state.drop_requests()
+        with self.store.transaction(durable=True) as tx:   # waiting emergencies are cancelled too
+            tx.execute("DELETE FROM emergency_requests")
         if session is None:
             return message("Không có gì đang phát.", "Nothing is playing.") | {"dropped_requests": dropped}
         self.onair.cancel_and_wait(session, f"stopped by {actor}")
@@ -143,6 +211,16 @@ class OperatorActions:
                        " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                        (str(volume), iso_z(self.clock.now())))
         return message(f"Âm lượng: {volume}.", f"Volume: {volume}.") | {"volume": volume}
+
+    def relay_reset(self, zones: list[str], *, actor: str) -> dict[str, Any]:
+        """Clear a relay watchdog trip (an amplifier switched off for being on too long)."""
+        cleared = self.amplifiers.reset_watchdog(zones, actor=actor)
+        self._wake()
+        if not cleared:
+            return message("Không vùng nào đang bị ngắt bảo vệ.", "No zone had a watchdog trip.") | {"cleared": []}
+        shown = ", ".join(cleared)
+        return message(f"Đã đặt lại ngắt bảo vệ của vùng {shown}.", f"Watchdog trip of {shown} reset.") | {
+            "cleared": cleared}
 
     def relay_test(self, zone: str, seconds: float, *, actor: str) -> dict[str, Any]:
         owner = f"test:{actor}"

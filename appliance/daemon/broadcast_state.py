@@ -37,6 +37,9 @@ class BroadcastState:
         self.transients: dict[str, Transient] = {}
         self.interrupted: list[planner.Interrupted] = []
         self.audio_ended_at: dict[str, datetime] = {}
+        # Occurrences that started but whose play-log row could not be written (a full card):
+        # the planner counts them as failed, so they are not started again and again.
+        self.unrecorded: set[str] = set()
 
     def add_request(self, request: planner.Request, actor: str) -> None:
         with self.lock:
@@ -69,6 +72,14 @@ class BroadcastState:
             if resume:
                 self.interrupted = [i for i in self.interrupted if i.occurrence.key != key]
             return self.transients.get(item_id), self.request_actors.pop(key, "scheduler")
+
+    def note_unrecorded(self, key: str) -> None:
+        with self.lock:
+            self.unrecorded.add(key)
+
+    def unrecorded_keys(self) -> set[str]:
+        with self.lock:
+            return set(self.unrecorded)
 
     def note_interrupted(self, entry: planner.Interrupted) -> None:
         with self.lock:

@@ -16,6 +16,7 @@ logged and the loop carries on. Every exit path it can catch switches all relays
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,22 +28,27 @@ from appliance.broadcast.playlog import PlayLog
 from appliance.control import ControlServer
 from appliance.daemon.actions import OperatorActions
 from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.preparation import PreparationQueue
+from appliance.daemon.problems import Problems
 from appliance.daemon.scheduler import WAKE_CAP_S, Scheduler
 from appliance.daemon.status import status_report
 from appliance.state import settings as operator_settings
 from appliance.state.config import Config
+from appliance.state.recovery import Recovery, check_database, last_recovery, open_checked
 from appliance.state.store import Store
+from appliance.sync.integrity import SignedItems
 from appliance.system.clock import Clock, ClockTrust, SystemClock, iso_z
 from appliance.version import __version__
 from protocol.durable import remove_stale_temps
 from protocol.errors import CommuneRadioError
 
 Listener = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
-PRUNE_EVERY_S = 24 * 3600.0     # prepared clips are pruned once a day
+PRUNE_EVERY_S = 24 * 3600.0     # prepared clips and old captures are pruned once a day
 # A busy thread silent for longer than this is wedged: the systemd watchdog is no longer fed.
 LIVENESS_LIMITS_S = {"scheduler": WAKE_CAP_S * 3, "player": 15.0}
 
@@ -67,9 +73,13 @@ class Daemon:
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sync_now = threading.Event()
+        self._housekept: float | None = None
+        # Set when the daemon must be restarted (a database damaged while running): ``run`` exits 75.
+        self.restart_requested = threading.Event()
         self.started_monotonic: float | None = None
         self._ready_after_s: float | None = None
         self.heartbeats = Heartbeats()
+        self.problems = Problems()
         self.state = BroadcastState()
         self.amplifiers: Amplifiers | None = None
         self.playlog: PlayLog | None = None
@@ -80,6 +90,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.actions: OperatorActions | None = None
         self.syncer: Any = None
+        self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
 
     # ------------------------------------------------------------------ listeners
@@ -109,8 +120,16 @@ class Daemon:
         data = self.config.data_path
         data.mkdir(parents=True, exist_ok=True)
         if self._store is None:
-            self._store = Store.open(self.config.db_path)
+            # Checked first: a damaged card gives a fresh store and a clear account, never a crash loop.
+            self._store, self.recovery = open_checked(self.config.db_path)
+            if self.recovery is not None:
+                log.error("%s", self.recovery.vi)
+                log.error("%s", self.recovery.en)
+                self._emit({"type": "store_recovered", **self.recovery.as_dict()})
         store = self._store
+        recovered = last_recovery(store)
+        if recovered is not None:
+            self.problems.raise_("store.recovered", recovered["vi"], recovered["en"], at=recovered["at"])
         self.config = operator_settings.effective_config(self._file_config, store)
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
@@ -134,10 +153,12 @@ class Daemon:
             volume = min(100, int(saved[0]))
         if self._player is None:
             self._player = _default_player(self.config, volume)
-        self.preparation = PreparationQueue(store, self.current_config, self._preparer, self._emit, self.wake)
+        self.preparation = PreparationQueue(store, self.current_config, self._preparer, self._emit, self.wake,
+                                            signed=SignedItems(self.config))
         self.onair = OnAir(store=store, clock=self.clock, amplifiers=self.amplifiers, playlog=self.playlog,
                            player=self._player, preparation=self.preparation, state=self.state,
-                           heartbeats=self.heartbeats, config=self.current_config, emit=self._emit, wake=self.wake)
+                           heartbeats=self.heartbeats, config=self.current_config, emit=self._emit, wake=self.wake,
+                           problems=self.problems)
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
@@ -147,11 +168,13 @@ class Daemon:
                                        volume=volume, wake=self.wake, status=self.status,
                                        reload=lambda actor: self.reload_settings(actor=actor),
                                        sync_now=self._request_sync)
+        replayed = self.actions.replay_pending_emergencies()
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
                                      store=store, group=self.config.control.socket_group)
         self.control.start()
         self._spawn("scheduler", lambda: self.scheduler.run(self._stopping, self._wake, self._ready))  # type: ignore[union-attr]
         self._spawn("prepare", lambda: self.preparation.run(self._stopping))  # type: ignore[union-attr]
+        self._spawn("housekeeping", self._housekeeping_loop)
         if self._sync_enabled:
             self._setup_sync()
             # Reporting to central: heartbeats, proof-of-play outbox, remote commands.
@@ -162,7 +185,7 @@ class Daemon:
         self._ready_after_s = time.monotonic() - self.started_monotonic
         store.log_event("daemon.start", f"daemon {__version__} ready in {self._ready_after_s:.2f} s",
                         {"ready_s": round(self._ready_after_s, 3), "stale_temps_removed": removed,
-                         "recovered_interrupted": len(recovered)})
+                         "recovered_interrupted": len(recovered), "emergencies_replayed": len(replayed)})
         self._emit({"type": "ready", "ready_s": round(self._ready_after_s, 3),
                     "recovered_interrupted": [r["id"] for r in recovered]})
 
@@ -258,17 +281,52 @@ class Daemon:
             return
         self._spawn("sync", self._sync_loop)
 
+    def _housekeeping_loop(self) -> None:
+        # The first round waits a minute: start-up is for getting on air, not for tidying.
+        while not self._stopping.wait(60.0 if self._housekept is None else PRUNE_EVERY_S):
+            self._housekept = time.monotonic()
+            if self._database_damaged():
+                return
+            try:
+                self.prune_prepared()
+                removed, freed = prune_captures(self.config.capture_path)
+                if removed:
+                    self.store.log_event("capture.pruned", f"{removed} old captures deleted ({freed} bytes)",
+                                         {"removed": removed, "bytes": freed})
+            except Exception as exc:  # tidying must never take the daemon down
+                with contextlib.suppress(Exception):
+                    self.store.log_event("housekeeping.error", repr(exc)[:500], level="warning",
+                                         repeat_key=type(exc).__name__)
+
+    def _database_damaged(self) -> bool:
+        """The daily ``quick_check``: damage found while running asks for a restart once nothing is on
+        air (the start-up check then keeps the damaged file aside and starts a fresh store)."""
+        try:
+            problem = check_database(self.config.db_path)
+        except CommuneRadioError:
+            return False
+        if problem is None:
+            return False
+        vi = f"Cơ sở dữ liệu của trạm bị hỏng ({problem}): trạm sẽ tự khởi động lại để làm mới khi không phát gì."
+        en = f"The station's database is damaged ({problem}): the station restarts to replace it when nothing plays."
+        log.error("%s", vi)
+        log.error("%s", en)
+        self.problems.raise_("store.damaged", vi, en, at=iso_z(self.clock.now()))
+        with contextlib.suppress(Exception):
+            self.store.log_event("store.damaged", vi, {"code": "store.damaged", "en": en}, level="error")
+        while not self._stopping.wait(5.0):
+            if self.onair is None or self.onair.session is None:
+                self.restart_requested.set()
+                break
+        return True
+
     def _sync_loop(self) -> None:
-        last_prune = float("-inf")
         while not self._stopping.is_set():
             try:
                 self.syncer.sync_once()
             except Exception as exc:  # the sync must never take the daemon down
                 with contextlib.suppress(Exception):
-                    self.store.log_event("sync.crash", repr(exc), level="error")
-            if time.monotonic() - last_prune > PRUNE_EVERY_S:
-                last_prune = time.monotonic()
-                self.prune_prepared()
+                    self.store.log_event("sync.crash", repr(exc)[:500], level="error", repeat_key=type(exc).__name__)
             self.wake()
             self._sync_now.wait(self.config.sync.interval_s)
             self._sync_now.clear()

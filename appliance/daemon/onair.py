@@ -3,7 +3,9 @@
 ``launch`` switches the zones' relays on and starts a session thread: it resolves the audio
 (a prepared clip, TTS for an emergency text, or a stream URL), writes the durable ``playing``
 row, waits out the warm-up, plays, and logs the outcome. ``cancel`` pre-empts or stops it in
-any phase. Order of durable writes: the ``playing`` row is committed (fsync) just before
+any phase. Audio that would run past ``Start.end_by`` (the slot's length, the window's end) is
+cut there with a short fade, made in the clip before it plays, and logged ``cut`` with the
+reason. Order of durable writes: the ``playing`` row is committed (fsync) just before
 audio starts; at start-up rows still ``playing`` are marked interrupted, so the occurrence is
 in the records and never plays twice. Whatever the player or the media do, the session ends
 with its relays released and the daemon alive.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +26,16 @@ from typing import Any
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.broadcast.playlog import AlreadyPlayed, PlayLog, PlayStart
+from appliance.daemon import emergency_audio
 from appliance.daemon.broadcast_state import BroadcastState
+from appliance.daemon.end_limits import fit_to_end
 from appliance.daemon.liveness import Heartbeats, debug_wedge_point
 from appliance.daemon.preparation import PreparationQueue
-from appliance.daemon.stream_relay import relay_stream
+from appliance.daemon.problems import Problems
+from appliance.daemon.stream_relay import RelayHooks, relay_stream
 from appliance.state.config import Config
 from appliance.state.store import Store
+from appliance.sync.integrity import Tampered
 from appliance.system.clock import Clock, iso_z
 from protocol.errors import ValidationError
 
@@ -55,7 +62,10 @@ class Session:
     label: str
     actor: str
     text: str | None = None                      # emergency text to speak (no item)
+    end_by: datetime | None = None               # audio stops here (Start.end_by)
+    end_reason: planner.Reason | None = None
     phase: str = "warmup"
+    silent: bool = False                         # a live relay whose source is silent (amplifiers off)
     audio_started_at: datetime | None = None
     play_id: str | None = None
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
@@ -73,6 +83,10 @@ class Session:
         return not self.done.is_set()
 
 
+def is_emergency(occ: planner.Occurrence) -> bool:
+    return occ.trigger == "emergency" or occ.priority == "emergency"
+
+
 def play_start_of(occ: planner.Occurrence, *, actor: str, attempt: int = 1,
                   zones: tuple[str, ...] | None = None) -> PlayStart:
     """The play-log row of an occurrence about to start (or be skipped)."""
@@ -87,8 +101,9 @@ class OnAir:
     def __init__(self, *, store: Store, clock: Clock, amplifiers: Amplifiers, playlog: PlayLog, player: Any,
                  preparation: PreparationQueue, state: BroadcastState, heartbeats: Heartbeats,
                  config: Callable[[], Config], emit: Callable[[dict[str, Any]], None],
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], problems: Problems | None = None) -> None:
         self.store = store
+        self.problems = problems or Problems()
         self.clock = clock
         self.amplifiers = amplifiers
         self.playlog = playlog
@@ -119,7 +134,8 @@ class OnAir:
         audio_at = max(warmed_at, start.audio_at) if occ.trigger == "schedule" else warmed_at
         session = Session(occurrence=occ, zones=start.zones, audio_at=audio_at, resume=start.resume,
                           started_at=real_now, label=title, actor=actor,
-                          text=transient.text if transient else None)
+                          text=transient.text if transient else None, end_by=start.end_by,
+                          end_reason=start.end_reason)
         # Relays first: the warm-up runs while the audio is resolved (TTS for an emergency text).
         self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")
         self.session = session
@@ -149,8 +165,9 @@ class OnAir:
         session = self.session
         if session is None or session.done.is_set() or session.phase == "ending":
             return None
-        return planner.OnAir(session.occurrence, session.zones, session.started_at,
-                             "playing" if session.phase == "playing" else "warmup", session.audio_started_at)
+        phase = "silent" if session.silent else "playing" if session.phase == "playing" else "warmup"
+        return planner.OnAir(session.occurrence, session.zones, session.started_at, phase,  # type: ignore[arg-type]
+                             session.audio_started_at)
 
     def media_in_use(self) -> set[str]:
         """The media file of what is on air (never deleted by the sync's housekeeping)."""
@@ -179,8 +196,15 @@ class OnAir:
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "outcome": "failed",
                         "reason": reason})
         finally:
+            if occ.trigger == "emergency" and occ.slot_id.startswith("request:"):
+                # Its outcome is logged (or it never got a row): no longer pending for a replay.
+                with contextlib.suppress(Exception), self.store.transaction(durable=True) as tx:
+                    tx.execute("DELETE FROM emergency_requests WHERE request_id = ?",
+                               (occ.slot_id[len("request:"):],))
             self.state.session_ended(session.zones, occ.item_id, self.clock.now())
-            self.amplifiers.release(list(session.zones), session.owner, "playback ended", immediate=True)
+            self.amplifiers.session_ended(list(session.zones), session.owner, "playback ended")
+            if session.silent and self.problems.clear("stream.stalled"):
+                self._emit({"type": "problem_cleared", "code": "stream.stalled"})
             self.heartbeats.idle("player")
             session.done.set()
             if self.session is session:
@@ -189,55 +213,81 @@ class OnAir:
 
     def _play(self, session: Session) -> None:
         occ = session.occurrence
-        source, duration, is_stream = self._resolve_source(session)
-        if session.cancel.is_set():
-            self._log_not_started(session)
-            return
         attempt = 1
         if session.resume:
             attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0)
         try:
-            # Durable BEFORE audio: a crash from here on leaves a row that restart marks interrupted.
+            # Durable FIRST, before speech is made and before audio: whatever fails from here on
+            # (the engine, the player, a crash) leaves a row that says so, and nothing plays twice.
             session.play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
                                                                zones=session.zones))
         except AlreadyPlayed as exc:
             self.store.log_event("play.refused", exc.en, {"key": occ.key}, level="warning")
             return
+        except sqlite3.OperationalError as exc:   # a full or failing card: the row cannot be written
+            # Never started again and again (relays flapping); an emergency still goes on air.
+            self.state.note_unrecorded(occ.key)
+            if not is_emergency(occ):
+                raise
+            log.error("emergency %s goes on air without its play-log row: %s", occ.item_id, exc)
+            session.play_id = None
+        emergency = is_emergency(occ)
+        if emergency:
+            emergency_audio.event(self, "emergency.recorded", session, "recorded before speech and audio",
+                                  f"Đã ghi nhận lệnh khẩn cấp '{session.label}'.")
+        source, duration, is_stream, alert = (emergency_audio.resolve(self, session) if emergency
+                                              else (*self._resolve_source(session), False))
         # Wait out the warm-up; audio is requested ``lead`` early to absorb the player's start latency.
-        if self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
+        if session.cancel.is_set() or self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
             reason = f"during warm-up: {session.cancel_reason}"
-            self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
+            if session.play_id is not None:
+                self.playlog.finish(session.play_id, session.cancel_outcome, reason, played_s=0.0)
             self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
                         "outcome": session.cancel_outcome, "reason": reason})
             return
+        # Audio that would run past Start.end_by is cut there (appliance.daemon.end_limits).
+        source, duration, cut = fit_to_end(session, source, duration, is_stream, now=self.clock.now(),
+                                           work_dir=self._config().data_path / "prepared")
         session.phase = "playing"
         self._emit({"type": "play_start", "item_id": occ.item_id, "title": session.label, "key": occ.key,
                     "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
                     "scheduled_at": iso_z(occ.scheduled_at)})
-        if is_stream:
-            outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow)
-        else:
-            outcome, reason, played = self._play_and_follow(session, source, duration, None)
+        try:
+            if is_stream:
+                outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow,
+                                                       RelayHooks(self, session))
+            else:
+                outcome, reason, played = self._play_and_follow(session, source, duration, None, None)
+        finally:
+            if cut is not None and cut.path is not None:
+                cut.path.unlink(missing_ok=True)
+        if cut is not None and outcome == "completed" and session.end_reason is not None:
+            outcome = "cut"
+            reason = "; ".join(r for r in (session.end_reason.en, reason) if r)
+        if alert and outcome == "completed" and not session.cancel.is_set():
+            outcome, reason, played = emergency_audio.speak_after_alert(self, session, played)
         # Audio is over: the planner may start the next item while this one is being logged.
         session.phase = "ending"
         self._wake()
         row = self.playlog.finish(session.play_id, outcome, reason, played_s=played,
-                                  actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None)
+                                  actual_start=iso_z(session.audio_started_at) if session.audio_started_at else None
+                                  ) if session.play_id is not None else {}
         self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": session.play_id,
                     "outcome": outcome, "reason": reason, "played_s": played,
                     "actual_start": row.get("actual_start"), "capture": self.last_capture})
 
     def _play_and_follow(self, session: Session, source: Any, duration: float | None,
-                         max_duration_s: float | None) -> Outcome:
+                         max_duration_s: float | None, on_started: Callable[[], None] | None) -> Outcome:
         """Play one source (a clip, or one attempt at a stream) and wait for its outcome."""
         if max_duration_s is None:
             playback = self.player.play(source, expected_duration_s=duration, label=session.label)
-            return self._follow(session, playback, expected_s=duration)
+            return self._follow(session, playback, expected_s=duration, on_started=on_started)
         playback = self.player.play(source, expected_duration_s=None, max_duration_s=max_duration_s,
                                     label=session.label)
-        return self._follow(session, playback, expected_s=max_duration_s)
+        return self._follow(session, playback, expected_s=max_duration_s, on_started=on_started)
 
-    def _follow(self, session: Session, playback: Any, *, expected_s: float | None) -> Outcome:
+    def _follow(self, session: Session, playback: Any, *, expected_s: float | None,
+                on_started: Callable[[], None] | None = None) -> Outcome:
         """Wait for a playback to end (or be cancelled); map its result to a play-log outcome.
 
         The player has its own watchdog; this is the backstop for a player that hangs inside
@@ -266,8 +316,11 @@ class OnAir:
             started_mono = getattr(playback, "started_monotonic", None) or time.monotonic()
             latency = started_mono - getattr(playback, "requested_monotonic", requested)
             # Our clock's view of when audio began (the daemon's clock may be offset in tests).
-            session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
+            if session.audio_started_at is None:
+                session.audio_started_at = self.clock.now() - timedelta(seconds=time.monotonic() - started_mono)
             self._lead_s = min(LEAD_MAX_S, max(0.0, 0.7 * self._lead_s + 0.3 * latency))
+            if on_started is not None:
+                on_started()
         while True:
             self.heartbeats.beat("player")
             result = playback.wait(0.2)
@@ -296,21 +349,6 @@ class OnAir:
         reason = "" if outcome == "completed" else f"{result.outcome}: {result.error or ''}".strip(": ")
         return outcome, reason, result.played_s
 
-    def _log_not_started(self, session: Session) -> None:
-        """Cancelled during warm-up: log the occurrence interrupted (emergency) so it is accounted for."""
-        occ = session.occurrence
-        if occ.trigger != "schedule" and session.cancel_outcome != "interrupted":
-            return
-        attempt = 1 + max((r["attempt"] for r in self.playlog.attempts(occ.key)), default=0) if occ.key else 1
-        try:
-            play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
-                                                       zones=session.zones))
-        except AlreadyPlayed:
-            return
-        self.playlog.finish(play_id, "interrupted", f"during warm-up: {session.cancel_reason}", played_s=0.0)
-        self._emit({"type": "play_end", "item_id": occ.item_id, "key": occ.key, "play_id": play_id,
-                    "outcome": "interrupted", "reason": f"during warm-up: {session.cancel_reason}"})
-
     def _wait_until(self, moment: datetime, *, lead: float, cancel: threading.Event) -> bool:
         """Sleep until ``moment - lead`` on the monotonic clock; True if cancelled first."""
         target = self.clock.monotonic() + (moment - self.clock.now()).total_seconds() - lead
@@ -327,10 +365,17 @@ class OnAir:
         if session.text is not None:
             prepared = self.preparation.prepare_text(session.text)
             return prepared.path, float(prepared.duration_s), False
-        item = self.store.get_item(occ.item_id)
-        if item is None:
+        row = self.store.get_item(occ.item_id)
+        if row is None:
             raise ValidationError(f"Không có bản tin {occ.item_id}.", f"No item {occ.item_id}.")
+        try:
+            # Before playing, once more: what plays is what central signed.
+            item = self.preparation.verified(row)
+        except Tampered as exc:
+            self.preparation.report_tampered(row, exc)
+            raise
         if item["kind"] == "stream":
             return item["media_url"], occ.duration_s, True
-        prepared = self.preparation.prepare_item(item)
+        prepared = self.preparation.checked_clip(item)
         return prepared.path, float(prepared.duration_s), False
+

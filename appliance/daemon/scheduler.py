@@ -28,6 +28,7 @@ from appliance.daemon.onair import OnAir, play_start_of
 from appliance.daemon.preparation import PreparationQueue
 from appliance.state.config import Config
 from appliance.state.store import Store
+from appliance.sync.integrity import Tampered
 from appliance.system.clock import Clock, ClockTrust, JumpDetector, iso_z, parse_iso_z
 from protocol.errors import CommuneRadioError
 
@@ -55,6 +56,7 @@ class Scheduler:
         self.heartbeats = heartbeats
         self._emit = emit
         self._jumps = JumpDetector(clock)
+        self._started_mono = clock.monotonic()   # this run of the station began (see PlanState.running_since)
         self.last_plan: planner.Plan | None = None
         self.loop_beat = time.monotonic()
         self.errors = 0
@@ -70,7 +72,8 @@ class Scheduler:
                 self.errors += 1
                 log.exception("scheduler step failed")
                 with contextlib.suppress(Exception):
-                    self.store.log_event("scheduler.error", repr(exc)[:500], level="error")
+                    self.store.log_event("scheduler.error", repr(exc)[:500], level="error",
+                                         repeat_key=type(exc).__name__)
                 wait_s = 1.0
             ready.set()
             if stopping.is_set():
@@ -92,8 +95,9 @@ class Scheduler:
         verdict = self.trust.check()
         relay_deadline = self.amplifiers.tick()
         now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
-        items = self._plannable_items()
-        slots = self._planner_slots()
+        rows = self._verified_rows()
+        items = self._plannable_items(rows)
+        slots = self._planner_slots(rows)
         state = self._plan_state(now, verdict.trusted)
         result = planner.plan(now, items, slots, self.zone_rules, self.settings, state)
         self.last_plan = result
@@ -113,13 +117,28 @@ class Scheduler:
 
     # ------------------------------------------------------------------ inputs
 
-    def _plannable_items(self) -> list[planner.PlannableItem]:
-        items = [self._to_plannable(row) for row in self.store.list_items() if row["state"] != "rejected"]
+    def _verified_rows(self) -> list[dict[str, Any]]:
+        """The store's items, but only as central signed them: an altered row is refused, logged,
+        reported and repaired (``appliance.sync.integrity``), never planned."""
+        rows = []
+        for row in self.store.list_items():
+            if row["state"] == "rejected":
+                continue
+            try:
+                self.preparation.verified(row)
+            except Tampered as exc:
+                self.preparation.report_tampered(row, exc)
+                continue
+            rows.append(row)
+        return rows
+
+    def _plannable_items(self, rows: list[dict[str, Any]]) -> list[planner.PlannableItem]:
+        items = [self._to_plannable(row) for row in rows]
         items.extend(self.state.transient_items())
         return items
 
     def _to_plannable(self, row: dict[str, Any]) -> planner.PlannableItem:
-        prepared = self.preparation.prepared_for((row["id"], int(row["version"])))
+        prepared = self.preparation.prepared_for(row)
         if row["kind"] == "stream":
             ready, duration = row["state"] == "ready", None
         else:
@@ -132,9 +151,9 @@ class Scheduler:
             valid_until=_opt_dt(row.get("valid_until")), revoked=bool(row.get("revoked")) or row["state"] == "revoked",
             ready=ready, duration_s=duration)
 
-    def _planner_slots(self) -> list[planner.Slot]:
+    def _planner_slots(self, rows: list[dict[str, Any]]) -> list[planner.Slot]:
         slots: list[planner.Slot] = []
-        for row in self.store.list_items():
+        for row in rows:
             if isinstance(row.get("schedule"), dict):
                 with contextlib.suppress(CommuneRadioError, ValueError, TypeError, KeyError):
                     slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=f"central:{row['id']}"))
@@ -153,6 +172,8 @@ class Scheduler:
         for r in rows:
             outcome = "started" if r["outcome"] == "playing" else r["outcome"]
             records[r["occurrence_key"]] = planner.Record(outcome, _opt_dt(r["actual_start"]), _opt_dt(r["actual_end"]))
+        for key in self.state.unrecorded_keys():
+            records.setdefault(key, planner.Record("failed"))
         mono = self.clock.monotonic()
         real_now = self.clock.now()   # ``now`` is planned ahead; relay times are real
         relays_on = {name: real_now - timedelta(seconds=mono - info_mono)
@@ -160,7 +181,8 @@ class Scheduler:
         requests, interrupted, audio_ended_at = self.state.snapshot()
         return planner.PlanState(records=records, on_air=self.onair.on_air(), requests=requests,
                                  interrupted=interrupted, clock_trusted=trusted,
-                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at)
+                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at,
+                                 running_since=real_now - timedelta(seconds=mono - self._started_mono))
 
     # ------------------------------------------------------------------ carrying out the plan
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,20 @@ from audio.engines import describe_voice
 
 if TYPE_CHECKING:
     from appliance.daemon.daemon import Daemon
+
+
+def disk_facts(daemon: Daemon) -> dict[str, int]:
+    """The card's free and total space, and the media held against its quota (health warns early)."""
+    from appliance.state.mediastore import MediaStore
+
+    config = daemon.config
+    facts = {"free_bytes": 0, "total_bytes": 0, "media_bytes": 0, "media_quota_bytes": config.sync.storage_quota_bytes}
+    with contextlib.suppress(OSError):
+        usage = shutil.disk_usage(config.data_path)
+        facts["free_bytes"], facts["total_bytes"] = usage.free, usage.total
+    with contextlib.suppress(OSError):
+        facts["media_bytes"] = MediaStore(config.media_dir).total_bytes()
+    return facts
 
 
 def status_report(daemon: Daemon) -> dict[str, Any]:
@@ -60,6 +76,8 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         "recent_errors": errors,
         "refused_slots": [{"slot_id": r.slot_id, "item_id": r.item_id, **r.error.as_dict()}
                           for r in (plan.refused if plan is not None else ())],
+        "problems": [p.as_dict() for p in daemon.problems.active()],
+        "disk": disk_facts(daemon),
         "healthy": daemon.healthy(),
         "liveness": {"ages_s": daemon.heartbeats.ages(), "wedged": daemon.wedged_threads()},
         "process": procstats.snapshot(),

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from appliance.panel.i18n import parse_utc
 from appliance.state.store import Store, to_utc_iso
 
-OUTCOMES = ("playing", "completed", "interrupted", "failed", "skipped")
+OUTCOMES = ("playing", "completed", "cut", "interrupted", "failed", "skipped")
 CSV_COLUMNS = ("id", "item_id", "item_version", "title", "zones", "trigger", "actor", "outcome", "reason",
                "scheduled_start", "actual_start", "actual_end", "played_s")
 

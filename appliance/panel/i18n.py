@@ -121,6 +121,7 @@ VI: dict[str, str] = {
     "audio": "âm thanh",
     "stream": "tiếp sóng",
     "completed": "hoàn thành",
+    "cut": "bị cắt (hết thời lượng hoặc khung giờ)",
     "interrupted": "bị ngắt",
     "failed": "lỗi",
     "skipped": "bỏ qua",
@@ -154,6 +155,7 @@ VI: dict[str, str] = {
     "Broadcast minutes, last 7 days": "Số phút phát, 7 ngày qua",
     "minutes": "phút",
     "Recent problems": "Sự cố gần đây",
+    "Problems now": "Sự cố đang xảy ra",
     "Now": "Bây giờ",
     # items
     "Items from central": "Bản tin từ trung tâm",

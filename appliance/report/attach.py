@@ -26,6 +26,7 @@ def daemon_live_facts(daemon: Any) -> dict[str, Any]:
         "playing": {"item_id": on_air["item_id"], "zones": on_air.get("zones", [])} if on_air else None,
         "relays": {zone: bool(info.get("on")) for zone, info in relays.items()},
         "amp_faults": [zone for zone, info in relays.items() if info.get("fault") or info.get("watchdog_tripped")],
+        "problems": [p["code"] for p in status.get("problems") or []],
         "volume": status.get("volume", 0),
     }
 

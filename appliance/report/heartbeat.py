@@ -58,6 +58,7 @@ def build_heartbeat(*, device_id: str, sent_at: str, boot_id: str, uptime_s: int
         "command_results": [{k: r[k] for k in ("id", "status", "error", "at")} for r in command_results],
         "heartbeat_interval_s": int(interval_s),
         "amp_faults": sorted(str(z) for z in live.get("amp_faults") or ()),
+        "problems": [c for c in (error_code(p) for p in live.get("problems") or ()) if c][:10],
     }
 
 
@@ -78,7 +79,7 @@ def fit_heartbeat(doc: dict[str, Any], max_bytes: int = protocol.HEARTBEAT_MAX_B
     while len(data) > max_bytes and doc["command_results"]:
         doc["command_results"].pop()   # the newest wait for the next heartbeat; the oldest go first
         data = encode(doc)
-    for optional in ("amp_faults", "voice", "heartbeat_interval_s"):
+    for optional in ("amp_faults", "voice", "heartbeat_interval_s", "problems"):
         if len(data) > max_bytes and optional in doc:
             doc.pop(optional)
             data = encode(doc)

@@ -294,10 +294,15 @@ class Reporter:
         return requests_made, removed
 
     def _note(self, what: str, exc: CommuneRadioError) -> None:
+        """One event per streak of the same failure (with its count), and a journal line when
+        the streak reaches 1, 2, 4, 8, … repetitions: an outage of weeks stays a few lines."""
         self.stats.last_error = f"{what}: {exc.code}"
-        log.warning("%s failed: %s", what, exc.en)
+        repeated = 1
         with contextlib.suppress(Exception):
-            self.store.log_event(f"report.{what}_failed", exc.vi, {"code": exc.code, "en": exc.en}, level="warning")
+            repeated = self.store.log_event(f"report.{what}_failed", exc.vi, {"code": exc.code, "en": exc.en},
+                                            level="warning", repeat_key=exc.code)
+        if repeated & (repeated - 1) == 0:
+            log.warning("%s failed (%d× in a row): %s", what, repeated, exc.en)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -344,7 +349,8 @@ class Reporter:
             except Exception as exc:  # reporting must never take the daemon down
                 log.exception("reporter step failed")
                 with contextlib.suppress(Exception):
-                    self.store.log_event("report.crash", repr(exc)[:500], {"code": "report.internal"}, level="error")
+                    self.store.log_event("report.crash", repr(exc)[:500], {"code": "report.internal"}, level="error",
+                                         repeat_key=type(exc).__name__)
                 wait = 5.0
             self._wake.wait(min(wait, 5.0))
             self._wake.clear()

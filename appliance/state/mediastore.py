@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -122,10 +123,39 @@ class MediaStore:
                         total += entry.stat().st_size
         return total
 
-    def fits(self, incoming_bytes: int, quota_bytes: int, sha: str | None = None) -> bool:
-        """Whether ``incoming_bytes`` more (minus what a partial of ``sha`` already holds) stay in quota."""
-        already = self.partial_bytes(sha) if sha else 0
-        return self.total_bytes() - already + incoming_bytes <= quota_bytes
+    def fits(self, incoming_bytes: int, quota_bytes: int, sha: str | None = None, *,
+             reserve_bytes: int = 0) -> bool:
+        """Whether ``incoming_bytes`` more (minus what a partial of ``sha`` already holds) stay in the
+        quota and leave ``reserve_bytes`` free on the card itself."""
+        needed = incoming_bytes - (self.partial_bytes(sha) if sha else 0)
+        return self.total_bytes() + needed <= quota_bytes and needed <= self.disk_free_bytes() - reserve_bytes
+
+    def disk_free_bytes(self) -> int:
+        """Free bytes on the file system that holds the media (the SD card)."""
+        probe = self.root if self.root.is_dir() else self.root.parent
+        try:
+            return shutil.disk_usage(probe).free
+        except OSError:
+            return 0
+
+    def drop_partials(self, keep: str | None = None) -> tuple[int, int]:
+        """Delete every partial download but ``keep``'s; returns (files, bytes) freed.
+
+        Partials are resumable but play nothing: when room is short they go before any
+        complete file does.
+        """
+        files = freed = 0
+        if not self.root.is_dir():
+            return 0, 0
+        for entry in self.root.glob(f"??/{TEMP_PREFIX}*"):
+            if keep is not None and entry.name == f"{TEMP_PREFIX}{keep}":
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                size = entry.lstat().st_size if entry.is_symlink() else entry.stat().st_size
+                entry.unlink()
+                files += 1
+                freed += size
+        return files, freed
 
     # ------------------------------------------------------------------ writing
 
@@ -173,7 +203,7 @@ class MediaStore:
 
     def discard_partial(self, sha: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.partial_path(sha).unlink()
+            self.partial_path(sha).unlink()  # a symlink itself, never its target
 
     def commit_partial(self, sha: str, expected_bytes: int) -> Path:
         """Verify the partial download (size, then sha256) and move it into place atomically.

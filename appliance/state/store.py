@@ -7,7 +7,9 @@ whose loss matters (play log, outbox acknowledgements) are committed with
 
 Migrations live in ``appliance/state/migrations/NNNN_name.sql`` and run in order inside one
 transaction each; ``PRAGMA user_version`` records the last one applied. Each feature
-owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel).
+owns its own migration file (0001 foundation, 0002 broadcast, 0003 reporting, 0004 panel,
+0005 faults: retention of the event log, rejections and relay log, durable readiness of
+prepared clips, the play log's 'cut' outcome).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +28,12 @@ from typing import Any
 from protocol.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The event log keeps about this many rows (trigger in migration 0005): old rows are pruned.
+EVENTS_MAX_ROWS = 20_000
+# A failure repeating within this long of its last occurrence is collapsed into one event.
+REPEAT_WINDOW_S = 24 * 3600.0
+# Repeats within this long of the last written one are counted in memory only (fewer card writes).
+REPEAT_FLUSH_S = 600.0
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -38,6 +47,30 @@ def to_utc_iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: attach a timezone before storing")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_DAMAGE_WORDS = ("malformed", "not a database", "corrupt", "encrypted")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an sqlite3 error means a damaged file (not a lock, a permission or a full disk)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    return type(exc) is sqlite3.DatabaseError or any(word in str(exc).lower() for word in _DAMAGE_WORDS)
+
+
+class DatabaseDamaged(StorageError):
+    """The database file is damaged (SD-card corruption)."""
+
+    code = "storage_damaged"
+
+
+def damaged(path: Path, exc: BaseException) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"Cơ sở dữ liệu {path} bị hỏng ({exc}). Hãy khởi động lại dịch vụ (systemctl restart commune-radio): "
+        "trạm sẽ giữ lại bản hỏng, tạo cơ sở dữ liệu mới và tải lại bản tin từ trung tâm.",
+        f"The database {path} is damaged ({exc}). Restart the service (systemctl restart commune-radio): the "
+        "station keeps the damaged file aside, starts a fresh database and syncs central's items again.")
 
 
 def _migrations() -> list[tuple[int, Path]]:
@@ -64,6 +97,19 @@ class Store:
         self.path = path
         self._conn = connection
         self._lock = threading.RLock()
+        self._inode = _inode(path)
+        # (kind, repeat key) -> (monotonic time written, count written, repeats since): see log_event.
+        self._repeats: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self.monotonic = time.monotonic   # replaceable: simulations run the store on their own clock
+
+    def _current(self) -> sqlite3.Connection:
+        """The connection, reopened if the file was replaced under it (the daemon set a damaged
+        database aside and started a fresh one while the panel or a CLI held it open)."""
+        if self._inode is not None and _inode(self.path) not in (self._inode, None):
+            fresh = Store.open(self.path)
+            self._conn.close()
+            self._conn, self._inode = fresh._conn, fresh._inode
+        return self._conn
 
     @classmethod
     def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
@@ -77,16 +123,22 @@ class Store:
                 f"Cannot open the database {path}: {exc}. Check the SD card and write permissions.",
             ) from None
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=15000")
-        # Fewer, larger checkpoints: less SD-card wear while idle.
-        conn.execute("PRAGMA wal_autocheckpoint=1000")
-        conn.execute("PRAGMA temp_store=MEMORY")
-        store = cls(path, conn)
-        if migrate:
-            store.migrate()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=15000")
+            # Fewer, larger checkpoints: less SD-card wear while idle.
+            conn.execute("PRAGMA wal_autocheckpoint=1000")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            store = cls(path, conn)
+            if migrate:
+                store.migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if is_damage(exc):
+                raise damaged(path, exc) from None
+            raise
         return store
 
     def close(self) -> None:
@@ -122,6 +174,8 @@ class Store:
                     self._conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._conn.execute("ROLLBACK")
+                    if is_damage(exc):
+                        raise damaged(self.path, exc) from None
                     raise StorageError(
                         f"Nâng cấp cơ sở dữ liệu thất bại ở {path.name}: {exc}.",
                         f"Database migration {path.name} failed: {exc}.",
@@ -135,7 +189,7 @@ class Store:
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE). ``durable`` fsyncs the WAL on commit."""
         with self._lock:
-            conn = self._conn
+            conn = self._current()
             if durable:
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE")
@@ -154,28 +208,75 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """Read access (no transaction held open between statements)."""
         with self._lock:
-            yield self._conn
+            yield self._current()
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return self._current().execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+            return self._current().execute(sql, params).fetchone()
 
     # ------------------------------------------------------------------ event log
 
     def log_event(self, kind: str, message: str, data: dict[str, Any] | None = None,
-                  *, level: str = "info", conn: sqlite3.Connection | None = None) -> None:
-        """Append to the event log (inside ``conn``'s transaction when given)."""
-        row = (utc_now_iso(), level, kind, message, json.dumps(data or {}, ensure_ascii=False))
-        sql = "INSERT INTO events (at, level, kind, message, data) VALUES (?, ?, ?, ?, ?)"
+                  *, level: str = "info", conn: sqlite3.Connection | None = None,
+                  repeat_key: str | None = None) -> int:
+        """Append to the event log (inside ``conn``'s transaction when given); returns the repeat count.
+
+        With ``repeat_key`` a failure that repeats (the same kind and key, its last time less than
+        ``REPEAT_WINDOW_S`` ago) does not add a row: the previous row is replaced by one at the top
+        of the log carrying ``repeated`` (how many times) and ``first_at``. Repeats within
+        ``REPEAT_FLUSH_S`` of the last write are only counted in memory, so a failure every minute
+        costs a few card writes an hour. A week without central is then one row, not 35,000 a day.
+        """
+        now = utc_now_iso()
+        payload = dict(data or {})
+        if repeat_key is not None:
+            pending = self._held_repeat(kind, repeat_key)
+            if pending is not None:
+                return pending
         if conn is not None:
-            conn.execute(sql, row)
-            return
+            return self._log_event(conn, now, level, kind, message, payload, repeat_key)
         with self.transaction() as tx:
-            tx.execute(sql, row)
+            return self._log_event(tx, now, level, kind, message, payload, repeat_key)
+
+    def _held_repeat(self, kind: str, repeat_key: str) -> int | None:
+        """A repeat not written now (counted in memory), or None when it is time to write."""
+        with self._lock:
+            key = (kind, repeat_key)
+            held = self._repeats.get(key)
+            if held is None or self.monotonic() - held[0] >= REPEAT_FLUSH_S:
+                return None
+            self._repeats[key] = (held[0], held[1], held[2] + 1)
+            return held[1] + held[2] + 1
+
+    def _log_event(self, conn: sqlite3.Connection, now: str, level: str, kind: str, message: str,
+                   payload: dict[str, Any], repeat_key: str | None) -> int:
+        repeated = 1
+        if repeat_key is not None:
+            payload["repeat_key"] = repeat_key
+            previous = conn.execute(
+                "SELECT id, at, level, data FROM events WHERE kind = ? AND json_extract(data, '$.repeat_key') = ?"
+                " ORDER BY id DESC LIMIT 1", (kind, repeat_key)).fetchone()
+            unwritten = self._repeats.pop((kind, repeat_key), (0.0, 0, 0))[2]
+            if previous is not None and previous["level"] == level:
+                try:
+                    old = json.loads(previous["data"])
+                except ValueError:
+                    old = {}
+                if isinstance(old, dict) and old.get("repeat_key") == repeat_key \
+                        and _seconds_between(previous["at"], now) < REPEAT_WINDOW_S + REPEAT_FLUSH_S:
+                    repeated = int(old.get("repeated", 1)) + unwritten + 1
+                    payload["first_at"] = old.get("first_at") or previous["at"]
+                    conn.execute("DELETE FROM events WHERE id = ?", (previous["id"],))
+            payload["repeated"] = repeated
+            payload.setdefault("first_at", now)
+            self._repeats[(kind, repeat_key)] = (self.monotonic(), repeated, 0)
+        conn.execute("INSERT INTO events (at, level, kind, message, data) VALUES (?, ?, ?, ?, ?)",
+                     (now, level, kind, message, json.dumps(payload, ensure_ascii=False)))
+        return repeated
 
     def recent_events(self, limit: int = 50, *, level: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, at, level, kind, message, data FROM events"
@@ -299,6 +400,22 @@ def item_is_playable(item: dict[str, Any], now: str) -> bool:
         return False
     start = item.get("valid_from")
     return not item_is_expired(item, now) and (start is None or start <= now)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    try:
+        a = datetime.fromisoformat(earlier.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(later.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    return (b - a).total_seconds()
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -31,6 +31,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import urllib3
 
+from appliance.errors import disk_error
 from appliance.version import __version__
 from protocol.errors import CentralError
 
@@ -299,19 +300,37 @@ class CentralClient:
                              f"Máy chủ gửi tệp đã nén ({encoding[:20]}) dù thiết bị không yêu cầu.",
                              f"Central sent the media with content encoding {encoding[:20]!r} we did not ask for.")
             received = 0
-            with open(dest, mode) as handle:
-                try:
-                    for chunk in _raw_chunks(response):
-                        if received + len(chunk) > remaining:
-                            handle.close()
-                            self._too_long(dest, None, expected)
+            # The network and the card fail apart: a full card is a StorageError (CardFull),
+            # never reported as central being unreachable.
+            try:
+                handle = open(dest, mode)  # noqa: SIM115 - closed below, where a full card shows too
+            except OSError as exc:
+                raise disk_error(exc, "media") from None
+            try:
+                chunks = _raw_chunks(response)
+                while True:
+                    try:
+                        chunk = next(chunks, b"")
+                    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                        raise _Transient(_network_error(exc, "tải tệp", "downloading media")) from None
+                    if not chunk:
+                        break
+                    if received + len(chunk) > remaining:
+                        handle.close()
+                        self._too_long(dest, None, expected)
+                    try:
                         handle.write(chunk)
-                        received += len(chunk)
-                        fetched[0] += len(chunk)
-                        if progress:
-                            progress(have + received, expected)
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise _Transient(_network_error(exc, "tải tệp", "downloading media")) from None
+                    except OSError as exc:
+                        raise disk_error(exc, "media") from None
+                    received += len(chunk)
+                    fetched[0] += len(chunk)
+                    if progress:
+                        progress(have + received, expected)
+            finally:
+                try:
+                    handle.close()
+                except OSError as exc:
+                    raise disk_error(exc, "media") from None
 
     @staticmethod
     def _too_long(dest: Path, announced: int | None, expected: int) -> NoReturn:

@@ -27,11 +27,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import protocol
+from appliance.errors import CardFull, disk_error
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaMismatch, MediaStore
 from appliance.state.store import Store, item_is_expired, to_utc_iso, utc_now_iso
 from appliance.sync.client import CentralClient
-from protocol.errors import CentralError, ConfigError, RejectedItem, StorageError, ValidationError
+from protocol.errors import (
+    CentralError,
+    CommuneRadioError,
+    ConfigError,
+    RejectedItem,
+    StorageError,
+    ValidationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,9 @@ log = logging.getLogger(__name__)
 MAX_PAGES_PER_SYNC = 200
 # Client errors that mean "this item's media cannot be fetched as signed": never ready.
 _MEDIA_REJECT_CODES = {"central_foreign_url": "bad_origin", "central_bad_url": "bad_origin"}
+# Kept free on the card beyond any download: the database, the journal and prepared audio need room.
+DISK_RESERVE_BYTES = 64 * 1024 * 1024
+_PRIORITY_RANK = {"emergency": 0, "priority": 1}
 
 # (item id, title, bytes on disk, total bytes)
 MediaProgress = Callable[[str, str, int, int], None]
@@ -62,7 +73,7 @@ class SyncResult:
     not_modified: bool = False
     started_at: str = ""
     finished_at: str = ""
-    error: CentralError | None = None
+    error: CommuneRadioError | None = None   # CentralError, or StorageError (a full card) — never confused
     notes: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -313,10 +324,22 @@ class Syncer:
 
     def _fetch_media(self, result: SyncResult, progress: MediaProgress | None) -> None:
         now = utc_now_iso()
-        for item in self.store.list_items(states=("waiting_media",)):
+        waiting = self.store.list_items(states=("waiting_media",))
+        # Urgent first, then small before big: a short alert never waits behind a long programme.
+        waiting.sort(key=lambda i: (_PRIORITY_RANK.get(i["priority"], 2), i.get("media_bytes") or 0, i["id"]))
+        for item in waiting:
             if item_is_expired(item, now):
                 continue  # never spend the link on something that can no longer play
-            self._fetch_one(item, result, progress)
+            try:
+                self._fetch_one(item, result, progress)
+            except StorageError as exc:
+                # The card, not the link: this item waits for room; the others are tried all the same.
+                self.media.discard_partial(item["media_sha256"])
+                result.deferred += 1
+                result.note(exc)
+                result.error = result.error or exc
+                self.store.log_event("media_failed", exc.vi, {"id": item["id"], "code": exc.code, "en": exc.en},
+                                     level="warning", repeat_key=f"{exc.code}:{item['id']}")
 
     def _fetch_one(self, item: dict[str, Any], result: SyncResult, progress: MediaProgress | None) -> None:
         sha, size, url = item["media_sha256"], item["media_bytes"], item["media_url"]
@@ -333,13 +356,22 @@ class Syncer:
         if not self._make_room(size, sha):
             result.deferred += 1
             quota = self.config.sync.storage_quota_bytes
-            error = CentralError(
-                f"Không đủ dung lượng cho {item['id']} ({size} byte, hạn mức {quota} byte); chưa tải.",
-                f"No room for {item['id']} ({size} bytes, quota {quota} bytes); not downloaded.",
-                code="storage_quota")
+            free = self.media.disk_free_bytes()
+            if size - self.media.partial_bytes(sha) > free - DISK_RESERVE_BYTES:
+                error: CommuneRadioError = CardFull(
+                    f"Thẻ nhớ sắp đầy: không đủ chỗ cho {item['id']} ({size} byte, còn trống {free} byte); chưa tải.",
+                    f"The SD card is nearly full: no room for {item['id']} ({size} bytes, {free} bytes free); "
+                    "not downloaded.")
+                result.error = result.error or error
+            else:
+                error = StorageError(
+                    f"Không đủ dung lượng cho {item['id']} ({size} byte, hạn mức {quota} byte); chưa tải.",
+                    f"No room for {item['id']} ({size} bytes, quota {quota} bytes); not downloaded.",
+                    code="storage_quota")
             result.note(error)
             self.store.log_event("media_deferred", error.vi, {"id": item["id"], "bytes": size,
-                                                              "en": error.en}, level="warning")
+                                                              "en": error.en}, level="warning",
+                                 repeat_key=f"{error.code}:{item['id']}")
             return
 
         def report(done: int, total: int) -> None:
@@ -359,7 +391,8 @@ class Syncer:
                 result.deferred += 1
                 result.note(exc)
                 self.store.log_event("media_failed", exc.vi, {"id": item["id"], "code": exc.code,
-                                                              "en": exc.en}, level="warning")
+                                                              "en": exc.en}, level="warning",
+                                     repeat_key=f"{exc.code}:{item['id']}")
                 if exc.code in ("central_unreachable", "central_timeout", "central_unavailable",
                                 "central_busy", "central_auth"):
                     raise  # the link or central is down: the other media would fail the same way
@@ -367,6 +400,8 @@ class Syncer:
             result.bytes += stats.bytes_fetched
             try:
                 self.media.commit_partial(sha, size)
+            except OSError as exc:
+                raise disk_error(exc, "media") from None
             except MediaMismatch as exc:
                 if attempt == 0 and stats.resumed_from > 0:
                     # The resumed prefix may be what a power cut left: fetch it whole once more.
@@ -380,17 +415,32 @@ class Syncer:
             return
 
     def _make_room(self, size: int, sha: str) -> bool:
+        """Room for ``size`` bytes of ``sha`` in the quota and on the card: other partial downloads
+        go first (they play nothing), then complete files that nothing needs any more."""
         quota = self.config.sync.storage_quota_bytes
-        if self.media.fits(size, quota, sha):
+
+        def fits() -> bool:
+            return self.media.fits(size, quota, sha, reserve_bytes=DISK_RESERVE_BYTES)
+
+        if fits():
             return True
-        keep = self.store.referenced_media() | set(self.in_use()) | {sha}
-        report = self.media.retain(keep)
-        if report.deleted:
+        partials, partial_bytes = self.media.drop_partials(keep=sha)
+        deleted: tuple[str, ...] = ()
+        freed = partial_bytes
+        if not fits():
+            keep = self.store.referenced_media() | set(self.in_use()) | {sha}
+            report = self.media.retain(keep)
+            deleted, freed = report.deleted, freed + report.freed_bytes
+            partials += report.partials_removed
+        if deleted or partials:
             with self.store.transaction() as tx:
-                tx.executemany("DELETE FROM media WHERE sha256 = ?", [(s,) for s in report.deleted])
-                self.store.log_event("media_retention", f"Đã xoá {len(report.deleted)} tệp không còn dùng",
-                                     {"deleted": len(report.deleted), "bytes": report.freed_bytes}, conn=tx)
-        return self.media.fits(size, quota, sha)
+                tx.executemany("DELETE FROM media WHERE sha256 = ?", [(s,) for s in deleted])
+                self.store.log_event(
+                    "media_retention", f"Đã xoá {len(deleted)} tệp không còn dùng và {partials} tệp tải dở để có chỗ",
+                    {"deleted": len(deleted), "partials": partials, "bytes": freed,
+                     "en": f"deleted {len(deleted)} unused files and {partials} partial downloads to make room"},
+                    conn=tx)
+        return fits()
 
     def _mark_ready(self, item: dict[str, Any], result: SyncResult) -> None:
         with self.store.transaction() as tx:
@@ -432,7 +482,8 @@ class Syncer:
             "last_error": result.error.as_dict() if result.error else None,
             "consecutive_failures": failures,
         }
-        if result.ok:
+        if not isinstance(result.error, CentralError):
+            # Central answered (a full card is the station's problem, not the link's).
             fields["last_success_at"] = result.finished_at
         if self.client.last_server_time is not None:
             fields["last_server_time"] = to_utc_iso(self.client.last_server_time)
@@ -441,7 +492,8 @@ class Syncer:
             self.store.update_sync_state(conn=tx, **fields)
             if result.error is not None:
                 self.store.log_event("sync_failed", result.error.vi,
-                                     {"code": result.error.code, "en": result.error.en}, level="warning", conn=tx)
+                                     {"code": result.error.code, "en": result.error.en}, level="warning", conn=tx,
+                                     repeat_key=result.error.code)
             elif result.changed or result.rejected:
                 summary = {k: getattr(result, k) for k in ("new", "updated", "revoked", "rejected", "ready",
                                                            "media_fetched", "bytes")}

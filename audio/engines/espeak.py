@@ -127,6 +127,12 @@ class EspeakEngine:
         self._engine.setProperty("rate", self.rate)
         self._engine.setProperty("volume", self.volume)
         self._apply_parameters()
+        # ...and espeak must have applied them before runAndWait: pyttsx3 ends its loop set-up with
+        # stop(), which cancels whenever espeak_IsPlaying() - true while these commands are still
+        # queued - and then cancels the utterance it has just started: an empty WAV and the previous
+        # parameters back (1 run in 25 under load; the "lost rate" above too). See
+        # tests/audio/test_tts_under_load.py.
+        self._settle()
         self._engine.save_to_file(text, str(out_path))
         self._engine.runAndWait()
         self._settle()

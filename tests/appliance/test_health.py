@@ -46,6 +46,8 @@ def healthy_status(status: dict[str, Any]) -> dict[str, Any]:
     status = copy.deepcopy(status)
     status["sync_enabled"] = True
     status["last_sync"] = {"last_success_at": iso_z(NOW - timedelta(minutes=2)), "last_error": None}
+    status["disk"] = {"free_bytes": 20 * 10**9, "total_bytes": 32 * 10**9, "media_bytes": 10**9,
+                      "media_quota_bytes": 4 * 10**9}
     return status
 
 
@@ -57,7 +59,7 @@ def test_evaluation_of_a_real_daemon_status(live) -> None:
     ok = health.evaluate_health(healthy_status(status), now=NOW, sync_interval_s=300)
     assert ok.status == "ok" and ok.exit_code == 0 and all(c.ok for c in ok.checks), ok
     assert {c.name for c in ok.checks} == {"daemon_alive", "daemon_threads", "relays_sane", "amplifiers",
-                                           "clock_trusted", "sync_recent"}
+                                           "clock_trusted", "sync_recent", "problems", "disk_space"}
 
     # As it really is: sync not configured -> a warning, not a failure.
     real, _ = health.gather(config)
@@ -91,6 +93,18 @@ def test_evaluation_of_a_real_daemon_status(live) -> None:
     fault = healthy_status(status)
     fault["relays"][zone].update(fault=True)
     assert health.evaluate_health(fault, now=NOW, sync_interval_s=300).status == "degraded"
+
+    # Warned before the card is full (issue 16, fault 5), and before the media quota is reached.
+    assert status["disk"]["total_bytes"] > 0 and status["disk"]["media_quota_bytes"] == config.sync.storage_quota_bytes
+    low = healthy_status(status)
+    low["disk"].update(free_bytes=300 * 10**6)
+    result = health.evaluate_health(low, now=NOW, sync_interval_s=300)
+    assert result.status == "degraded" and "300 MB" in result.check("disk_space").en
+    assert "thẻ nhớ" in result.check("disk_space").vi.lower()
+    quota = healthy_status(status)
+    quota["disk"].update(media_bytes=int(3.8 * 10**9))
+    result = health.evaluate_health(quota, now=NOW, sync_interval_s=300)
+    assert result.status == "degraded" and "95 %" in result.check("disk_space").en
 
     version = health.evaluate_health(healthy_status(status), now=NOW, sync_interval_s=300, expect_version="99.0")
     assert version.status == "failing" and not version.check("version").ok

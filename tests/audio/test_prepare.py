@@ -289,3 +289,15 @@ def test_prune_keeps_clips_in_use_and_recent_ones(tmp_path: Path) -> None:
         # The pruned text is simply prepared again.
         again = preparer.prepare_text("Bản tin thứ hai.")
         assert again.path.exists() and again.sha256 == old.sha256
+
+
+def test_committed_alert_signal_is_what_the_script_makes_and_prepares() -> None:
+    from audio.alert import ALERT_PATH, alert_wav_bytes
+
+    with wave.open(str(ALERT_PATH), "rb") as committed:
+        assert (committed.getnchannels(), committed.getsampwidth(), committed.getframerate()) == (1, 2, SAMPLE_RATE)
+        frames = committed.readframes(committed.getnframes())
+    made = alert_wav_bytes()[44:]
+    assert len(made) == len(frames) and len(frames) / 2 / SAMPLE_RATE > 3.0
+    assert max(abs(a - b) for a, b in zip(memoryview(frames).cast("h"), memoryview(made).cast("h"),
+                                          strict=True)) <= 1

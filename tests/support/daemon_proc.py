@@ -30,6 +30,7 @@ data_dir = "{data_dir}"
 [audio]
 output = "capture"
 chime = false
+{audio_extra}
 
 [schedule]
 default_windows = ["00:00-00:00"]
@@ -49,10 +50,11 @@ cooldown_ms = 200
 """
 
 
-def write_config(root: Path, extra: str = "") -> Path:
+def write_config(root: Path, extra: str = "", audio_extra: str = "") -> Path:
     (root / "data").mkdir(parents=True, exist_ok=True)
     path = root / "appliance.toml"
-    path.write_text(CONFIG_TEMPLATE.format(data_dir=root / "data") + extra, encoding="utf-8")
+    path.write_text(CONFIG_TEMPLATE.format(data_dir=root / "data", audio_extra=audio_extra) + extra,
+                    encoding="utf-8")
     return path
 
 
@@ -110,9 +112,9 @@ class DaemonProcess:
 
     def __init__(self, root: Path, *, watchdog_usec: int | None = 1_000_000,
                  extra_env: dict[str, str] | None = None, notify: bool = True, sync: bool = False,
-                 config_extra: str = "") -> None:
+                 config_extra: str = "", audio_extra: str = "", keep_config: bool = False) -> None:
         self.root = root
-        self.config = write_config(root, config_extra)
+        self.config = root / "appliance.toml" if keep_config else write_config(root, config_extra, audio_extra)
         flag = root / "synchronized"
         flag.write_text("")
         self.notify = NotifySocket(root / "notify.sock") if notify else None
@@ -142,6 +144,7 @@ class DaemonProcess:
         for line in self.proc.stdout:
             with contextlib.suppress(ValueError):
                 event = json.loads(line)
+                event["_t"] = time.monotonic()   # when the harness read it
                 with self._cond:
                     self.events.append(event)
                     self._cond.notify_all()
@@ -162,6 +165,10 @@ class DaemonProcess:
                 if left <= 0 or self.proc.poll() is not None and not self._reader.is_alive():
                     raise AssertionError(f"event not seen; last events {self.events[-8:]}; stderr {self.stderr[-2000:]}")
                 self._cond.wait(min(left, 0.5))
+
+    def events_of(self, kind: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.events if e.get("type") == kind]
 
     def relay_states(self) -> dict[str, bool]:
         """Last switched state of each zone, from the relay events."""

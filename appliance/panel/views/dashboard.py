@@ -100,6 +100,7 @@ def index() -> ResponseReturnValue:
         disk_free_gb=f"{usage.free / 1e9:.1f}",
         disk_total_gb=f"{usage.total / 1e9:.1f}",
         problems=problems[:6],
+        current_problems=(status or {}).get("problems") or [],
         chart=chart_svg(state, now, fingerprint),
         now=now,
     )

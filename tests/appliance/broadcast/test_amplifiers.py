@@ -116,3 +116,30 @@ def test_unknown_zone_ignored_and_busy_pin_is_a_hardware_error(tmp_path: Path) -
         Amplifiers(ZONES, pin_factory=factory)
     assert err.value.en and err.value.vi
     first.close()
+
+
+def test_a_watchdog_trip_stays_tripped_until_the_session_ends_or_an_operator_resets_it(rig) -> None:
+    """Issue 16, fault 1: the planner re-acquired the on-air zone and acquiring cleared the trip."""
+    amps, _, clock, store, events = rig
+    amps.acquire(["a"], "play:relay@1", "warm-up")
+    amps.acquire(["a"], "plan", "on air")
+    clock.advance(121)
+    amps.tick()
+    assert amps.states()["a"] is False and amps.status()["a"]["watchdog_tripped"] is True
+    # The planner keeps asking for the on-air zone: it stays off.
+    assert amps.acquire(["a"], "plan", "on air") == []
+    assert amps.acquire(["a"], "play:relay@1", "retry") == []
+    clock.advance(30)
+    amps.tick()
+    assert amps.states()["a"] is False and amps.status()["a"]["watchdog_tripped"] is True
+    # The session ends: the trip is over, the next broadcast may use the zone.
+    amps.session_ended(["a"], "play:relay@1")
+    assert amps.status()["a"]["watchdog_tripped"] is False
+    assert amps.acquire(["a"], "play:next@2", "warm-up") == ["a"]
+    clock.advance(121)
+    amps.tick()
+    assert amps.states()["a"] is False
+    # An operator reset clears it too, and is logged.
+    assert amps.reset_watchdog(["a"], actor="cli:root") == ["a"]
+    assert amps.status()["a"]["watchdog_tripped"] is False
+    assert store.recent_events(1)[0]["kind"] == "relay.watchdog_reset"

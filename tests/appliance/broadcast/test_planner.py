@@ -281,6 +281,59 @@ def test_power_cut_inside_grace_plays_late_and_outside_grace_is_skipped() -> Non
     assert "grace" in p.skip[0].reason.en and "phút" in p.skip[0].reason.vi
 
 
+def test_missed_while_the_station_was_off_says_so_even_when_audio_was_not_ready() -> None:
+    """Issue 16, fault 7: missed because the station was off, not "not ready within the grace period"."""
+    t = local(2025, 5, 1, 6, 0)
+    back = t + timedelta(minutes=40)
+    items = [PlannableItem("x", duration_s=60, ready=False), PlannableItem("y", duration_s=60)]
+    slots = [once("x", t), once("y", t)]
+    p = plan(back, items, slots, ZONES, SETTINGS, PlanState(running_since=back))
+    assert {s.occurrence.item_id: s.reason.code for s in p.skip} == {"x": "station_off", "y": "station_off"}
+    reason = p.skip[0].reason
+    assert "station was off" in reason.en and "06:40" in reason.en and "trạm tắt" in reason.vi
+    # Running (clock held, busy, …) when the grace ran out: the usual reasons.
+    p = plan(back, items, slots, ZONES, SETTINGS, PlanState(running_since=t + timedelta(minutes=5)))
+    assert {s.occurrence.item_id: s.reason.code for s in p.skip} == {"x": "not_ready", "y": "missed"}
+
+
+def test_a_start_says_when_audio_must_stop_at_the_slot_length_and_the_window_end() -> None:
+    """Issue 16, fault 2: a 15 s slot at 23:58:35 played its 34 s clip to 23:59:08, past the window."""
+    late = (ZoneRule("a", parse_windows(["05:00-23:59"]), warmup_s=0.0, cooldown_s=1.0),)
+    t = local(2025, 5, 1, 23, 58, 35)
+    p = plan(t, [PlannableItem("x", duration_s=34)], [once("x", t, duration_s=15)], late, SETTINGS, PlanState())
+    assert p.start is not None and p.start.end_by == t + timedelta(seconds=15)
+    assert p.start.end_reason is not None and p.start.end_reason.code == "slot_length"
+    assert "15 s" in p.start.end_reason.en and "15 giây" in p.start.end_reason.vi
+    # Without a slot length the window's end is the limit (a backstop for late or long audio).
+    t2 = local(2025, 5, 1, 23, 58, 20)
+    p = plan(t2, [PlannableItem("y", duration_s=30)], [once("y", t2)], late, SETTINGS, PlanState())
+    assert p.start is not None and p.start.end_by == local(2025, 5, 1, 23, 59)
+    assert p.start.end_reason.code == "window_end" and "23:59" in p.start.end_reason.en
+    # Emergencies ignore windows and slot lengths.
+    p = plan(t, [PlannableItem("e", priority="emergency", duration_s=34)], [once("e", t, duration_s=15)], late,
+             SETTINGS, PlanState())
+    assert p.start is not None and p.start.end_by is None
+    # An item expiring on air stops there (protocol §7), an emergency too.
+    until = t + timedelta(seconds=10)
+    for priority in ("normal", "emergency"):
+        p = plan(t, [PlannableItem("v", priority=priority, duration_s=34, valid_until=until)],
+                 [once("v", t, duration_s=15)], late, SETTINGS, PlanState())
+        assert p.start is not None and p.start.end_by == until and p.start.end_reason.code == "expired"
+
+
+def test_the_window_check_covers_the_audio_after_the_warm_up() -> None:
+    """A play-now 5 s before the window closes, with a 2 s warm-up and a 4 s clip, would end outside it."""
+    zones = (ZoneRule("a", parse_windows(["05:00-21:30"]), warmup_s=2.0, cooldown_s=1.0),)
+    now = local(2025, 5, 1, 21, 29, 55)
+    request = Request("r1", "x", "operator", now)
+    p = plan(now, [PlannableItem("x", duration_s=4)], [], zones, SETTINGS, PlanState(requests=(request,)))
+    assert p.start is None and p.skip[0].reason.code == "outside_window"
+    earlier = now - timedelta(seconds=3)
+    p = plan(earlier, [PlannableItem("x", duration_s=4)], [], zones, SETTINGS,
+             PlanState(requests=(Request("r2", "x", "operator", earlier),)))
+    assert p.start is not None and p.start.audio_at == earlier + timedelta(seconds=2)
+
+
 def test_crash_during_playback_never_replays_the_occurrence() -> None:
     t = local(2025, 5, 1, 6, 0)
     st = station([PlannableItem("x", duration_s=600)], [once("x", t)], t)

@@ -20,17 +20,13 @@ import pytest
 
 from appliance.broadcast.slots import SlotRepository
 from appliance.control import ControlClient
-from appliance.daemon import Daemon
 from appliance.errors import ControlError
 from appliance.state.store import Store
 from appliance.system.clock import OffsetClock
 from tests.support.daemon_rig import (
-    Recorder,
     add_stream_item,
     add_text_item,
     iso_in,
-    make_config,
-    mock_factory,
 )
 
 
@@ -40,29 +36,6 @@ def wav_seconds_and_rms(path: Path) -> tuple[float, int]:
         samples = array.array("h", wav.readframes(wav.getnframes()))
         rms = int(math.sqrt(sum(x * x for x in samples) / len(samples))) if samples else 0
         return wav.getnframes() / wav.getframerate(), rms
-
-
-@pytest.fixture()
-def rig(tmp_path: Path):
-    made: list[Daemon] = []
-
-    def start(*, trusted: bool = True, clock=None, store: Store | None = None, **overrides):
-        config = make_config(tmp_path / "data", **overrides)
-        flag = tmp_path / "synchronized"
-        if trusted:
-            flag.write_text("")
-        elif flag.exists():
-            flag.unlink()
-        rec = Recorder()
-        store = store or Store.open(config.db_path)
-        daemon = Daemon(config, clock=clock, pin_factory=mock_factory(), store=store, listener=rec, sync=False,
-                        timesync_flag=flag)
-        made.append(daemon)
-        return daemon, rec, store, config
-
-    yield start
-    for daemon in made:
-        daemon.stop("test over")
 
 
 def test_scheduled_slot_plays_on_time_with_warmup_and_capture(rig) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.wrappers import Request, Response
 
 import protocol
@@ -103,6 +104,21 @@ def test_heartbeat_drops_detail_to_stay_within_2kb() -> None:
     assert len(sent["last_errors"]) < 10, "detail was dropped, errors first"
     assert sent["command_results"] == doc["command_results"][:len(sent["command_results"])], "oldest results kept"
     validate_heartbeat(sent, "12345-0001")
+
+
+def test_heartbeat_carries_the_problems_going_on_now() -> None:
+    doc = build_heartbeat(
+        device_id="12345-0001", sent_at="2025-06-01T00:00:00Z", boot_id="b", uptime_s=5,
+        clock={"trusted": True, "offset_s": 0.0, "source": "ntp"}, timezone="Asia/Ho_Chi_Minh",
+        system={"disk_free": 10**10, "disk_total": 3 * 10**10, "load_1m": 0.4, "mem_available": 10**8,
+                "mem_total": 10**9},
+        live={"relays": {"thon-1": False}, "volume": 80, "problems": ["stream.stalled", "Bad Code!"]},
+        last_sync={"at": None, "result": "ok", "error": None}, outbox_depth=0, rejected_count=0,
+        last_errors=[], command_results=[], interval_s=60)
+    assert doc["problems"] == ["stream.stalled", "bad_code_"]
+    validate_heartbeat(doc, "12345-0001")
+    with pytest.raises(ValueError, match="problems"):
+        validate_heartbeat(doc | {"problems": ["x"] * 11}, "12345-0001")
 
 
 def test_heartbeat_period_has_a_stable_per_device_jitter_below_the_interval() -> None:
@@ -356,3 +372,36 @@ def test_reporter_thread_starts_heartbeats_and_stops(central: CentralHandle, tmp
         reporter.stop()
     assert not reporter.alive
 
+
+
+def test_twelve_days_without_central_back_off_capped_and_collapse_failures(tmp_path: Path, store: Store) -> None:
+    """Issue 16, fault 6: the backoff overflowed after ~1,025 failures (about 8 days); from then on
+    every step crashed and two event rows were written every 5 s."""
+    from appliance.report.pacing import BACKOFF_MAX_S
+    from tests.support.streamserver import refused_url
+
+    seed_plays(store, 5)
+    mono = FakeMono()
+    config = device_config(tmp_path / "device", refused_url("/"), "token", protocol.public_key_to_b64(
+        Ed25519PrivateKey.generate().public_key()), heartbeat_interval_s=600)
+    reporter = make_reporter(config, store, mono=mono)
+    store.monotonic = mono   # the store counts repeats on the same simulated clock
+    start = mono()
+    attempts: list[float] = []
+    while mono() - start < 12 * 86400:
+        before = reporter.stats.upload_failures
+        wait = reporter.step()
+        if reporter.stats.upload_failures > before:
+            attempts.append(mono())
+        mono.advance(max(wait, 0.001))
+    assert reporter.stats.upload_failures > 1100, "the outage must outlast the old overflow point"
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert max(gaps) <= BACKOFF_MAX_S + 1 and min(gaps[-100:]) >= BACKOFF_MAX_S / 2
+    kinds = [r[0] for r in store.query("SELECT kind FROM events")]
+    assert "report.crash" not in kinds
+    assert kinds.count("report.upload_failed") == 1 and kinds.count("report.heartbeat_failed") == 1
+    upload = next(e for e in store.recent_events(10) if e["kind"] == "report.upload_failed")
+    # Counted exactly; written at most every ten minutes (the last repeats may still be in memory).
+    assert reporter.stats.upload_failures - 1 <= upload["data"]["repeated"] <= reporter.stats.upload_failures
+    assert store.query_one("SELECT MAX(id) FROM events")[0] < 12 * 24 * 6 * 2 + 10
+    assert Outbox(store).depth() == 5
