@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 
 # A feed that keeps saying "more" beyond this many pages in one sync is central looping.
 MAX_PAGES_PER_SYNC = 200
-# Client errors that mean "this item's media cannot be fetched as signed": never ready.
-_MEDIA_REJECT_CODES = {"central_foreign_url": "bad_origin", "central_bad_url": "bad_origin"}
+# Client errors that mean "this item's media cannot be fetched as signed": never ready, and
+# never fetched again for this version (a body longer than signed would otherwise be
+# downloaded again at every sync, over a metered link).
+_MEDIA_REJECT_CODES = {"central_foreign_url": "bad_origin", "central_bad_url": "bad_origin",
+                       "central_body_too_long": "size_mismatch", "central_size_mismatch": "size_mismatch"}
 
 # (item id, title, bytes on disk, total bytes)
 MediaProgress = Callable[[str, str, int, int], None]

@@ -21,6 +21,7 @@ from appliance.state.store import Store
 from appliance.sync.client import CentralClient
 from appliance.sync.syncer import Syncer, SyncResult
 from protocol.errors import CentralError
+from tests.support.report_rig import make_reporter
 
 MEDIA_SIZE = 300_000
 
@@ -387,16 +388,45 @@ def test_media_over_quota_waits_without_downloading(central: Any, make_device: A
     assert tight.media.total_bytes() == 20_000
 
 
-def test_media_body_longer_than_announced_is_discarded_and_retried_later(central: Any, device: Device) -> None:
+@pytest.mark.parametrize("resumed", [False, True], ids=["whole-body", "resumed-range"])
+def test_media_body_longer_than_signed_is_rejected_reported_and_never_fetched_again(
+        central: Any, device: Device, resumed: bool) -> None:
     data = os.urandom(50_000)
     item_id, media = central.audio_item(data)
+    if resumed:
+        # The first answer is cut (a partial stays); the resumed Range answer claims a longer file.
+        central.faults.add("/v1/media/", cut_after=20_000, times=1)
     central.faults.add("/v1/media/", overlong=1000)
     result = device.sync()
-    assert result.deferred == 1 and result.rejected == 0
-    assert any(n["code"] == "central_body_too_long" for n in result.notes)
-    assert device.state(item_id) == "waiting_media"
+    assert result.rejected == 1 and result.deferred == 0
+    assert device.state(item_id) == "rejected"
+    assert device.store.get_item(item_id)["reject_reason"] == "size_mismatch"
+    assert _rejections(device) == {"size_mismatch": 1}
+    (rejection,) = device.store.recent_rejections()
+    assert rejection["item_id"] == item_id and "signed size" in rejection["en"]
     assert not device.media.has(media["sha256"]) and device.media.partial_bytes(media["sha256"]) == 0
+
+    # Never retried for this version: the next syncs do not touch the media (metered 4G).
     central.faults.clear()
+    central.faults.reset_log()
+    for _ in range(2):
+        assert device.sync().ok
+    assert central.faults.requests("/v1/media/") == []
+    assert device.state(item_id) == "rejected"
+
+    # Reported to central like every other rejection.
+    reporter = make_reporter(device.config, device.store)
+    try:
+        assert reporter.upload_once().removed >= 1
+    finally:
+        reporter.client.close()
+    reported = central.server.app.extensions["central.monitor"].log_entries(central.device_id,
+                                                                           entry_type="rejected")
+    assert [(e["data"]["item_id"], e["data"]["reason"]) for e in reported] == [(item_id, "size_mismatch")]
+
+    # A new signed version is a new decision: fetched (and ready) once central serves the signed size.
+    central.catalog.update_item(item_id, title="Bản tin âm thanh (sửa)")
+    central.catalog.approve_item(item_id, by="Chủ tịch UBND xã")
     assert device.sync().ok and device.state(item_id) == "ready"
 
 
