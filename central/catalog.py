@@ -20,6 +20,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import protocol
+from central.content_rules import check_audio_media, check_media_type
 from central.keys import load_or_create_key
 from central.media import MediaFiles
 from protocol.errors import RejectedItem, StorageError, ValidationError
@@ -42,6 +44,20 @@ _CURSOR_RE = re.compile(r"^([0-9a-f]{8})\.([0-9]{1,15})$")
 _CONTENT_FIELDS = ("kind", "title", "text", "language", "media", "priority", "valid_from",
                    "valid_until", "schedule")
 _TARGET_FIELDS = ("zones", "devices")
+
+
+def _statements(sql: str) -> list[str]:
+    """A migration's statements, one by one (``executescript`` would commit on its own)."""
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        statements.append(buffer.strip())
+    return statements
 
 
 def system_clock() -> datetime:
@@ -91,7 +107,7 @@ class Catalog:
             raise StorageError(f"Không mở được cơ sở dữ liệu trung tâm: {exc}",
                                f"Cannot open the central database: {exc}") from None
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=15000")
         self._migrate()
@@ -110,20 +126,42 @@ class Catalog:
         self.close()
 
     def _migrate(self) -> None:
+        """Apply pending migrations, each under the write lock with the version read inside it:
+        two processes opening a new data directory at once never apply one twice."""
         with self._lock:
-            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            for path in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
-                number = int(path.name[:4])
-                if number <= current:
-                    continue
-                sql = path.read_text(encoding="utf-8")
+            while True:
+                self._conn.execute("BEGIN IMMEDIATE")
+                current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+                pending = [p for p in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+                           if int(p.name[:4]) > current]
+                if not pending:
+                    self._conn.execute("COMMIT")
+                    return
+                path = pending[0]
                 try:
-                    self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version={number};\nCOMMIT;")
+                    for statement in _statements(path.read_text(encoding="utf-8")):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={int(path.name[:4])}")
+                    self._conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
                     raise StorageError(f"Nâng cấp cơ sở dữ liệu trung tâm thất bại ({path.name}): {exc}",
                                        f"Central database migration {path.name} failed: {exc}") from None
+
+    def _enable_wal(self, patience_s: float = 15.0) -> None:
+        # On a new file SQLite answers "locked" at once (no busy wait) while another process
+        # switches it to WAL too.
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StorageError(f"Không mở được cơ sở dữ liệu trung tâm: {exc}",
+                                       f"Cannot open the central database: {exc}") from None
+                time.sleep(0.02)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -252,21 +290,21 @@ class Catalog:
     def add_media(self, source: Path | bytes, *, mime: str | None = None) -> dict[str, Any]:
         """Store an audio file; returns the protocol ``media`` object referencing it."""
         if isinstance(source, bytes | bytearray):
-            import io
-
-            sha, size = self.media.put_stream(io.BytesIO(bytes(source)))
             guessed = None
         else:
             path = Path(source)
             if not path.is_file():
                 raise _invalid(f"Không có tệp {path}.", f"No such file {path}.")
-            sha, size = self.media.put_file(path)
             guessed = mimetypes.guess_type(path.name)[0]
-        mime = mime or guessed or "application/octet-stream"
+        mime = check_media_type("audio", mime or guessed or "application/octet-stream")  # before storing
+        if isinstance(source, bytes | bytearray):
+            import io
+
+            sha, size = self.media.put_stream(io.BytesIO(bytes(source)))
+        else:
+            sha, size = self.media.put_file(path)
         if size == 0:
             raise _invalid("Tệp âm thanh rỗng.", "The audio file is empty.")
-        if not mime.startswith("audio/") or not protocol.MIME_RE.match(mime):
-            raise _invalid(f"Không phải tệp âm thanh (kiểu {mime}).", f"Not an audio file (type {mime}).")
         with self._tx() as tx:
             tx.execute("INSERT OR IGNORE INTO media (sha256, bytes, mime, created_at) VALUES (?, ?, ?, ?)",
                        (sha, size, mime, self._now_iso()))
@@ -415,14 +453,16 @@ class Catalog:
                 self._check_device_id(device)
         probe = {"id": item_id, "version": 1, **content, **targets, "approved_by": "central",
                  "approved_at": self._now_iso(), "revoked": False}
+        media = content.get("media")
+        if content["kind"] in ("audio", "stream") and isinstance(media, Mapping):
+            check_media_type(content["kind"], media.get("mime"))  # the operator's words, not "malformed"
         try:
             protocol.check_item_shape(probe)
         except RejectedItem as exc:
             raise ValidationError(exc.vi, exc.en) from None
-        media = content.get("media")
-        if content["kind"] == "audio" and self.media_info(media["sha256"]) is None:
-            raise _invalid(f"Chưa tải lên tệp âm thanh {media['sha256'][:12]}….",
-                           f"Media {media['sha256'][:12]}… has not been uploaded.")
+        if content["kind"] == "audio":
+            found = self.media_info(media["sha256"])
+            check_audio_media(media, (found[1], found[2]) if found is not None else None)
 
     def _document(self, row: sqlite3.Row, content: dict[str, Any], *, version: int, by: str,
                   revoked: bool) -> dict[str, Any]:

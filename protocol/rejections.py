@@ -18,6 +18,7 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "checksum_mismatch": ("Tệp âm thanh không khớp mã kiểm tra", "The media does not match its checksum"),
     "size_mismatch": ("Tệp âm thanh không đúng kích thước", "The media size does not match"),
     "bad_origin": ("Địa chỉ tệp nằm ngoài máy chủ trung tâm", "The media URL leaves the central origin"),
+    "bad_media_type": ("Kiểu tệp không phải âm thanh được phép", "The media type is not an allowed audio type"),
 }
 REJECT_REASONS = tuple(_REASON_TEXT)
 

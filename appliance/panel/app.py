@@ -206,7 +206,8 @@ def _safe_next(path: str) -> str:
 
 
 def _security_headers(response: Any) -> Any:
-    response.headers["Content-Security-Policy"] = CSP
+    # Media responses carry their own, stricter policy (sandbox; media_response.py).
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -278,3 +279,49 @@ def test_api_tokens_authenticate_without_csrf_and_bad_tokens_are_refused(rig: Ri
 def test_no_path_escapes_through_urls(rig: Rig, path: str) -> None:
     response = rig.login().get(path)
     assert response.status_code == 404
+
+
+def _stored(rig: Rig, data: bytes) -> str:
+    from appliance.state.mediastore import MediaStore
+
+    return MediaStore(rig.config.media_dir).put_bytes(data)
+
+
+def _audio_row(store: Any, item_id: str, sha: str, mime: str, *, state: str = "ready") -> None:
+    now = "2025-06-01T00:00:00.000000Z"
+    with store.transaction() as tx:
+        tx.execute(
+            "INSERT INTO items (id, version, kind, title, zones, state, source, media_url, media_sha256,"
+            " media_bytes, media_mime, received_at, updated_at)"
+            " VALUES (?, 1, 'audio', 'Bản tin', '[\"*\"]', ?, 'central', ?, ?, 10, ?, ?, ?)",
+            (item_id, state, f"/v1/media/{sha}", sha, mime, now, now))
+
+
+@pytest.mark.parametrize("mime", ["text/html", "text/javascript", "image/svg+xml", "application/xhtml+xml",
+                                  "audio/x-evil", None])
+def test_stored_media_is_never_served_with_a_non_audio_type(rig: Rig, mime: str | None) -> None:
+    """Whatever an item row says (left on disk by an older version, or a hostile central), the
+    panel's origin never serves stored bytes as a document or a script."""
+    page = b"<html><script>fetch('/users')</script></html>"
+    sha = _stored(rig, page)
+    _audio_row(rig.store, "hostile", sha, mime)  # type: ignore[arg-type]
+    client = rig.login()
+    response = client.get("/items/hostile/audio")
+    assert response.status_code in (404, 415), (response.status_code, response.content_type)
+    assert page not in response.get_data()
+
+
+def test_media_responses_are_inert_audio(rig: Rig) -> None:
+    body = wav_bytes(0.5)
+    sha = _stored(rig, body)
+    _audio_row(rig.store, "ban-tin", sha, "audio/wav")
+    # The same bytes under a second row that claims a script type: refused, the other still served.
+    _audio_row(rig.store, "doi-lot", sha, "text/javascript", state="rejected")
+    client = rig.login()
+    assert client.get("/items/doi-lot/audio").status_code in (404, 415)
+    response = client.get("/items/ban-tin/audio")
+    assert response.status_code == 200 and response.get_data() == body
+    assert response.mimetype == "audio/wav"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response.headers["Content-Security-Policy"].split(";")[0]

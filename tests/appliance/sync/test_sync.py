@@ -430,6 +430,46 @@ def test_media_body_longer_than_signed_is_rejected_reported_and_never_fetched_ag
     assert device.sync().ok and device.state(item_id) == "ready"
 
 
+# --------------------------------------------------------------------------- media types
+
+
+def publish_signed_as_is(central: Any, item_id: str, doc: dict[str, Any]) -> None:
+    """A central that signs whatever it is given (an old or careless one): no checks of its own."""
+    central.catalog.add_item(kind="text", title="chỗ giữ", text="x", item_id=item_id)
+    body = {k: v for k, v in doc.items() if k != "signature"} | {"id": item_id, "version": 1}
+    central.catalog.publish_raw(item_id, protocol.sign_document(body, central.catalog.private_key,
+                                                                domain=protocol.ITEM_DOMAIN))
+
+
+@pytest.mark.parametrize("mime", ["text/html", "text/javascript", "image/svg+xml"])
+def test_signed_audio_item_with_a_non_audio_type_is_rejected_and_its_media_never_fetched(
+        central: Any, device: Device, mime: str) -> None:
+    cover_id, _ = central.audio_item(b"<script>alert(1)</script>" * 40)
+    template = central.catalog.get_published(cover_id)
+    central.catalog.revoke_item(cover_id)  # only the hostile item is left to fetch the bytes
+    publish_signed_as_is(central, "hostile", template | {"media": template["media"] | {"mime": mime}})
+    central.faults.reset_log()
+    result = device.sync()
+    # Refused like any item that breaks a field rule: never stored as an item, the refusal recorded.
+    assert device.state("hostile") is None
+    assert _rejections(device) == {"bad_media_type": 1} and result.rejected == 1
+    (rejection,) = device.store.recent_rejections()
+    assert rejection["item_id"] == "hostile" and mime in rejection["en"]
+    assert central.faults.requests("/v1/media/") == []
+    assert list(device.media.list()) == []
+    assert [i["id"] for i in device.store.playable_items()] == []
+
+
+def test_signed_stream_item_with_a_non_stream_type_is_rejected(central: Any, device: Device) -> None:
+    stream_id = central.catalog.add_item(kind="stream", title="VOV1",
+                                         media={"url": "http://127.0.0.1:9/vov1", "mime": "audio/mpeg"})
+    template = central.catalog.approve_item(stream_id, by="A")
+    publish_signed_as_is(central, "hostile-stream", template | {"media": template["media"] | {"mime": "text/html"}})
+    device.sync()
+    assert device.state(stream_id) == "ready"
+    assert device.state("hostile-stream") is None and _rejections(device) == {"bad_media_type": 1}
+
+
 # --------------------------------------------------------------------------- bad transport input
 
 
