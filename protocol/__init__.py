@@ -30,14 +30,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "LANGUAGE_RE", "MIME_RE", "AUDIO_MEDIA_TYPES", "STREAM_MEDIA_TYPES", "MEDIA_PATH_RE", "STREAM_URL_RE",
         "TZID_RE", "ITEM_FIELDS", "COMMAND_FIELDS",
     ),
-    "protocol.rejections": ("REJECT_REASONS", "reject"),
+    "protocol.rejections": ("REJECT_REASONS", "reject", "reason_text"),
     "protocol.times": ("parse_utc", "format_utc", "parse_local"),
     "protocol.signing": (
         "canonical_bytes", "signing_payload", "content_digest", "raw_public_bytes", "key_id", "public_key_to_b64",
         "public_key_from_b64", "sign_document",
     ),
     "protocol.items": ("Media", "Item", "check_item_shape", "validate_item", "check_version", "sign_item",
-                       "media_type_allowed"),
+                       "media_type_allowed", "zones_on_station"),
     "protocol.commands": ("Command", "check_command_shape", "validate_command", "sign_command"),
     "protocol.feed": ("FeedPage", "parse_feed_page"),
 }
@@ -69,8 +69,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and the import g
         media_type_allowed,
         sign_item,
         validate_item,
+        zones_on_station,
     )
-    from protocol.rejections import REJECT_REASONS, reject  # noqa: F401
+    from protocol.rejections import REJECT_REASONS, reason_text, reject  # noqa: F401
     from protocol.signing import (  # noqa: F401
         canonical_bytes,
         content_digest,

@@ -8,7 +8,7 @@ every field, then the addressee. ``check_version`` is the replay rule. Central c
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,8 @@ from protocol.spec import (
     ZONE_RE,
 )
 from protocol.times import parse_utc
+
+ALL_ZONES = "*"
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,14 @@ def validate_item(doc: Any,
                      f"addressed to {', '.join(item.devices)[:80]}", ident)
     return item
 
+
+
+def zones_on_station(item_zones: Sequence[str], station_zones: Sequence[str]) -> tuple[str, ...]:
+    """The station's zones an item is meant for (§8: the intersection; ``["*"]`` is all), in the
+    station's order. Empty: the item is not for this station."""
+    if ALL_ZONES in item_zones:
+        return tuple(station_zones)
+    return tuple(z for z in station_zones if z in item_zones)
 
 
 def check_version(item: Item, stored_version: int | None, stored_digest: str | None) -> bool:

@@ -18,9 +18,16 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "checksum_mismatch": ("Tệp âm thanh không khớp mã kiểm tra", "The media does not match its checksum"),
     "size_mismatch": ("Tệp âm thanh không đúng kích thước", "The media size does not match"),
     "bad_origin": ("Địa chỉ tệp nằm ngoài máy chủ trung tâm", "The media URL leaves the central origin"),
+    "wrong_zone": ("Không dành cho trạm này: trạm không có vùng loa nào của bản tin",
+                   "Not for this station: it has none of the item's loudspeaker zones"),
     "bad_media_type": ("Kiểu tệp không phải âm thanh được phép", "The media type is not an allowed audio type"),
 }
 REJECT_REASONS = tuple(_REASON_TEXT)
+
+
+def reason_text(reason: str) -> tuple[str, str]:
+    """The (Vietnamese, English) head line of a rejection reason, for people (panel, CLI)."""
+    return _REASON_TEXT.get(reason, ("Bản tin bị từ chối", "The item is rejected"))
 
 
 def reject(reason: str, detail_vi: str, detail_en: str, item_id: str | None = None) -> RejectedItem:

@@ -406,7 +406,10 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             skips.append(Skip(o, Reason("unknown_item", f"Không có bản tin '{r.item_id}'.",
                                         f"There is no item '{r.item_id}'.")))
             continue
-        zones_wanted = _resolve_zones(r.zones if r.zones is not None else item.zones, zone_names)
+        # An item is aired only in its own zones, whatever the request names (protocol §8).
+        zones_wanted = _resolve_zones(item.zones, zone_names)
+        if r.zones is not None:
+            zones_wanted = tuple(z for z in zones_wanted if z in r.zones)
         priority: Priority = "emergency" if r.trigger == "emergency" else item.priority
         o = Occurrence(key, item.id, at, item.duration_s or 0.0, zones_wanted, priority, r.trigger,
                        f"request:{r.request_id}", item.version)

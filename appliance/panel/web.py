@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+import protocol
 from appliance.panel import audit as audit_log
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import DaemonLink
@@ -66,6 +67,12 @@ def t(message: str, **params: object) -> str:
 
 def err_text(error: CommuneRadioError) -> str:
     return error.message(lang())
+
+
+def reason_label(code: str | None) -> str:
+    """Why central's item was refused, in the user's language (protocol rejection reasons)."""
+    vi, en = protocol.reason_text(str(code or ""))
+    return vi if lang() == "vi" else en
 
 
 def flash_t(message: str, category: str = "info", **params: object) -> None:

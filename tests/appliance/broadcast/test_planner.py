@@ -217,6 +217,18 @@ def test_operator_play_now_respects_windows_but_runs_before_scheduled_items() ->
     assert st.step().skip == ()  # recorded once, never again
 
 
+def test_a_request_airs_an_item_only_in_its_own_zones() -> None:
+    t = local(2025, 5, 1, 7, 0)
+    st = station([PlannableItem("for-a", duration_s=60, zones=("a",))], [], t)
+    st.state = dataclasses.replace(st.state, requests=(Request("r1", "for-a", "operator", t, ("a", "b")),))
+    p = st.step()
+    assert p.start is not None and p.start.occurrence.zones == ("a",)
+    st = station([PlannableItem("for-a", duration_s=60, zones=("a",))], [], t)
+    st.state = dataclasses.replace(st.state, requests=(Request("r2", "for-a", "emergency", t, ("b",)),))
+    p = st.step()
+    assert p.start is None and [s.reason.code for s in p.skip] == ["no_zones"]
+
+
 # --------------------------------------------------------------------------- validity
 
 
