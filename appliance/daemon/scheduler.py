@@ -10,6 +10,7 @@ New items, operator actions and central commands set the Event and wake it at on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
@@ -21,11 +22,13 @@ from typing import Any
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.broadcast.playlog import PlayLog
+from appliance.broadcast.refusals import CENTRAL_SLOT_PREFIX, ScheduleRefusals
 from appliance.broadcast.slots import SlotRepository, to_planner_slot
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats
 from appliance.daemon.onair import OnAir, play_start_of
 from appliance.daemon.preparation import PreparationQueue
+from appliance.errors import ScheduleError
 from appliance.state.config import Config
 from appliance.state.store import Store
 from appliance.system.clock import Clock, ClockTrust, JumpDetector, iso_z, parse_iso_z
@@ -56,6 +59,7 @@ class Scheduler:
         self._emit = emit
         self._jumps = JumpDetector(clock)
         self.last_plan: planner.Plan | None = None
+        self.refusals = ScheduleRefusals(store)
         self.loop_beat = time.monotonic()
         self.errors = 0
 
@@ -93,10 +97,13 @@ class Scheduler:
         relay_deadline = self.amplifiers.tick()
         now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
         items = self._plannable_items()
-        slots = self._planner_slots()
+        slots, unreadable = self._planner_slots()
         state = self._plan_state(now, verdict.trusted)
         result = planner.plan(now, items, slots, self.zone_rules, self.settings, state)
+        if unreadable:
+            result = dataclasses.replace(result, refused=result.refused + tuple(unreadable))
         self.last_plan = result
+        self.refusals.record(result.refused, {i.id: i.version for i in items})
         self._apply(result, now)
         wait = (result.next_wakeup - self.clock.now()).total_seconds() - PLAN_AHEAD_S
         if relay_deadline is not None:
@@ -132,16 +139,27 @@ class Scheduler:
             valid_until=_opt_dt(row.get("valid_until")), revoked=bool(row.get("revoked")) or row["state"] == "revoked",
             ready=ready, duration_s=duration)
 
-    def _planner_slots(self) -> list[planner.Slot]:
+    def _planner_slots(self) -> tuple[list[planner.Slot], list[planner.Refusal]]:
+        """The slots to plan, and the central schedules that could not even be read as one (they
+        are refused like the planner's refusals, not silently left out)."""
         slots: list[planner.Slot] = []
+        unreadable: list[planner.Refusal] = []
         for row in self.store.list_items():
-            if isinstance(row.get("schedule"), dict):
-                with contextlib.suppress(CommuneRadioError, ValueError, TypeError, KeyError):
-                    slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=f"central:{row['id']}"))
+            if isinstance(row.get("schedule"), dict) and row["state"] != "rejected":
+                slot_id = f"{CENTRAL_SLOT_PREFIX}{row['id']}"
+                try:
+                    slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=slot_id))
+                except ScheduleError as exc:
+                    unreadable.append(planner.Refusal(slot_id, row["id"], exc))
+                except (CommuneRadioError, ValueError, TypeError, KeyError) as exc:
+                    unreadable.append(planner.Refusal(slot_id, row["id"], ScheduleError(
+                        f"Lịch của bản tin {row['id']} không đọc được: {str(exc)[:200]}",
+                        f"The schedule of item {row['id']} cannot be read: {str(exc)[:200]}",
+                        code="schedule_invalid.unreadable")))
         for slot in SlotRepository(self.store, self._config()).list():
             with contextlib.suppress(CommuneRadioError, ValueError):
                 slots.append(to_planner_slot(slot))
-        return slots
+        return slots, unreadable
 
     def _plan_state(self, now: datetime, trusted: bool) -> planner.PlanState:
         since = now - timedelta(seconds=self.settings.lookback_s + self.settings.max_delay_s)

@@ -161,6 +161,7 @@ VI: dict[str, str] = {
     "Reason": "Lý do",
     "Play now": "Phát ngay",
     "Play request sent.": "Đã gửi lệnh phát.",
+    "Schedule refused": "Lịch phát bị từ chối",
     "Kind": "Loại",
     # announcements
     "New announcement": "Thông báo mới",

@@ -287,7 +287,7 @@ class Store:
 
 _SYNC_STATE_FIELDS = {"cursor", "etag", "last_attempt_at", "last_success_at", "last_result", "last_error",
                       "last_server_time", "server_offset_s", "consecutive_failures"}
-_ITEM_JSON_COLUMNS = ("zones", "devices", "schedule", "document")
+_ITEM_JSON_COLUMNS = ("zones", "devices", "schedule", "document", "schedule_refusal")
 
 
 def item_from_row(row: sqlite3.Row) -> dict[str, Any]:

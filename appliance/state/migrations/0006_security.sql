@@ -23,3 +23,8 @@ UPDATE items SET state = 'rejected', reject_reason = 'bad_media_type',
     updated_at = strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.' || substr(strftime('%f', 'now'), 4) || '000Z'
     WHERE id IN (SELECT id FROM bad_media_type);
 DROP TABLE bad_media_type;
+
+-- Schedules the station refuses (too frequent, too long, not understood; decided by the
+-- daemon's planner with the station's settings): JSON {code, vi, en, at} on the item row, so
+-- `items`, the panel and status show it, and a rejection row (reported) once per version.
+ALTER TABLE items ADD COLUMN schedule_refusal TEXT;
