@@ -180,6 +180,10 @@ class PlanState:
     audio_ended_at: Mapping[str, datetime] = field(default_factory=dict)
     # Occurrences before this instant are ignored (e.g. installation time).
     since: datetime | None = None
+    # Occurrences due before this instant were not seen due on a trusted, steady clock (it
+    # jumped, or was not trusted then): one that is too late is dropped without a "skipped"
+    # row, which would claim a day that may never have happened.
+    steady_clock_since: datetime | None = None
 
 
 # --------------------------------------------------------------------------- outputs

@@ -329,6 +329,13 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         "Clock not trusted: scheduled playback held (play-now and emergency still work).")
 
     skips: list[Skip] = []
+    steady_since = _utc(state.steady_clock_since) if state.steady_clock_since is not None else None
+
+    def skip(o: Occurrence, reason: Reason) -> None:
+        if o.trigger == "schedule" and steady_since is not None and o.scheduled_at < steady_since:
+            return  # seen only under an untrusted or jumped clock: no row
+        skips.append(Skip(o, reason))
+
     waiting: list[Waiting] = []
     candidates: list[_Candidate] = []
     deadlines: list[datetime] = []
@@ -340,22 +347,22 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         late = _lateness(o.scheduled_at, now, busy)
         if late > settings.grace_s:
             if not item.ready:
-                skips.append(Skip(o, Reason(
+                skip(o, Reason(
                     "not_ready", f"Âm thanh chưa sẵn sàng trong thời gian cho phép ({_mins(settings.grace_s)} phút).",
-                    f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min).")))
+                    f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min)."))
             else:
-                skips.append(Skip(o, Reason(
+                skip(o, Reason(
                     "missed",
                     f"Lỡ giờ phát {_mins(late)} phút (mất điện, dịch vụ dừng hoặc đồng hồ chưa đáng tin), "
                     f"quá thời gian cho phép {_mins(settings.grace_s)} phút.",
                     f"Missed by {_mins(late)} min (power cut, service down or clock not trusted), "
-                    f"beyond the {_mins(settings.grace_s)} min grace period.")))
+                    f"beyond the {_mins(settings.grace_s)} min grace period."))
             return False
         if delay > settings.max_delay_s:
-            skips.append(Skip(o, Reason(
+            skip(o, Reason(
                 "delayed_too_long",
                 f"Đã trễ {_mins(delay)} phút, quá mức tối đa {_mins(settings.max_delay_s)} phút: bỏ qua.",
-                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped.")))
+                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped."))
             return False
         if not item.ready:
             waiting.append(Waiting(o, Reason("waiting_media", "Đang chờ âm thanh sẵn sàng.",
@@ -375,7 +382,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                              f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
                              f"{_mins(settings.max_duration_s)} min.")
         if problem is not None:
-            skips.append(Skip(o, problem))
+            skip(o, problem)
             return False
         return True
 
@@ -466,7 +473,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             o = chosen.occurrence
             allowed = _window_zones(o, o.zones, now, zone_rules, tz)
             if not allowed:
-                skips.append(Skip(o, _outside_window_reason(o, o.zones, zone_rules)))
+                skip(o, _outside_window_reason(o, o.zones, zone_rules))
                 continue
             runner_up = remaining[0] if remaining else None
             reason = _choice_reason(chosen, runner_up)

@@ -40,6 +40,7 @@ WAKE_CAP_S = 5.0                # longest sleep: a clock jump is noticed within 
 # The planner is asked about "now + PLAN_AHEAD_S", so a start is decided early enough to write
 # the durable 'playing' row and open the player before the audio is due.
 PLAN_AHEAD_S = 0.25
+_KEY_STEADY = "clock.steady_since"
 
 
 class Scheduler:
@@ -60,6 +61,8 @@ class Scheduler:
         self._jumps = JumpDetector(clock)
         self.last_plan: planner.Plan | None = None
         self.refusals = ScheduleRefusals(store)
+        self._was_trusted: bool | None = None
+        self._steady_since = self._load_steady_since()
         self.loop_beat = time.monotonic()
         self.errors = 0
 
@@ -94,6 +97,10 @@ class Scheduler:
                                  {"step_s": round(jump, 3)}, level="warning")
             self._emit({"type": "clock_jump", "step_s": round(jump, 3)})
         verdict = self.trust.check()
+        if jump or (verdict.trusted and self._was_trusted is False):
+            # What came due before now was seen only under a jumped or untrusted clock.
+            self._mark_steady_since(self.clock.now())
+        self._was_trusted = verdict.trusted
         relay_deadline = self.amplifiers.tick()
         now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
         items = self._plannable_items()
@@ -178,7 +185,23 @@ class Scheduler:
         requests, interrupted, audio_ended_at = self.state.snapshot()
         return planner.PlanState(records=records, on_air=self.onair.on_air(), requests=requests,
                                  interrupted=interrupted, clock_trusted=trusted,
-                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at)
+                                 relays_on_since=relays_on, audio_ended_at=audio_ended_at,
+                                 steady_clock_since=self._steady_since)
+
+    def _load_steady_since(self) -> datetime | None:
+        row = self.store.query_one("SELECT value FROM daemon_state WHERE key = ?", (_KEY_STEADY,))
+        try:
+            return parse_iso_z(row[0]) if row is not None else None
+        except ValueError:
+            return None
+
+    def _mark_steady_since(self, moment: datetime) -> None:
+        """Kept in the store: a restart after a jump must not log the leapt-over days either."""
+        self._steady_since = moment
+        with self.store.transaction(durable=True) as tx:
+            tx.execute("INSERT INTO daemon_state (key, value, updated_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                       (_KEY_STEADY, iso_z(moment), iso_z(moment)))
 
     # ------------------------------------------------------------------ carrying out the plan
 
