@@ -9,7 +9,7 @@ operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``op
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -25,11 +25,13 @@ from central.http import ApiError, error_response
 from central.monitoring import Monitor
 from central.monitoring_web import local_time, monitoring
 from central.operator_web import install_operator_guard, operator
+from central.proxies import TrustedProxies, parse_networks
 
 
 def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
-               faults: Faults | None = None) -> Flask:
-    """The central WSGI app over ``data_dir``."""
+               faults: Faults | None = None, trusted_proxies: Iterable[str] = ()) -> Flask:
+    """The central WSGI app over ``data_dir``; proxy headers believed only from ``trusted_proxies``."""
+    networks = parse_networks(trusted_proxies)
     catalog = Catalog(Path(data_dir), clock=clock)
     app = Flask("central")
     app.extensions["central.catalog"] = catalog
@@ -64,6 +66,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
 
+    app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:
         app.extensions["central.faults"] = faults
         app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, catalog.clock)  # type: ignore[method-assign]

@@ -103,13 +103,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import waitress
 
     from central.app import create_app
+    from central.proxies import parse_networks
 
+    parse_networks(args.trusted_proxy)  # a typo is an error before anything starts
     with _catalog(args) as catalog, _admin(catalog) as admin:
         if not admin.has_token():  # a data directory made before admin tokens existed
             _print_admin_token(admin.create_token())
-    app = create_app(Path(args.data))
+    app = create_app(Path(args.data), trusted_proxies=args.trusted_proxy)
     print(f"commune-central: http://{args.host}:{args.port} (data {Path(args.data).resolve()})", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
+    # Proxy headers are judged by the app (central.proxies); waitress must leave them to it.
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central",
+                   clear_untrusted_proxy_headers=False)
     return 0
 
 
@@ -208,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a reverse proxy (IP address or network) believed about X-Forwarded-Proto/-For: "
+                            "behind a TLS proxy, cookies become Secure and HSTS is sent (repeatable)")
     serve.set_defaults(func=cmd_serve)
 
     device = sub.add_parser("device", help="devices").add_subparsers(dest="device_command", required=True)

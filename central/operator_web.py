@@ -74,6 +74,8 @@ def _security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if not request.path.startswith("/v1/"):
         response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:  # HTTPS, directly or through a trusted TLS proxy (central.proxies)
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 

@@ -26,6 +26,7 @@ from appliance.errors import ControlError
 from appliance.panel import i18n
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import ControlLike, DaemonLink, default_client
+from appliance.panel.proxies import TrustedProxies
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
 from appliance.panel.web import PanelState, json_error, lang, t, wants_json
@@ -46,6 +47,8 @@ SESSION_COOKIE = "cr_session"
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+HSTS = "max-age=31536000"
 
 csrf = CSRFProtect()
 
@@ -112,6 +115,7 @@ def create_app(config: Config, *, store: Store | None = None, control: ControlLi
         snapshot=Snapshot(store),
     )
     app.extensions["commune_radio_panel"] = state
+    app.wsgi_app = TrustedProxies(app.wsgi_app, config.panel.trusted_proxies)  # type: ignore[method-assign]
     csrf.init_app(app)
 
     _register_blueprints(app)
@@ -215,6 +219,8 @@ def _security_headers(response: Any) -> Any:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:  # HTTPS, directly or through a trusted TLS proxy (proxies.py)
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -9,6 +9,7 @@ names the file, the key and what is expected. Secrets may come from the environm
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -60,6 +61,14 @@ def _valid_timezone(name: str) -> bool:
 
 def _http_url(value: str) -> bool:
     return bool(re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value))
+
+
+def _ip_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _windows(value: list[str]) -> bool:
@@ -161,6 +170,9 @@ class PanelConfig:
     max_upload_bytes: int = _field(50_000_000, _positive, "bytes > 0")
     api_token: str = _field("")
     session_lifetime_minutes: int = _field(480, _positive, "minutes > 0")
+    # Reverse proxies (TLS terminators) believed about X-Forwarded-Proto/-For/-Host/-Port.
+    trusted_proxies: list[str] = _field([], lambda v: all(_ip_network(x) for x in v),
+                                        "a list of IP addresses or networks, e.g. ['127.0.0.1']")
 
 
 def _default_zones() -> list[ZoneConfig]:
@@ -243,6 +255,8 @@ _VI_EXPECTED = {
     "zones with distinct names": "các vùng có tên khác nhau",
     "distinct relay and fault pins": "các chân rơ-le và chân báo lỗi khác nhau",
     "at least one [[zones]] table": "ít nhất một bảng [[zones]]",
+    "a list of IP addresses or networks, e.g. ['127.0.0.1']":
+        "một danh sách địa chỉ IP hoặc dải mạng, ví dụ ['127.0.0.1']",
 }
 
 

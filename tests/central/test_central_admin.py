@@ -280,3 +280,47 @@ def test_processes_opening_a_fresh_data_dir_at_once_all_migrate_it_once(tmp_path
         assert len({out.strip() for out, _ in results}) == 1  # one epoch and one key for everyone
         with Catalog(data) as catalog:
             assert results[0][0].split()[1] == catalog.public_key_b64
+
+
+def _serve(data: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "central.cli", "serve", "--data", str(data), "--port", str(port),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(url + "/v1/info", timeout=5)
+            return proc, url
+        except requests.ConnectionError:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "commune-central serve did not start"
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize(("extra", "secure"), [(["--trusted-proxy", "127.0.0.1"], True),
+                                               (["--trusted-proxy", "10.0.0.0/8"], False), ([], False)],
+                         ids=["trusted", "other-proxy", "none"])
+def test_serve_behind_a_trusted_tls_proxy_sets_secure_cookies_and_hsts(tmp_path: Path, extra: list[str],
+                                                                       secure: bool) -> None:
+    from central.admin import AdminAuth
+    from central.catalog import DB_FILE
+
+    data = tmp_path / "c"
+    with Catalog(data) as catalog, AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock) as admin:
+        token = admin.create_token()
+    proc, url = _serve(data, *extra)
+    try:
+        answer = requests.post(url + "/monitor/login", data={"token": token}, allow_redirects=False, timeout=10,
+                               headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert answer.status_code == 303
+        assert ("Secure" in answer.headers["Set-Cookie"]) is secure
+        assert ("Strict-Transport-Security" in answer.headers) is secure
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_serve_refuses_a_bad_trusted_proxy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "serve", "--data", str(tmp_path / "c"), "--trusted-proxy", "nonsense")
+    assert code == 2 and "nonsense" in err
