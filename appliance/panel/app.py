@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,8 @@ from appliance.panel.daemon import ControlLike, DaemonLink, default_client
 from appliance.panel.proxies import TrustedProxies
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
-from appliance.panel.web import PanelState, json_error, lang, t, wants_json
+from appliance.panel.throttle import API_TOKEN_ACCOUNT, LoginLocked
+from appliance.panel.web import PanelState, audit_refused_login, json_error, lang, remote_addr, t, wants_json
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
 from appliance.state.store import Store
@@ -165,12 +166,22 @@ def _authenticate() -> ResponseReturnValue | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         token = header[7:].strip()
+        g.lang = i18n.normalize_language(request.headers.get("X-Language") or state.config.language)
+        now = datetime.now(UTC)
+        address = remote_addr()
+        try:  # token guessing is throttled like password guessing (throttle.py)
+            state.accounts.throttle.check(API_TOKEN_ACCOUNT, address, now)
+        except LoginLocked as exc:
+            audit_refused_login("auth.api_token", "", "throttled" if exc.busy else "locked")
+            return json_error(exc, 429)
         found = state.accounts.token_user(token)
         if found is None and state.config.panel.api_token and secrets.compare_digest(
                 token.encode(), state.config.panel.api_token.encode()):
             found = (User(id=0, username="api", role="operator", language="vi", disabled=False), "config")
         if found is None:
-            g.lang = i18n.normalize_language(request.headers.get("X-Language") or state.config.language)
+            with state.store.transaction() as tx:
+                state.accounts.throttle.record(tx, API_TOKEN_ACCOUNT, address, False, now)
+            audit_refused_login("auth.api_token", "", "failed")
             return json_error(ValidationError("Mã API không hợp lệ.", "Invalid API token.",
                                               code="auth.invalid_token"), 401)
         user, g.via_token = found

@@ -115,6 +115,12 @@ def audit(action: str, target: object = "", *, outcome: str = "ok", details: dic
                      remote_addr=remote_addr(), conn=conn)
 
 
+def audit_refused_login(action: str, target: object, outcome: str) -> None:
+    """A failed or refused attempt by someone not logged in (aggregated: see audit.py)."""
+    audit_log.record_anonymous_failure(panel().store, action, str(target), outcome=outcome,
+                                       remote_addr=remote_addr())
+
+
 def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:

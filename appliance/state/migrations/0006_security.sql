@@ -28,3 +28,9 @@ DROP TABLE bad_media_type;
 -- daemon's planner with the station's settings): JSON {code, vi, en, at} on the item row, so
 -- `items`, the panel and status show it, and a rejection row (reported) once per version.
 ALTER TABLE items ADD COLUMN schedule_refusal TEXT;
+
+-- Login throttling per (account, address) with a global rate limit (appliance/panel/throttle.py).
+CREATE INDEX panel_login_attempts_pair ON panel_login_attempts(username, remote_addr, success, at);
+CREATE INDEX panel_login_attempts_recent ON panel_login_attempts(success, at);
+-- Repeated anonymous failures aggregate into one audit row (appliance/panel/audit.py).
+CREATE INDEX panel_audit_anonymous ON panel_audit_log(action, target, outcome, remote_addr, at) WHERE actor = '-';

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.panel import chart, history, i18n
-from appliance.panel.accounts import FAILURE_WINDOW, LOCKOUT, lockout_remaining
+from appliance.panel.throttle import FAILURE_WINDOW, LOCKOUT, lockout_remaining
 from appliance.panel.weekview import Occurrence, warnings_for
 from appliance.state import settings as settings_overrides
 from protocol.errors import ValidationError
