@@ -22,6 +22,7 @@ from central.catalog import DB_FILE, Catalog
 from central.device_api import device_api
 from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
+from central.login_throttle import LoginThrottle
 from central.monitoring import Monitor
 from central.monitoring_web import local_time, monitoring
 from central.operator_web import install_operator_guard, operator
@@ -38,6 +39,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.monitor"] = Monitor(catalog.data_dir / DB_FILE, clock=catalog.clock,
                                                 private_key=catalog.private_key)
     app.extensions["central.admin"] = AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock)
+    app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
     app.jinja_env.filters["local_time"] = local_time
 
     @app.errorhandler(ApiError)
