@@ -327,3 +327,55 @@ def test_media_responses_are_inert_audio(rig: Rig) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Disposition"].startswith("attachment")
     assert "sandbox" in response.headers["Content-Security-Policy"].split(";")[0]
+
+
+def _lying_wav(*, data_size: int | None = None, riff_size: int | None = None) -> bytes:
+    import struct
+
+    blob = bytearray(wav_bytes(1.0))
+    at = blob.find(b"data")
+    if data_size is not None:
+        blob[at + 4:at + 8] = struct.pack("<I", data_size)
+    if riff_size is not None:
+        blob[4:8] = struct.pack("<I", riff_size)
+    return bytes(blob)
+
+
+def _flac_claiming_more_samples() -> bytes:
+    """A real FLAC whose STREAMINFO claims ten times the samples it holds."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "a.wav", Path(tmp) / "a.flac"
+        source.write_bytes(wav_bytes(1.0))
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), str(target)], check=True)
+        blob = bytearray(target.read_bytes())
+    info = 8  # "fLaC", then the STREAMINFO block header (4 bytes); total samples: low 36 bits at 13..17
+    packed = int.from_bytes(blob[info + 10:info + 18], "big")
+    samples = packed & ((1 << 36) - 1)
+    packed = (packed & ~((1 << 36) - 1)) | (samples * 10)
+    blob[info + 10:info + 18] = packed.to_bytes(8, "big")
+    return bytes(blob)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _lying_wav(data_size=0xFFFFFFF0, riff_size=0xFFFFFFF8),  # "4 GB of data", 1 s held
+    lambda: _lying_wav(data_size=0xFFFFFFF0),
+    lambda: _lying_wav(riff_size=10_000_000),
+    lambda: _lying_wav(data_size=160_000),  # ten seconds claimed
+    _flac_claiming_more_samples,
+], ids=["wav-4gb", "wav-data-size", "wav-riff-size", "wav-10s", "flac-streaminfo"])
+def test_upload_refuses_a_container_that_disagrees_with_its_content(rig: Rig, make: Any) -> None:
+    import io
+
+    client = rig.login()
+    token = csrf_of(client, "/announcements")
+    response = client.post("/announcements/upload", content_type="multipart/form-data", data={
+        "csrf_token": token, "title": "Clip", "zones": "*", "clip": (io.BytesIO(make()), "clip.wav")})
+    assert response.status_code == 400, response.status_code
+    text = response.get_data(as_text=True)
+    assert "tiêu đề tệp không khớp nội dung" in text
+    assert rig.count("items") == 0
+    media = rig.config.media_dir
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
