@@ -176,13 +176,16 @@ class CentralClient:
 
     # ------------------------------------------------------------------ API
 
-    def get_feed(self, device_id: str, cursor: str | None, etag: str | None) -> FeedPage:
-        """``GET /v1/devices/{id}/feed``: one page, or ``not_modified`` when the ETag still holds."""
+    def get_feed(self, device_id: str, cursor: str | None, etag: str | None,
+                 limit: int | None = None) -> FeedPage:
+        """``GET /v1/devices/{id}/feed``: one page (of at most ``limit`` items), or ``not_modified``
+        when the ETag still holds."""
         path = f"v1/devices/{quote(device_id, safe='')}/feed"
         headers = {"Accept": "application/json"}
         if etag:
             headers["If-None-Match"] = etag
-        params = {"cursor": cursor} if cursor else None
+        params = ({"cursor": cursor} if cursor else {}) | ({"limit": str(limit)} if limit else {})
+        params = params or None
 
         def attempt() -> FeedPage:
             response = self._send("GET", self.resolve(path), headers=headers, params=params)

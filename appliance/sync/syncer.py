@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # A feed that keeps saying "more" beyond this many pages in one sync is central looping.
 MAX_PAGES_PER_SYNC = 200
+# Page sizes tried, largest first, when central's page is too big to read (protocol max 500).
+FEED_LIMITS = (100, 20, 5, 1)
 # Client errors that mean "this item's media cannot be fetched as signed": never ready, and
 # never fetched again for this version (a body longer than signed would otherwise be
 # downloaded again at every sync, over a metered link).
@@ -177,6 +179,7 @@ class Syncer:
         self.in_use = in_use or set
         self._lock = threading.Lock()
         self._lock_path = config.data_path / "sync.lock"
+        self._page_limit: int | None = None  # None: central's default page size
 
     # ------------------------------------------------------------------ entry point
 
@@ -233,8 +236,16 @@ class Syncer:
         cursor, etag = state.get("cursor"), state.get("etag")
         for _ in range(MAX_PAGES_PER_SYNC):
             try:
-                page = self.client.get_feed(self.config.device.id, cursor, etag)
+                page = self.client.get_feed(self.config.device.id, cursor, etag, self._page_limit)
             except CentralError as exc:
+                smaller = [n for n in FEED_LIMITS if n < (self._page_limit or protocol.FEED_PAGE_LIMIT)]
+                if exc.code == "central_too_large" and smaller:
+                    # Long bulletins made the page bigger than we read: ask for fewer items per page
+                    # (remembered), instead of fetching the same oversized page at every sync.
+                    self._page_limit = smaller[0]
+                    self.store.log_event("sync_smaller_pages", exc.vi, {"en": exc.en, "limit": self._page_limit},
+                                         level="warning")
+                    continue
                 if exc.code != "central_bad_cursor" or cursor is None:
                     raise
                 # Protocol §3: forget the position and take the whole feed (replays are harmless).
