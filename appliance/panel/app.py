@@ -34,7 +34,7 @@ from appliance.panel.web import PanelState, audit_refused_login, json_error, lan
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
 from appliance.state.store import Store
-from protocol.durable import atomic_write_bytes
+from protocol.durable import create_once_bytes
 from protocol.errors import CommuneRadioError, ValidationError
 
 log = logging.getLogger("commune_radio.panel")
@@ -62,15 +62,16 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _secret_key(data_dir: Path) -> bytes:
-    """A per-device random key, created once, readable only by the panel's user."""
+    """A per-device random key, created once, readable only by the panel's user. Two panels
+    starting at once agree on it (created only if absent), so neither's sessions break."""
     path = data_dir / "panel" / "secret_key"
     with contextlib.suppress(FileNotFoundError):
         key = path.read_bytes()
         if len(key) >= 32:
             return key
-    key = secrets.token_bytes(48)
-    atomic_write_bytes(path, key, mode=0o600)
-    return key
+        path.unlink()  # a short key is not one this code wrote: replace it
+    create_once_bytes(path, secrets.token_bytes(48), mode=0o600)
+    return path.read_bytes()
 
 
 def create_app(config: Config, *, store: Store | None = None, control: ControlLike | None = None,
