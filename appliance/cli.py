@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("appliance.commands.check_config", "kiểm tra cấu hình / print the effective configuration"),
     "normalize-text": ("appliance.commands.speech", "chuẩn hoá văn bản để đọc / print the spoken form of a text"),
     "say": ("appliance.commands.speech", "đọc một văn bản ngay / speak a text now or into a WAV file"),
+    "voice-pack": ("appliance.commands.voice_pack", "cài, liệt kê, gỡ gói giọng đọc / install, list, remove voice packs"),
     "status": ("appliance.commands.control", "trạng thái của daemon / daemon status"),
     "play": ("appliance.commands.control", "phát một bản tin ngay / play an item now"),
     "stop": ("appliance.commands.control", "dừng phát / stop playback"),

@@ -13,27 +13,24 @@
    synthesized by the engine in a killable child process (``audio.tts_worker``) with
    ``tts.timeout_s`` per chunk; the chunks are joined into one WAV written atomically.
 
-Engines: ``EspeakEngine`` (pyttsx3 driving espeak-ng, the default) and ``PiperEngine`` (only
-when ``tts.piper_model`` names an existing model file and the optional ``piper`` extra is
-installed; nothing is ever downloaded). An engine object describes itself in the caller
-(``name``, ``voice``, ``version()``, ``check()``, ``worker_spec()``) and does its work in the
-child (``open()`` -> voice info, ``synthesize(text, out_path)``).
+Engines live in ``audio.engines`` (espeak-ng, neural voice packs through sherpa-onnx, the GPL
+piper-tts as an extra); this module only drives one through ``audio.engines.base.Engine``.
+With ``tts.sentence_gap_ms`` each sentence is its own chunk and that much silence is put between
+sentences; ``tts.max_phrase_words`` also cuts sentences longer than that at commas, with half
+the gap: measured pauses for listeners (bench/intelligibility.py decides the defaults).
 
-Why one module of this length: the engines, their worker process and the cache share one
-contract (one chunk at a time, killable, cached by what was spoken); engines will move to
-their own modules as more are added.
+Why one module of this length: the guard, the utterance plan, the cache and the synthesizer
+share one contract (what is spoken is what is cached, one killable chunk at a time); the engines
+themselves are in ``audio.engines``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import functools
 import hashlib
 import html
-import importlib.metadata
-import importlib.util
 import json
 import os
 import re
@@ -45,8 +42,9 @@ import uuid
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from audio.engines import Engine, engine_from_config
 from audio.errors import TTSError
 from audio.settings import AudioPipelineConfig
 from audio.tts_worker import WorkerHandle
@@ -59,6 +57,7 @@ MAX_TEXT_CHARS = 20_000
 CHUNK_CHARS = 1_000
 CACHE_FORMAT = 1
 SPOKEN_MEMO_ENTRIES = 256
+NO_AUDIO_RETRIES = 2
 
 VOICE_NAMES = {"vi": "Northern", "vi-vn-x-central": "Central", "vi-vn-x-south": "Southern"}
 
@@ -139,6 +138,34 @@ def split_into_chunks(text: str, max_chars: int = CHUNK_CHARS) -> list[str]:
     return chunks
 
 
+def plan_utterances(text: str, *, sentence_gap_ms: int = 0, max_phrase_words: int = 0,
+                    max_chars: int = CHUNK_CHARS) -> list[tuple[str, int]]:
+    """The chunks to synthesize, each with the silence (ms) to put after it.
+
+    Without gaps this is ``split_into_chunks`` (no added silence). With a gap, every sentence is
+    a chunk followed by ``sentence_gap_ms``; with ``max_phrase_words``, a longer sentence is cut at
+    its commas into phrases followed by half the gap.
+    """
+    if sentence_gap_ms <= 0 and max_phrase_words <= 0:
+        return [(chunk, 0) for chunk in split_into_chunks(text, max_chars)]
+    planned: list[tuple[str, int]] = []
+    for sentence in _SENTENCE_END_RE.split(text):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        phrases = [sentence]
+        if max_phrase_words > 0 and len(sentence.split()) > max_phrase_words and ", " in sentence:
+            parts = sentence.split(", ")
+            phrases = [f"{part}," for part in parts[:-1]] + [parts[-1]]
+        for index, phrase in enumerate(phrases):
+            gap = sentence_gap_ms if index == len(phrases) - 1 else sentence_gap_ms // 2
+            pieces = _split_long(phrase, max_chars)
+            planned.extend((piece, gap if i == len(pieces) - 1 else 0) for i, piece in enumerate(pieces))
+    if planned:
+        planned[-1] = (planned[-1][0], 0)
+    return planned
+
+
 def _split_long(sentence: str, max_chars: int) -> list[str]:
     if len(sentence) <= max_chars:
         return [sentence]
@@ -161,231 +188,6 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
         out = [sentence]
     # A single "word" longer than the limit (no spaces at all) is cut hard.
     return [piece[i:i + max_chars] for piece in out for i in range(0, len(piece), max_chars)]
-
-
-# --------------------------------------------------------------------------- engines
-
-
-class Engine(Protocol):
-    name: str
-    voice: str
-
-    def check(self) -> None: ...
-
-    def version(self) -> str: ...
-
-    def params(self) -> dict[str, Any]: ...
-
-    def worker_spec(self) -> tuple[str, dict[str, Any]]: ...
-
-    def open(self) -> dict[str, Any]: ...
-
-    def synthesize(self, text: str, out_path: Path) -> None: ...
-
-
-@functools.lru_cache(maxsize=1)
-def espeak_ng_version() -> str:
-    """The espeak-ng library's version string (part of the cache key: a new espeak sounds different)."""
-    for name in ("libespeak-ng.so.1", "libespeak-ng.so"):
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        info = lib.espeak_Info
-        info.restype = ctypes.c_char_p
-        info.argtypes = [ctypes.c_void_p]
-        raw = info(None)
-        return raw.decode("ascii", "replace") if raw else "unknown"
-    raise TTSError(
-        "Thiếu thư viện espeak-ng. Hãy cài gói espeak-ng (apt-get install espeak-ng).",
-        "The espeak-ng library is missing. Install the espeak-ng package (apt-get install espeak-ng).",
-        code="tts.espeak_missing",
-    )
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-class EspeakEngine:
-    """espeak-ng through pyttsx3, following the field notes' safe pattern.
-
-    One pyttsx3 engine per worker process; exactly one ``save_to_file`` per ``runAndWait``;
-    ``say()`` is never used (it overwrites saved files and shells out to aplay).
-    """
-
-    name = "espeak"
-
-    def __init__(self, voice: str = "vi", rate: int = 150, volume: float = 1.0) -> None:
-        self.voice = voice
-        self.rate = rate
-        self.volume = volume
-        self._engine: Any = None
-
-    def check(self) -> None:
-        espeak_ng_version()
-        if importlib.util.find_spec("pyttsx3") is None:
-            raise TTSError(
-                "Thiếu gói pyttsx3. Hãy cài lại commune-radio.",
-                "The pyttsx3 package is missing. Reinstall commune-radio.",
-                code="tts.engine_missing",
-            )
-
-    def version(self) -> str:
-        return f"pyttsx3 {_package_version('pyttsx3')}; espeak-ng {espeak_ng_version()}"
-
-    def params(self) -> dict[str, Any]:
-        return {"voice": self.voice, "rate": self.rate, "volume": self.volume}
-
-    def worker_spec(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}:{type(self).__qualname__}", self.params()
-
-    # -- in the worker process
-
-    def open(self) -> dict[str, Any]:
-        import pyttsx3
-
-        engine = pyttsx3.init("espeak")
-        voices = [v for v in engine.getProperty("voices") if v.id.rsplit("/", 1)[-1] == self.voice]
-        if not voices:
-            raise TTSError(
-                f"Giọng đọc '{self.voice}' chưa được cài trong espeak-ng.",
-                f"The voice '{self.voice}' is not installed in espeak-ng.",
-                code="tts.voice_missing",
-            )
-        wanted = voices[0]
-        # pyttsx3 queues property changes until its loop runs: an empty runAndWait applies them.
-        engine.setProperty("voice", self.voice)
-        engine.setProperty("rate", self.rate)
-        engine.setProperty("volume", self.volume)
-        engine.runAndWait()
-        self._settle()
-        current = engine.getProperty("voice")
-        language = (wanted.languages or [""])[0]
-        if current != wanted.id or not str(language).startswith("vi"):
-            raise TTSError(
-                f"espeak-ng không chọn được giọng tiếng Việt '{self.voice}' (đang dùng '{current}').",
-                f"espeak-ng did not select the Vietnamese voice '{self.voice}' (it reports '{current}').",
-                code="tts.voice_missing",
-            )
-        self._engine = engine
-        return {"voice_id": current, "voice_name": wanted.name, "language": language,
-                "version": self.version()}
-
-    def synthesize(self, text: str, out_path: Path) -> None:
-        out_path.unlink(missing_ok=True)
-        # Rate and volume go into espeak's command queue right before the text, every time:
-        # set once at start-up they were lost in about 1 run in 20 (measured: speech at 200 wpm).
-        self._engine.setProperty("rate", self.rate)
-        self._engine.setProperty("volume", self.volume)
-        self._engine.save_to_file(text, str(out_path))
-        self._engine.runAndWait()
-        self._settle()
-        if not out_path.is_file() or out_path.stat().st_size <= 44:
-            raise TTSError("espeak-ng không tạo ra âm thanh.", "espeak-ng produced no audio.", code="tts.no_audio")
-
-
-    @staticmethod
-    def _settle() -> None:
-        """Wait until espeak's own synthesis thread is idle.
-
-        pyttsx3 runs espeak asynchronously (AUDIO_OUTPUT_RETRIEVAL) and ends its loop at the
-        first "message terminated" event; late callbacks of one synthesis then raced the next
-        one and, about 1 run in 60, wrote an empty WAV. espeak_Synchronize drains the queue.
-        """
-        from pyttsx3.drivers import _espeak
-
-        _espeak.Synchronize()
-
-
-class PiperEngine:
-    """Piper neural TTS: only with a provisioned model file and the optional ``piper`` extra."""
-
-    name = "piper"
-
-    def __init__(self, model: str, rate: int = 150, volume: float = 1.0, voice: str = "") -> None:
-        self.model = model
-        self.rate = rate
-        self.volume = volume
-        self.voice = voice or Path(model).stem
-        self._voice: Any = None
-
-    def check(self) -> None:
-        if not self.model or not Path(self.model).is_file():
-            raise TTSError(
-                f"Chưa có tệp giọng đọc Piper ('{self.model}'). Hãy đặt tts.piper_model trỏ tới tệp .onnx "
-                "đã chép vào máy, hoặc dùng tts.engine = \"espeak\".",
-                f"The Piper voice model '{self.model}' does not exist. Point tts.piper_model at a provisioned "
-                ".onnx file, or use tts.engine = \"espeak\". Models are never downloaded.",
-                code="tts.piper_model_missing",
-            )
-        if importlib.util.find_spec("piper") is None:
-            raise TTSError(
-                "Chưa cài gói Piper. Hãy cài commune-radio[piper] hoặc dùng tts.engine = \"espeak\".",
-                "The Piper package is not installed. Install commune-radio[piper] or use tts.engine = \"espeak\".",
-                code="tts.piper_missing",
-            )
-
-    def version(self) -> str:
-        stat = Path(self.model).stat()
-        return f"piper-tts {_package_version('piper-tts')}; model {_file_digest(self.model, stat.st_size, stat.st_mtime_ns)}"
-
-    def params(self) -> dict[str, Any]:
-        return {"model": self.model, "rate": self.rate, "volume": self.volume, "voice": self.voice}
-
-    def worker_spec(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}:{type(self).__qualname__}", self.params()
-
-    # -- in the worker process
-
-    def open(self) -> dict[str, Any]:
-        self.check()
-        from piper.voice import PiperVoice
-
-        model_config = Path(f"{self.model}.json")
-        language = ""
-        if model_config.is_file():
-            data = json.loads(model_config.read_text(encoding="utf-8"))
-            language = str((data.get("language") or {}).get("code") or (data.get("espeak") or {}).get("voice") or "")
-        if not language.lower().startswith("vi"):
-            raise TTSError(
-                f"Tệp giọng Piper '{self.model}' không phải giọng tiếng Việt (ngôn ngữ: '{language}').",
-                f"The Piper model '{self.model}' is not a Vietnamese voice (language: '{language}').",
-                code="tts.voice_missing",
-            )
-        self._voice = PiperVoice.load(self.model)
-        return {"voice_id": self.voice, "voice_name": f"Piper {self.voice}", "language": language,
-                "version": self.version()}
-
-    def synthesize(self, text: str, out_path: Path) -> None:
-        length_scale = 150.0 / self.rate  # Piper speaks at about 150 wpm at length_scale 1
-        with wave.open(str(out_path), "wb") as wav:
-            if hasattr(self._voice, "synthesize_wav"):  # piper-tts >= 1.3
-                from piper import SynthesisConfig
-
-                self._voice.synthesize_wav(text, wav, syn_config=SynthesisConfig(
-                    length_scale=length_scale, volume=self.volume))
-            else:
-                self._voice.synthesize(text, wav, length_scale=length_scale)
-
-
-@functools.lru_cache(maxsize=8)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def engine_from_config(config: AudioPipelineConfig) -> Engine:
-    tts = config.tts
-    if tts.engine == "piper":
-        return PiperEngine(tts.piper_model, rate=tts.rate, volume=tts.volume)
-    return EspeakEngine(voice=tts.voice, rate=tts.rate, volume=tts.volume)
 
 
 # --------------------------------------------------------------------------- cache
@@ -488,8 +290,12 @@ class Synthesizer:
         self._spoken: dict[str, str] = {}
         self._worker = WorkerHandle(*self.engine.worker_spec())
         self._lock = threading.Lock()
+        self.sentence_gap_ms = int(getattr(config.tts, "sentence_gap_ms", 0))
+        self.max_phrase_words = int(getattr(config.tts, "max_phrase_words", 0))
         self._identity = json.dumps({"format": CACHE_FORMAT, "engine": self.engine.name,
-                                     "version": self.engine.version(), "params": self.engine.params()},
+                                     "version": self.engine.version(), "params": self.engine.params(),
+                                     "sentence_gap_ms": self.sentence_gap_ms,
+                                     "max_phrase_words": self.max_phrase_words},
                                     sort_keys=True, ensure_ascii=False)
 
     def __enter__(self) -> Synthesizer:
@@ -551,8 +357,22 @@ class Synthesizer:
                                duration_s=duration, engine=self.engine.name, voice=self.engine.voice,
                                chunks=chunks, elapsed_s=time.monotonic() - started)
 
+    def _synthesize_chunk(self, text: str, out_path: Path) -> None:
+        # espeak-ng under pyttsx3 writes an empty WAV about once in 100-250 calls (measured with
+        # the intelligibility sentences): a fault to retry, never silence to broadcast.
+        for attempt in range(NO_AUDIO_RETRIES + 1):
+            try:
+                self._worker.synthesize(text, out_path, self.timeout_s)
+                return
+            except TTSError as exc:
+                if exc.code != "tts.no_audio" or attempt == NO_AUDIO_RETRIES:
+                    raise
+
     def _synthesize_uncached(self, spoken: str, key: str) -> int:
-        pieces = split_into_chunks(spoken)
+        planned = plan_utterances(spoken, sentence_gap_ms=self.sentence_gap_ms,
+                                  max_phrase_words=self.max_phrase_words)
+        pieces = [text for text, _ in planned]
+        gaps = [gap for _, gap in planned]
         self.cache.root.mkdir(parents=True, exist_ok=True)
         # Chunks live next to the cache under the temp prefix, so a crash leaves nothing that
         # the start-up sweep (protocol.durable.remove_stale_temps) does not remove.
@@ -561,16 +381,16 @@ class Synthesizer:
         try:
             # Every chunk first, then one atomic write: a failure leaves no cache entry behind.
             for piece, chunk_path in zip(pieces, paths, strict=True):
-                self._worker.synthesize(piece, chunk_path, self.timeout_s)
-            join_wavs(paths, self.cache.path_for(key))
+                self._synthesize_chunk(piece, chunk_path)
+            join_wavs(paths, self.cache.path_for(key), gaps_ms=gaps)
         finally:
             for chunk_path in paths:
                 chunk_path.unlink(missing_ok=True)
         return len(pieces)
 
 
-def join_wavs(parts: list[Path], target: Path) -> None:
-    """Concatenate WAV files of one format into ``target``, atomically."""
+def join_wavs(parts: list[Path], target: Path, *, gaps_ms: list[int] | None = None) -> None:
+    """Concatenate WAV files of one format into ``target``, atomically, with silence after each part."""
     formats = set()
     try:
         for part in parts:
@@ -587,10 +407,13 @@ def join_wavs(parts: list[Path], target: Path) -> None:
         out.setnchannels(channels)
         out.setsampwidth(width)
         out.setframerate(rate)
-        for part in parts:
+        for index, part in enumerate(parts):
             with wave.open(str(part), "rb") as source:
                 while frames := source.readframes(1 << 16):
                     out.writeframes(frames)
+            gap = gaps_ms[index] if gaps_ms else 0
+            if gap > 0:
+                out.writeframes(b"\x00" * (rate * gap // 1000) * channels * width)
 
 
 def wav_duration(path: Path) -> float:

@@ -158,6 +158,11 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     interval = hb.get("heartbeat_interval_s")
     if interval is not None and not _is_int(interval, 5, 3600):
         raise BadReport("heartbeat_interval_s: expected an integer from 5 to 3600")
+    voice = hb.get("voice")
+    if voice is not None:
+        _obj(voice, "voice", frozenset({"engine", "id"}))
+        _text(voice["engine"], "voice.engine", 16)
+        _text(voice["id"], "voice.id", 64)
     faults = hb.get("amp_faults", [])
     if not isinstance(faults, list) or not all(isinstance(z, str) and ZONE_RE.match(z) for z in faults):
         raise BadReport("amp_faults: expected a list of zone names")

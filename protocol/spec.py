@@ -9,6 +9,7 @@ import re
 PROTOCOL_VERSION = 1
 ITEM_DOMAIN = b"commune-radio/item/v1\n"
 COMMAND_DOMAIN = b"commune-radio/command/v1\n"
+VOICE_PACK_DOMAIN = b"commune-radio/voice-pack/v1\n"
 SIGNATURE_ALG = "ed25519"
 
 MAX_TITLE_CHARS = 200

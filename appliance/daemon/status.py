@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.system import procstats
 from appliance.system.clock import iso_z
 from appliance.version import __version__
+from audio.engines import describe_voice
 
 if TYPE_CHECKING:
     from appliance.daemon.daemon import Daemon
@@ -52,6 +53,7 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         "last_sync": {k: sync.get(k) for k in ("last_attempt_at", "last_success_at", "last_error")},
         "sync_enabled": daemon.syncer is not None,
         "volume": daemon.actions.volume,
+        "voice": describe_voice(daemon.config.tts, daemon.config.data_path / "voices"),
         "counts": {"items_" + r[0]: int(r[1]) for r in items} | {
             "plays_" + k: v for k, v in daemon.playlog.counts().items()} | {
             "rejections": sum(store.rejection_counts().values()), "errors": daemon.error_count()},

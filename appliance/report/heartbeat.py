@@ -28,10 +28,13 @@ def build_heartbeat(*, device_id: str, sent_at: str, boot_id: str, uptime_s: int
                     timezone: str, system: Mapping[str, Any], live: Mapping[str, Any], last_sync: Mapping[str, Any],
                     outbox_depth: int, rejected_count: int, last_errors: Sequence[str],
                     command_results: Sequence[Mapping[str, Any]], interval_s: int,
-                    software_version: str = __version__) -> dict[str, Any]:
+                    software_version: str = __version__, voice: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The heartbeat document (protocol §10) from plain facts."""
     playing = live.get("playing")
-    return {
+    extras: dict[str, Any] = {}
+    if voice:
+        extras["voice"] = {"engine": str(voice.get("engine", ""))[:16], "id": str(voice.get("id", ""))[:64]}
+    return extras | {
         "device_id": device_id,
         "sent_at": sent_at,
         "software_version": software_version[:32],
@@ -75,7 +78,7 @@ def fit_heartbeat(doc: dict[str, Any], max_bytes: int = protocol.HEARTBEAT_MAX_B
     while len(data) > max_bytes and doc["command_results"]:
         doc["command_results"].pop()   # the newest wait for the next heartbeat; the oldest go first
         data = encode(doc)
-    for optional in ("amp_faults", "heartbeat_interval_s"):
+    for optional in ("amp_faults", "voice", "heartbeat_interval_s"):
         if len(data) > max_bytes and optional in doc:
             doc.pop(optional)
             data = encode(doc)

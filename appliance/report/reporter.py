@@ -36,6 +36,7 @@ from appliance.state.config import Config
 from appliance.state.store import Store
 from appliance.sync.client import CentralClient
 from appliance.system.host import read_boot_id, system_facts
+from audio.engines import describe_voice
 from protocol.errors import CentralError, CommuneRadioError
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,8 @@ class Reporter:
                          "relays": live.get("relays", {z: False for z in self.config.zone_names()})},
             last_sync=self._last_sync(), outbox_depth=self.outbox.depth(),
             rejected_count=self._rejected_since_boot(uptime), last_errors=self._last_errors(),
-            command_results=results, interval_s=self.config.report.heartbeat_interval_s)
+            command_results=results, interval_s=self.config.report.heartbeat_interval_s,
+            voice=describe_voice(self.config.tts, self.config.data_path / "voices"))
         data, sent = fit_heartbeat(doc)
         sent_ids = {(r["id"], r["status"], r["at"]) for r in sent["command_results"]}
         seqs = [r["seq"] for r in results if (r["id"], r["status"], r["at"]) in sent_ids]

@@ -34,6 +34,10 @@ SECRET_KEYS = {f"{section}.{key}" for section, key in SECRET_ENV}
 DEVICE_ID_RE = re.compile(r"^[0-9]{5}-[A-Za-z0-9]{1,16}$")
 WINDOW_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 ZONE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+VOICE_PACK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ESPEAK_VARIANTS = frozenset({"", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+                             "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "announcer", "Nguyen",
+                             "edward", "michel", "norbert"})
 
 
 def _check(rule: Callable[[Any], bool], expected: str) -> dict[str, Any]:
@@ -112,11 +116,25 @@ class ReportConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TTSConfig:
-    engine: str = _field("espeak", lambda v: v in {"espeak", "piper"}, "'espeak' or 'piper'")
+    engine: str = _field("espeak", lambda v: v in {"espeak", "neural", "piper"}, "'espeak', 'neural' or 'piper'")
     voice: str = _field("vi", lambda v: v in {"vi", "vi-vn-x-central", "vi-vn-x-south"},
                         "'vi' (Northern), 'vi-vn-x-central' or 'vi-vn-x-south'")
-    rate: int = _field(150, lambda v: 80 <= v <= 300, "80 to 300 words per minute")
+    # 130 wpm and a 40 ms gap between words: the best espeak-ng setting bench/intelligibility.py
+    # found (docs/benchmarks.md); 150 wpm and no gap were the defaults before.
+    rate: int = _field(130, lambda v: 80 <= v <= 300, "80 to 300 words per minute")
     volume: float = _field(1.0, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
+    # espeak-ng's voice: pitch and its range (espeak's 0-99 / 0-100 scales), the pause between
+    # words (10 ms units) and the voice variant ("" for the plain voice, e.g. "m3", "f2", "klatt").
+    pitch: int = _field(50, lambda v: 0 <= v <= 99, "0 to 99")
+    pitch_range: int = _field(50, lambda v: 0 <= v <= 100, "0 to 100")
+    word_gap: int = _field(4, lambda v: 0 <= v <= 50, "0 to 50 (tens of milliseconds)")
+    variant: str = _field("", lambda v: v in ESPEAK_VARIANTS, "an espeak-ng variant such as 'm3', 'f2' or ''")
+    # Silence between sentences, and commas cut into phrases in sentences longer than this (0: never).
+    sentence_gap_ms: int = _field(0, lambda v: 0 <= v <= 2000, "0 to 2000 ms")
+    max_phrase_words: int = _field(0, lambda v: v == 0 or 6 <= v <= 100, "0 (never) or 6 to 100 words")
+    # The installed voice pack the "neural" engine speaks with (commune-radio voice-pack install).
+    voice_pack: str = _field("", lambda v: v == "" or VOICE_PACK_ID_RE.match(v) is not None,
+                             "a voice pack id: lower-case letters, digits, '-', '_' or '.' (max 64)")
     piper_model: str = _field("")
     timeout_s: float = _field(60.0, _positive, "seconds > 0")
     cache_max_bytes: int = _field(200_000_000, _positive, "bytes > 0")
@@ -236,7 +254,12 @@ _VI_EXPECTED = {
     "a BCM GPIO number 0-53": "một số chân GPIO (BCM) từ 0 đến 53",
     "-1 (none) or a BCM GPIO number": "-1 (không dùng) hoặc một số chân GPIO (BCM)",
     "'vi' or 'en'": "'vi' hoặc 'en'",
-    "'espeak' or 'piper'": "'espeak' hoặc 'piper'",
+    "'espeak', 'neural' or 'piper'": "'espeak', 'neural' hoặc 'piper'",
+    "0 to 50 (tens of milliseconds)": "từ 0 đến 50 (đơn vị 10 mili giây)",
+    "an espeak-ng variant such as 'm3', 'f2' or ''": "một biến thể giọng espeak-ng như 'm3', 'f2' hoặc ''",
+    "0 (never) or 6 to 100 words": "0 (không cắt) hoặc từ 6 đến 100 từ",
+    "a voice pack id: lower-case letters, digits, '-', '_' or '.' (max 64)":
+        "mã gói giọng đọc: chữ thường, chữ số, '-', '_' hoặc '.' (tối đa 64 ký tự)",
     "'auto', 'alsa' or 'capture'": "'auto', 'alsa' hoặc 'capture'",
     "'vi' (Northern), 'vi-vn-x-central' or 'vi-vn-x-south'":
         "'vi' (giọng Bắc), 'vi-vn-x-central' (giọng Trung) hoặc 'vi-vn-x-south' (giọng Nam)",

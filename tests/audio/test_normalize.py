@@ -427,6 +427,9 @@ FRAGMENTS = [
     "Quý IV", "khóa XV", "TP.", "Covid-19", "<b>", "</b>", "&amp;", "-", "/", "(", ")", "“", "…", "ngày",
     "tháng", "năm", "số", "113", "1900 1234", "HĐND", "VTV", "A", "x", "+", "~", ">", "<", "'", "h", "Km",
     "âm lịch", "2024-2025", "5-6/10", "0", "00", "9", "1.5", "3.2.1", "100/2019/NĐ-CP", "đ/kg", "kg/ha",
+    "T2", "T7", "CN", "BĐ2", "BĐIII", "P.", "Q.", "X.", "H.", "(024)", "(", "hòa", "thắng", "1-1", "4-2", "tỷ lệ",
+    "tỷ số", "1:500", "3/5", "1/2", "diện tích", "số", "ngách", "số nhà", "đường", "phố", "07", "09 phút", "02",
+    "QĐ-TTg", "/2024/", "TT-BYT", "nghìn", "triệu", "ha", "km", "m3", "hoặc", "113, 114", "Tân Lập",
 ]
 fragment_text = st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=25).map("".join)
 mixed_text = st.text(

@@ -15,13 +15,13 @@ import pytest
 
 from appliance.state import config as config_module
 from appliance.state.config import Config
+from audio.engines.espeak import EspeakEngine
+from audio.engines.piper_tts import PiperEngine
 from audio.errors import TTSError
 from audio.loudness import measure_file
 from audio.tts import (
     CHUNK_CHARS,
     MAX_TEXT_CHARS,
-    EspeakEngine,
-    PiperEngine,
     Synthesizer,
     clean_text,
     split_into_chunks,
@@ -127,7 +127,9 @@ def test_every_synthesis_matches_bare_espeak_ng(synth: Synthesizer, tmp_path: Pa
     for index, text in enumerate(texts):
         ours = synth.synthesize(text)
         bare = tmp_path / f"bare-{index}.wav"
-        subprocess.run(["espeak-ng", "-v", "vi", "-s", "150", "-w", str(bare), text], check=True, timeout=60)
+        tts = synth.config.tts
+        subprocess.run(["espeak-ng", "-v", "vi", "-s", str(tts.rate), "-g", str(tts.word_gap), "-w", str(bare), text],
+                       check=True, timeout=60)
         assert ours.duration_s == pytest.approx(wav_duration(bare), abs=0.05), text
 
 
@@ -400,3 +402,40 @@ def test_cli_normalize_text_prints_the_spoken_form(tmp_path: Path) -> None:
     assert done.stdout.strip().startswith("Kính thưa bà con")
     done = _cli(tmp_path, "--lang", "en", "normalize-text", "你好世界")
     assert done.returncode == 2 and "another script" in done.stderr
+
+
+# --------------------------------------------------------------------------- tuning knobs
+
+
+def test_utterance_plan_puts_gaps_between_sentences_and_long_phrases() -> None:
+    from audio.tts import plan_utterances
+
+    text = "Câu thứ nhất. Câu thứ hai rất dài, có nhiều vế, cần được chia nhỏ cho người nghe dễ theo dõi!"
+    assert plan_utterances(text) == [(text, 0)]
+    assert plan_utterances(text, sentence_gap_ms=400) == [
+        ("Câu thứ nhất.", 400), ("Câu thứ hai rất dài, có nhiều vế, cần được chia nhỏ cho người nghe dễ theo dõi!", 0)]
+    phrased = plan_utterances(text, sentence_gap_ms=400, max_phrase_words=8)
+    assert [gap for _, gap in phrased] == [400, 200, 200, 0]
+    assert phrased[1][0] == "Câu thứ hai rất dài,"
+
+
+def test_espeak_settings_change_the_speech(tmp_path: Path) -> None:
+    text = "Bão số ba đổ bộ lúc bảy giờ. Bà con chú ý theo dõi."
+    durations = {}
+    for label, tts in (("plain", {}), ("word gap", {"word_gap": 8}), ("sentence gap", {"sentence_gap_ms": 800}),
+                       ("variant", {"variant": "m3", "pitch": 30, "pitch_range": 80})):
+        with Synthesizer(make_config(tmp_path / label.replace(" ", "-"), **tts), normalizer=plain) as synthesizer:
+            durations[label] = synthesizer.synthesize(text).duration_s
+    assert durations["word gap"] > durations["plain"] + 0.5
+    assert durations["sentence gap"] > durations["plain"] + 0.5
+    assert durations["variant"] > 1.0
+
+
+def test_tuning_keys_are_validated(tmp_path: Path) -> None:
+    from protocol.errors import ConfigError
+
+    for bad in ({"pitch": 120}, {"word_gap": -1}, {"variant": "robot"}, {"sentence_gap_ms": 5000},
+                {"max_phrase_words": 3}, {"voice_pack": "../etc"}, {"engine": "festival"}):
+        with pytest.raises(ConfigError) as caught:
+            make_config(tmp_path, **bad)
+        assert next(iter(bad)) in caught.value.en and caught.value.vi

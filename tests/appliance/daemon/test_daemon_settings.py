@@ -26,7 +26,7 @@ def test_panel_overrides_apply_at_start_and_on_reload(tmp_path: Path) -> None:
         assert daemon.config.schedule.default_windows == ["06:00-20:00"]
         assert daemon.status()["volume"] == 35
         # The file's configuration is untouched: overrides live in the store only.
-        assert config.tts.rate == 150
+        assert config.tts.rate == 130
         events = [e["kind"] for e in store.recent_events(20)]
         assert "daemon.reload" in events
     finally:

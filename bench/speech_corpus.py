@@ -1,0 +1,91 @@
+"""Sentences for bench/intelligibility.py, written for this project in the style of commune bulletins.
+
+Every Vietnamese sentence holds something a listener must catch: a number, a date, a time, a
+name, a unit, a phone number or an abbreviation. The reference a recognizer is scored against is
+the sentence's spoken form (``audio.normalize.normalize_for_speech``), not the written text.
+The English sentences only check that a neural engine path produces intelligible speech at all
+(the one Piper voice that installs from a registry is English).
+"""
+
+from __future__ import annotations
+
+BULLETIN_SENTENCES: tuple[str, ...] = (
+    "Bão số 3 đổ bộ vào đất liền lúc 7h30 sáng nay.",
+    "Sức gió mạnh nhất cấp 12, giật cấp 15.",
+    "Lượng mưa phổ biến từ 100 đến 200 mm.",
+    "Nhiệt độ thấp nhất từ 12 đến 14 độ C.",
+    "Mực nước sông Hồng tại Hà Nội lúc 7 giờ là 9,85 m.",
+    "Lũ trên sông Cả đã lên mức báo động 2.",
+    "UBND xã yêu cầu sơ tán 135 hộ dân trước 17h ngày 10/9.",
+    "Tàu thuyền không ra khơi từ 19 giờ hôm nay.",
+    "Gió đông bắc cấp 6, biển động mạnh, sóng cao 3 mét.",
+    "Dự báo trong 24 giờ tới có mưa to ở vùng núi.",
+    "Trạm Y tế xã tiêm vắc xin sởi cho trẻ từ 9 tháng tuổi.",
+    "Buổi tiêm chủng bắt đầu lúc 7h30 sáng thứ 7.",
+    "Mỗi trẻ uống 2 viên vitamin A.",
+    "Xã đã phát hiện 5 ca sốt xuất huyết tại thôn Đông.",
+    "Người dân có thẻ BHYT được khám miễn phí.",
+    "Tỷ lệ tiêm chủng của xã đạt 96,5%.",
+    "Đề nghị rửa tay bằng xà phòng ít nhất 20 giây.",
+    "Phun thuốc diệt muỗi tại 4 thôn trong 2 ngày.",
+    "Giá lúa tăng lên 8.200 đồng một ki lô gam.",
+    "Năng suất lúa vụ Xuân đạt 65 tạ trên một héc ta.",
+    "Toàn xã gieo cấy 420 ha lúa.",
+    "Hỗ trợ 50% kinh phí mua giống cho hộ nghèo.",
+    "Tiêm phòng lở mồm long móng cho 1.250 con trâu bò.",
+    "Bà con bón 8 ki lô gam đạm cho mỗi sào.",
+    "Hợp tác xã thu mua vải thiều với giá 15 nghìn đồng.",
+    "Đàn lợn của thôn Bắc có 2.300 con.",
+    "Bầu cử đại biểu Quốc hội vào Chủ nhật, ngày 15/3/2026.",
+    "Thời gian bỏ phiếu từ 7 giờ đến 19 giờ.",
+    "Khu vực bỏ phiếu số 4 có 1.120 cử tri.",
+    "Tỷ lệ cử tri đi bầu đạt 99,2%.",
+    "HĐND xã họp kỳ thứ 8 vào ngày 20/12.",
+    "Ông Nguyễn Văn Minh được bầu làm trưởng thôn.",
+    "Bà Trần Thị Hoa phụ trách công tác dân số.",
+    "Chủ tịch UBND xã tiếp công dân vào thứ 5 hằng tuần.",
+    "Nộp hồ sơ tại bộ phận một cửa trước 17 giờ ngày 30/6.",
+    "Lệ phí cấp giấy chứng nhận là 50 nghìn đồng.",
+    "Thanh niên sinh năm 2007 đến đăng ký nghĩa vụ quân sự.",
+    "Hạn nộp thuế đất là ngày 31/10.",
+    "Tốc độ tối đa trong khu dân cư là 50 km/h.",
+    "Xe trọng tải trên 10 tấn không được qua cầu.",
+    "Quốc lộ 6 đoạn qua xã đang được sửa chữa.",
+    "Phạt từ 6 đến 8 triệu đồng với người say rượu lái xe.",
+    "Tai nạn giao thông làm 2 người bị thương.",
+    "Cấm đường từ 22 giờ ngày 5/3 đến 5 giờ ngày 6/3.",
+    "Khi có cháy, hãy gọi ngay 114.",
+    "Số điện thoại đường dây nóng của xã là 0912 345 678.",
+    "Gọi 115 khi cần cấp cứu.",
+    "Mất điện từ 8 giờ đến 16 giờ ngày 12/4 để bảo dưỡng đường dây.",
+    "Nhà văn hóa thôn Nam mở cửa từ 18 giờ.",
+    "Ngày 2/9 là ngày Quốc khánh.",
+    "Lễ hội làng diễn ra ngày 15 tháng giêng âm lịch.",
+    "Giải bóng đá thanh niên khai mạc ngày 26/3.",
+    "Đội thôn Đông thắng đội thôn Tây 2-1.",
+    "Trường tiểu học có 480 học sinh và 24 giáo viên.",
+    "Năm học mới bắt đầu vào ngày 5/9.",
+    "Học sinh nghỉ học 2 ngày vì bão.",
+    "Dự án đường liên thôn dài 3,5 km, vốn 4,2 tỷ đồng.",
+    "Hội Nông dân tổ chức tập huấn cho 60 hội viên.",
+    "Đợt rét đậm kéo dài 5 ngày, nhiệt độ dưới 10 độ.",
+    "Cháy rừng thiêu rụi 2,5 ha rừng thông ở xã Tân Lập.",
+    "Kho lương thực cấp 12 tấn gạo cho các hộ bị lũ.",
+    "Hồ chứa nước xả 150 mét khối mỗi giây.",
+    "Đề nghị bà con không thả trâu bò lên đê.",
+    "Bản tin đến đây là hết, cảm ơn bà con đã lắng nghe.",
+)
+
+# For the English engine check only (Whisper in English mode scores them).
+ENGLISH_CHECK_SENTENCES: tuple[str, ...] = (
+    "The storm will reach the coast at half past seven this morning.",
+    "Please move your cattle away from the river bank.",
+    "The health station is open from seven to eleven.",
+    "All fishing boats must stay in the harbour tonight.",
+    "The meeting of the village council starts at eight.",
+    "Rice prices rose again this week.",
+    "Children under five will receive their vaccine on Saturday.",
+    "The road to the district town is closed for repairs.",
+    "Drink clean water and wash your hands with soap.",
+    "Thank you for listening to the commune radio.",
+)
