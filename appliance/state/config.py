@@ -4,6 +4,10 @@ An unknown key, a wrong type or an impossible value stops start-up with a messag
 names the file, the key and what is expected. Secrets may come from the environment
 (``COMMUNE_RADIO_DEVICE_TOKEN``, ``COMMUNE_RADIO_CENTRAL_PUBLIC_KEY``,
 ``COMMUNE_RADIO_API_TOKEN``) so they need not live in the file.
+
+Why one module of this length: the schema (every section's keys, defaults and rules) and the
+one loader that checks it, with the Vietnamese wording of each expectation, are one contract
+with the shipped config/appliance.toml; splitting them would let the two drift apart.
 """
 
 from __future__ import annotations
