@@ -9,7 +9,7 @@ admin authentication over it (created and keyed on first use), installs the oper
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -23,15 +23,19 @@ from central.config import CentralConfig
 from central.device_api import device_api
 from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
+from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
 from central.monitoring_web import local_time, monitoring
 from central.operator_web import install_operator_guard, operator
+from central.proxies import TrustedProxies, parse_networks
 
 
 def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
-               faults: Faults | None = None, config: CentralConfig | None = None) -> Flask:
-    """The central WSGI app over ``data_dir`` (and ``config``'s database). Close it with
-    ``app.extensions["central.catalog"].close()``."""
+               faults: Faults | None = None, config: CentralConfig | None = None,
+               trusted_proxies: Iterable[str] = ()) -> Flask:
+    """The central WSGI app over ``data_dir`` (and ``config``'s database); proxy headers are
+    believed only from ``trusted_proxies``. Close it with ``app.extensions["central.catalog"].close()``."""
+    networks = parse_networks(trusted_proxies)
     config = config or CentralConfig(data_dir=Path(data_dir))
     catalog = Catalog(Path(data_dir), clock=clock, config=config)
     app = Flask("central")
@@ -41,6 +45,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
                                                 retention=config.retention)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
+    app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
     app.jinja_env.filters["local_time"] = local_time
 
     @app.errorhandler(ApiError)
@@ -69,6 +74,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
 
+    app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:
         app.extensions["central.faults"] = faults
         app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, catalog.clock)  # type: ignore[method-assign]

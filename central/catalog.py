@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import mimetypes
 import re
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 import protocol
 from central.audience import device_audience, item_audience, reaches
 from central.config import CentralConfig
+from central.content_rules import check_audio_media, check_media_type
 from central.keys import load_or_create_key
 from central.media import MediaFiles
 from central.store import Store, Transaction
@@ -223,19 +223,21 @@ class Catalog:
     def add_media(self, source: Path | bytes, *, mime: str | None = None) -> dict[str, Any]:
         """Store an audio file; returns the protocol ``media`` object referencing it."""
         if isinstance(source, bytes | bytearray):
-            sha, size = self.media.put_stream(io.BytesIO(bytes(source)))
             guessed = None
         else:
             path = Path(source)
             if not path.is_file():
                 raise _invalid(f"Không có tệp {path}.", f"No such file {path}.")
-            sha, size = self.media.put_file(path)
             guessed = mimetypes.guess_type(path.name)[0]
-        mime = mime or guessed or "application/octet-stream"
+        mime = check_media_type("audio", mime or guessed or "application/octet-stream")  # before storing
+        if isinstance(source, bytes | bytearray):
+            import io
+
+            sha, size = self.media.put_stream(io.BytesIO(bytes(source)))
+        else:
+            sha, size = self.media.put_file(path)
         if size == 0:
             raise _invalid("Tệp âm thanh rỗng.", "The audio file is empty.")
-        if not mime.startswith("audio/") or not protocol.MIME_RE.match(mime):
-            raise _invalid(f"Không phải tệp âm thanh (kiểu {mime}).", f"Not an audio file (type {mime}).")
         with self.store.write() as tx:
             tx.items.add_media(sha, size=size, mime=mime, now=self.clock())
         return {"url": f"/v1/media/{sha}", "sha256": sha, "bytes": size, "mime": mime}
@@ -384,14 +386,16 @@ class Catalog:
                 self._check_device_id(device)
         probe = {"id": item_id, "version": 1, **content, **targets, "approved_by": "central",
                  "approved_at": self._now_iso(), "revoked": False}
+        media = content.get("media")
+        if content["kind"] in ("audio", "stream") and isinstance(media, Mapping):
+            check_media_type(content["kind"], media.get("mime"))  # the operator's words, not "malformed"
         try:
             protocol.check_item_shape(probe)
         except RejectedItem as exc:
             raise ValidationError(exc.vi, exc.en) from None
-        media = content.get("media")
-        if content["kind"] == "audio" and self.media_info(media["sha256"]) is None:
-            raise _invalid(f"Chưa tải lên tệp âm thanh {media['sha256'][:12]}….",
-                           f"Media {media['sha256'][:12]}… has not been uploaded.")
+        if content["kind"] == "audio":
+            found = self.media_info(media["sha256"])
+            check_audio_media(media, (found[1], found[2]) if found is not None else None)
 
     def _document(self, row: ItemRow, content: dict[str, Any], *, version: int, by: str,
                   revoked: bool) -> dict[str, Any]:

@@ -110,9 +110,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from central.app import create_app
     from central.maintenance import MaintenanceThread
+    from central.proxies import parse_networks
 
+    parse_networks(args.trusted_proxy)  # a typo is an error before anything starts
     config = config_from_args(args)
-    app = create_app(config.data_dir, config=config)
+    app = create_app(config.data_dir, config=config, trusted_proxies=args.trusted_proxy)
     catalog = app.extensions["central.catalog"]
     admin = app.extensions["central.admin"]
     if not admin.has_token():  # a data directory made before admin tokens existed
@@ -122,7 +124,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"commune-central: http://{args.host}:{args.port} (data {config.data_dir.resolve()}, "
           f"database {catalog.store.database.describe()})", flush=True)
     try:
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central")
+        # Proxy headers are judged by the app (central.proxies); waitress must leave them to it.
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central",
+                       clear_untrusted_proxy_headers=False)
     finally:
         maintenance.stop()
         catalog.close()
@@ -274,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a reverse proxy (IP address or network) believed about X-Forwarded-Proto/-For: "
+                            "behind a TLS proxy, cookies become Secure and HSTS is sent (repeatable)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("maintain", parents=[common],
                    help="apply the retention periods now (serve does it hourly); PostgreSQL: make the "

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 if TYPE_CHECKING:
     from central.admin import AdminAuth
     from central.catalog import Catalog, Device
+    from central.login_throttle import LoginThrottle
     from central.monitor import Monitor
 
 _BEARER_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]{1,200})$")
@@ -48,6 +49,10 @@ def monitor() -> Monitor:
 
 def admin_auth() -> AdminAuth:
     return current_app.extensions["central.admin"]
+
+
+def login_throttle() -> LoginThrottle:
+    return current_app.extensions["central.login_throttle"]
 
 
 def bearer_token() -> str | None:

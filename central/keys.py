@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from protocol.durable import atomic_write_bytes
+from protocol.durable import create_once_bytes
 from protocol.errors import StorageError
 
 KEY_FILE = "signing_key.b64"
@@ -20,14 +20,18 @@ def key_path(data_dir: Path) -> Path:
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
-    """Load the signing key, creating it (0600, atomically) on first use."""
+    """Load the signing key, creating it (0600, atomically) on first use.
+
+    Two processes starting on a new data directory at once must end up with the same key (a
+    key nobody else holds would sign items no device trusts): the file is created only if
+    absent, and whoever lost the race loads the winner's key.
+    """
     path = key_path(data_dir)
-    if path.exists():
-        return load_key(data_dir)
-    key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    atomic_write_bytes(path, base64.b64encode(raw) + b"\n", mode=0o600)
-    return key
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        create_once_bytes(path, base64.b64encode(raw) + b"\n", mode=0o600)
+    return load_key(data_dir)
 
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:

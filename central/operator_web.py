@@ -14,8 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
 
+import protocol
 from central.admin import SESSION_COOKIE, SESSION_TTL, csrf_matches
-from central.http import ApiError, admin_auth, bearer_token
+from central.http import ApiError, admin_auth, bearer_token, json_response, login_throttle, read_json
+from central.login_throttle import LoginThrottled
 
 # Endpoints reachable without the admin token: the device protocol (each checks the device's
 # own bearer token, /v1/info is public by design) and the login form. Everything else is
@@ -25,6 +27,7 @@ PUBLIC_ENDPOINTS = frozenset({
     "operator.login", "operator.login_post",
 })
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ADMIN_ACCOUNT = "admin"  # the one admin token; real accounts will name themselves here
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -57,7 +60,17 @@ def _require_operator() -> Response | None:
     presented = bearer_token()
     if presented is not None:
         # A bearer request is never authenticated by a cookie as well: a wrong token is refused.
-        return None if admin.check_token(presented) else _refuse()
+        # Guessing through the header is throttled like guessing through the form.
+        throttle, address = login_throttle(), request.remote_addr or ""
+        try:
+            throttle.check(ADMIN_ACCOUNT, address)
+        except LoginThrottled as exc:
+            raise ApiError(429, exc.code, exc.en, {"Retry-After": str(exc.retry_after_s)}) from None
+        if admin.check_token(presented):
+            throttle.succeeded(ADMIN_ACCOUNT, address)
+            return None
+        throttle.failed(ADMIN_ACCOUNT, address)
+        return _refuse()
     csrf = admin.session_csrf(request.cookies.get(SESSION_COOKIE)) if admin.has_token() else None
     if csrf is None:
         return _refuse()
@@ -74,6 +87,8 @@ def _security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if not request.path.startswith("/v1/"):
         response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:  # HTTPS, directly or through a trusted TLS proxy (central.proxies)
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
@@ -85,14 +100,38 @@ def login() -> str:
 @operator.post("/monitor/login")
 def login_post() -> Any:
     admin = admin_auth()
+    throttle, address = login_throttle(), request.remote_addr or ""
+    try:
+        throttle.check(ADMIN_ACCOUNT, address)
+    except LoginThrottled as exc:
+        return (render_template("monitor_login.html", failed=False, throttled=exc), 429,
+                {"Retry-After": str(exc.retry_after_s)})
     if not admin.check_token(request.form.get("token", "").strip()):
+        throttle.failed(ADMIN_ACCOUNT, address)
         return render_template("monitor_login.html", failed=True), 401
+    throttle.succeeded(ADMIN_ACCOUNT, address)
     admin.close_session(request.cookies.get(SESSION_COOKIE))  # never keep an id the browser brought
     sid, _ = admin.open_session()
     response = redirect(url_for("monitoring.page_fleet"), code=303)
     response.set_cookie(SESSION_COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="Strict", secure=request.is_secure)
     return response
+
+
+@operator.get("/api/monitor/login-locks")
+def login_locks() -> Response:
+    """The (account, address) pairs locked out now (operators only, like every /api route)."""
+    return json_response({"locks": [{"account": lock.account, "address": lock.address, "failures": lock.failures,
+                                     "until": protocol.format_utc(lock.until)}
+                                    for lock in login_throttle().locks()]})
+
+
+@operator.post("/api/monitor/login-locks/unlock")
+def unlock_login() -> Response:
+    body = read_json(4096)
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("account", "address")):
+        raise ApiError(400, "bad_request", "expected {\"account\": ..., \"address\": ...}")
+    return json_response({"lifted": login_throttle().lift(body["account"][:100], body["address"][:100])})
 
 
 @operator.post("/monitor/logout")

@@ -27,15 +27,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "MAX_LIST_ENTRIES", "MAX_STARTS", "MAX_DURATION_S", "MAX_COMMAND_LIFETIME_S", "COMMAND_FUTURE_SKEW_S",
         "MAX_SAFE_INT", "HEARTBEAT_MAX_BYTES", "FEED_PAGE_LIMIT", "KINDS", "PRIORITIES", "COMMAND_TYPES",
         "OUTBOX_TYPES", "ID_RE", "DEVICE_ID_RE", "ZONE_RE", "UTC_RE", "LOCAL_RE", "SHA256_RE", "KEY_ID_RE",
-        "LANGUAGE_RE", "MIME_RE", "MEDIA_PATH_RE", "STREAM_URL_RE", "TZID_RE", "ITEM_FIELDS", "COMMAND_FIELDS",
+        "LANGUAGE_RE", "MIME_RE", "AUDIO_MEDIA_TYPES", "STREAM_MEDIA_TYPES", "MEDIA_PATH_RE", "STREAM_URL_RE",
+        "TZID_RE", "ITEM_FIELDS", "COMMAND_FIELDS",
     ),
-    "protocol.rejections": ("REJECT_REASONS", "reject"),
+    "protocol.rejections": ("REJECT_REASONS", "reject", "reason_text"),
     "protocol.times": ("parse_utc", "format_utc", "parse_local"),
     "protocol.signing": (
         "canonical_bytes", "signing_payload", "content_digest", "raw_public_bytes", "key_id", "public_key_to_b64",
         "public_key_from_b64", "sign_document",
     ),
-    "protocol.items": ("Media", "Item", "check_item_shape", "validate_item", "check_version", "sign_item"),
+    "protocol.items": ("Media", "Item", "check_item_shape", "validate_item", "check_version", "sign_item",
+                       "media_type_allowed", "zones_on_station"),
     "protocol.commands": ("Command", "check_command_shape", "validate_command", "sign_command"),
     "protocol.feed": ("FeedPage", "parse_feed_page"),
 }
@@ -59,8 +61,17 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and the import graph
     from protocol.commands import Command, check_command_shape, sign_command, validate_command  # noqa: F401
     from protocol.feed import FeedPage, parse_feed_page  # noqa: F401
-    from protocol.items import Item, Media, check_item_shape, check_version, sign_item, validate_item  # noqa: F401
-    from protocol.rejections import REJECT_REASONS, reject  # noqa: F401
+    from protocol.items import (  # noqa: F401
+        Item,
+        Media,
+        check_item_shape,
+        check_version,
+        media_type_allowed,
+        sign_item,
+        validate_item,
+        zones_on_station,
+    )
+    from protocol.rejections import REJECT_REASONS, reason_text, reject  # noqa: F401
     from protocol.signing import (  # noqa: F401
         canonical_bytes,
         content_digest,

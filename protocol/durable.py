@@ -55,6 +55,33 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | Iterable[byte
                 handle.write(chunk)
 
 
+def create_once_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> bool:
+    """Write ``path`` crash-safely unless it exists; True if this call created it.
+
+    Unlike ``atomic_write_bytes`` it never replaces a file: two processes creating the same file
+    at once (two first starts) agree on one content, the first one linked into place.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, target)  # atomic, and fails if the name exists (rename would replace it)
+        except FileExistsError:
+            return False
+        fsync_dir(target.parent)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 

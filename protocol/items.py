@@ -8,7 +8,7 @@ every field, then the addressee. ``check_version`` is the replay rule. Central c
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from protocol.signing import (
     without_signature,
 )
 from protocol.spec import (
+    AUDIO_MEDIA_TYPES,
     DEVICE_ID_RE,
     ID_RE,
     ITEM_DOMAIN,
@@ -44,12 +45,15 @@ from protocol.spec import (
     RRULE_NAMES,
     RRULE_PART_RE,
     SHA256_RE,
+    STREAM_MEDIA_TYPES,
     STREAM_URL_RE,
     TZID_RE,
     UNTIL_RE,
     ZONE_RE,
 )
 from protocol.times import parse_utc
+
+ALL_ZONES = "*"
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,23 @@ class Item:
 
 
 
+def media_type_allowed(kind: str, mime: str) -> bool:
+    """Whether an item of ``kind`` may carry media of type ``mime`` (§4.1; exact match)."""
+    if kind == "audio":
+        return mime in AUDIO_MEDIA_TYPES
+    if kind == "stream":
+        return mime in STREAM_MEDIA_TYPES
+    return False
+
+
+def _check_media_type(c: FieldChecker, kind: str, mime: str) -> str:
+    if not media_type_allowed(kind, mime):
+        allowed = ", ".join(AUDIO_MEDIA_TYPES if kind == "audio" else STREAM_MEDIA_TYPES)
+        raise reject("bad_media_type", f"media.mime {mime!r} không được phép (chỉ {allowed})",
+                     f"media.mime {mime!r} is not allowed (only {allowed})", c.ident)
+    return mime
+
+
 def _check_media(c: FieldChecker, kind: str, media: Any) -> Media | None:
     if kind == "text":
         if media is not None:
@@ -104,11 +125,11 @@ def _check_media(c: FieldChecker, kind: str, media: Any) -> Media | None:
             raise c.fail("media.url", "không được chứa '.' hoặc '..'", "must not contain '.' or '..' segments")
         sha = c.string(media["sha256"], "media.sha256", max_len=64, pattern=SHA256_RE)
         size = c.integer(media["bytes"], "media.bytes", minimum=1)
-        mime = c.string(media["mime"], "media.mime", max_len=80, pattern=MIME_RE)
+        mime = _check_media_type(c, kind, c.string(media["mime"], "media.mime", max_len=80, pattern=MIME_RE))
         return Media(url=url, mime=mime, sha256=sha, bytes=size)
     c.exact_keys(media, "media", frozenset({"url", "mime"}))
     url = c.string(media["url"], "media.url", max_len=1024, pattern=STREAM_URL_RE)
-    mime = c.string(media["mime"], "media.mime", max_len=80, pattern=MIME_RE)
+    mime = _check_media_type(c, kind, c.string(media["mime"], "media.mime", max_len=80, pattern=MIME_RE))
     return Media(url=url, mime=mime)
 
 
@@ -249,6 +270,14 @@ def validate_item(doc: Any,
                      f"addressed to {', '.join(item.devices)[:80]}", ident)
     return item
 
+
+
+def zones_on_station(item_zones: Sequence[str], station_zones: Sequence[str]) -> tuple[str, ...]:
+    """The station's zones an item is meant for (§8: the intersection; ``["*"]`` is all), in the
+    station's order. Empty: the item is not for this station."""
+    if ALL_ZONES in item_zones:
+        return tuple(station_zones)
+    return tuple(z for z in station_zones if z in item_zones)
 
 
 def check_version(item: Item, stored_version: int | None, stored_digest: str | None) -> bool:

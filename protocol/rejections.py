@@ -20,8 +20,16 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "bad_origin": ("Địa chỉ tệp nằm ngoài máy chủ trung tâm", "The media URL leaves the central origin"),
     "tampered": ("Bản tin trong bộ nhớ của trạm đã bị sửa, khác với bản trung tâm đã ký",
                  "The item held on the station was altered: it is not what central signed"),
+    "wrong_zone": ("Không dành cho trạm này: trạm không có vùng loa nào của bản tin",
+                   "Not for this station: it has none of the item's loudspeaker zones"),
+    "bad_media_type": ("Kiểu tệp không phải âm thanh được phép", "The media type is not an allowed audio type"),
 }
 REJECT_REASONS = tuple(_REASON_TEXT)
+
+
+def reason_text(reason: str) -> tuple[str, str]:
+    """The (Vietnamese, English) head line of a rejection reason, for people (panel, CLI)."""
+    return _REASON_TEXT.get(reason, ("Bản tin bị từ chối", "The item is rejected"))
 
 
 def reject(reason: str, detail_vi: str, detail_en: str, item_id: str | None = None) -> RejectedItem:

@@ -39,6 +39,17 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 KEY_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
 MIME_RE = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}$")
+# The only media types an item may carry (docs/protocol.md §4.1). A device serves stored media
+# back to browsers (the panel's listen button): a type outside these lists could make central's
+# bytes a document or a script on the panel's origin, so it is refused, not played.
+AUDIO_MEDIA_TYPES = (
+    "audio/mpeg", "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/ogg", "audio/opus",
+    "audio/flac", "audio/x-flac", "audio/mp4", "audio/aac", "audio/webm",
+)
+STREAM_MEDIA_TYPES = (
+    "audio/mpeg", "audio/aac", "audio/aacp", "audio/ogg", "audio/opus", "audio/flac", "audio/webm",
+    "audio/mp4", "application/vnd.apple.mpegurl", "audio/mpegurl", "audio/x-mpegurl",
+)
 MEDIA_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9._~/-]{1,511}$")
 STREAM_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+,;=:@!$&'()*?-]*)?$")
 TZID_RE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")

@@ -185,6 +185,10 @@ class PlanState:
     # When this run of the station began (the daemon's start, on today's wall clock): an
     # occurrence whose grace ran out before it was missed because the station was off.
     running_since: datetime | None = None
+    # Occurrences due before this instant were not seen due on a trusted, steady clock (it
+    # jumped, or was not trusted then): one that is too late is dropped without a "skipped"
+    # row, which would claim a day that may never have happened.
+    steady_clock_since: datetime | None = None
 
 
 # --------------------------------------------------------------------------- outputs

@@ -362,6 +362,13 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         "Clock not trusted: scheduled playback held (play-now and emergency still work).")
 
     skips: list[Skip] = []
+    steady_since = _utc(state.steady_clock_since) if state.steady_clock_since is not None else None
+
+    def skip(o: Occurrence, reason: Reason) -> None:
+        if o.trigger == "schedule" and steady_since is not None and o.scheduled_at < steady_since:
+            return  # seen only under an untrusted or jumped clock: no row
+        skips.append(Skip(o, reason))
+
     waiting: list[Waiting] = []
     candidates: list[_Candidate] = []
     deadlines: list[datetime] = []
@@ -375,29 +382,29 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             came_back = _utc(state.running_since) if state.running_since is not None else None
             if came_back is not None and o.scheduled_at + grace < came_back:
                 back = came_back.astimezone(tz)
-                skips.append(Skip(o, Reason(
+                skip(o, Reason(
                     "station_off",
                     f"Lỡ giờ phát vì trạm tắt (mất điện hoặc dịch vụ dừng); trạm chạy lại lúc "
                     f"{back:%H:%M} ngày {back:%d/%m/%Y}, quá thời gian cho phép {_mins(settings.grace_s)} phút.",
                     f"Missed because the station was off (power cut or service stopped); it came back at "
-                    f"{back:%H:%M} on {back:%Y-%m-%d}, after the {_mins(settings.grace_s)} min grace period.")))
+                    f"{back:%H:%M} on {back:%Y-%m-%d}, after the {_mins(settings.grace_s)} min grace period."))
             elif not item.ready:
-                skips.append(Skip(o, Reason(
+                skip(o, Reason(
                     "not_ready", f"Âm thanh chưa sẵn sàng trong thời gian cho phép ({_mins(settings.grace_s)} phút).",
-                    f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min).")))
+                    f"Audio was not ready within the grace period ({_mins(settings.grace_s)} min)."))
             else:
-                skips.append(Skip(o, Reason(
+                skip(o, Reason(
                     "missed",
                     f"Lỡ giờ phát {_mins(late)} phút (mất điện, dịch vụ dừng hoặc đồng hồ chưa đáng tin), "
                     f"quá thời gian cho phép {_mins(settings.grace_s)} phút.",
                     f"Missed by {_mins(late)} min (power cut, service down or clock not trusted), "
-                    f"beyond the {_mins(settings.grace_s)} min grace period.")))
+                    f"beyond the {_mins(settings.grace_s)} min grace period."))
             return False
         if delay > settings.max_delay_s:
-            skips.append(Skip(o, Reason(
+            skip(o, Reason(
                 "delayed_too_long",
                 f"Đã trễ {_mins(delay)} phút, quá mức tối đa {_mins(settings.max_delay_s)} phút: bỏ qua.",
-                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped.")))
+                f"Already {_mins(delay)} min late, beyond the maximum delay of {_mins(settings.max_delay_s)} min: skipped."))
             return False
         if not item.ready:
             waiting.append(Waiting(o, Reason("waiting_media", "Đang chờ âm thanh sẵn sàng.",
@@ -417,7 +424,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                              f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
                              f"{_mins(settings.max_duration_s)} min.")
         if problem is not None:
-            skips.append(Skip(o, problem))
+            skip(o, problem)
             return False
         return True
 
@@ -448,7 +455,10 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             skips.append(Skip(o, Reason("unknown_item", f"Không có bản tin '{r.item_id}'.",
                                         f"There is no item '{r.item_id}'.")))
             continue
-        zones_wanted = _resolve_zones(r.zones if r.zones is not None else item.zones, zone_names)
+        # An item is aired only in its own zones, whatever the request names (protocol §8).
+        zones_wanted = _resolve_zones(item.zones, zone_names)
+        if r.zones is not None:
+            zones_wanted = tuple(z for z in zones_wanted if z in r.zones)
         priority: Priority = "emergency" if r.trigger == "emergency" else item.priority
         o = Occurrence(key, item.id, at, item.duration_s or 0.0, zones_wanted, priority, r.trigger,
                        f"request:{r.request_id}", item.version)
@@ -506,7 +516,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             # The window must hold the audio itself, which begins after any warm-up still to run.
             allowed = _window_zones(o, o.zones, _audio_at(o.zones, now, state, zone_rules), zone_rules, tz)
             if not allowed:
-                skips.append(Skip(o, _outside_window_reason(o, o.zones, zone_rules)))
+                skip(o, _outside_window_reason(o, o.zones, zone_rules))
                 continue
             runner_up = remaining[0] if remaining else None
             reason = _choice_reason(chosen, runner_up)

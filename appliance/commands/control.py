@@ -114,6 +114,11 @@ def format_status(status: dict[str, Any], *, en: bool = False) -> str:
                      f"[{', '.join(entry.get('zones', []))}]")
     if not upcoming:
         lines.append("  -")
+    refused = status.get("refused_slots") or []
+    if refused:
+        lines.append(f"{t('Refused schedules (never played)', 'Lịch bị từ chối (không phát)')}:")
+        for entry in refused[:10]:
+            lines.append(f"  {entry.get('item_id')}: {entry.get('en' if en else 'vi')}")
     counts = status.get("counts") or {}
     if counts:
         lines.append(f"{t('Counts', 'Số liệu')}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))

@@ -52,7 +52,8 @@ def table(items: list[dict[str, Any]], now: str, zone: ZoneInfo, lang: str) -> l
             _fit(item["id"], 24), str(item["version"]), item["kind"],
             item["priority"] if en else _PRIORITY_VI.get(item["priority"], item["priority"]),
             (state if en else _STATE_VI.get(state, state))
-            + (f" ({item['reject_reason']})" if state == "rejected" and item.get("reject_reason") else ""),
+            + (f" ({item['reject_reason']})" if state == "rejected" and item.get("reject_reason") else "")
+            + ((", schedule refused" if en else ", lịch bị từ chối") if item.get("schedule_refusal") else ""),
             f"{_local(item['valid_from'], zone)} → {_local(item['valid_until'], zone)}",
             _fit(item["title"], 48),
         ])
@@ -61,6 +62,13 @@ def table(items: list[dict[str, Any]], now: str, zone: ZoneInfo, lang: str) -> l
              for row in [head, ["-" * w for w in widths], *rows]]
     if not rows:
         lines.append("(no items)" if en else "(chưa có bản tin)")
+    refused = [i for i in items if i.get("schedule_refusal")]
+    if refused:
+        lines.append("")
+        lines.append("Refused schedules (these items never play on their own):" if en
+                     else "Lịch bị từ chối (các bản tin này không tự phát theo lịch):")
+        for item in refused:
+            lines.append(f"  {item['id']}: {item['schedule_refusal'].get('en' if en else 'vi', '')}")
     return lines
 
 

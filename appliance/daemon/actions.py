@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import protocol
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.daemon.broadcast_state import BroadcastState, Transient
@@ -100,6 +101,7 @@ class OperatorActions:
         item = self.store.get_item(item_id)
         if item is None:
             raise ValidationError(f"Không có bản tin '{item_id}'.", f"No item '{item_id}'.", code="invalid_input.no_item")
+        zones = self._item_zones(item, zones)
         if not item_is_playable(item, iso_z(self.clock.now())):
             raise ValidationError(
                 f"Bản tin '{item_id}' chưa sẵn sàng, đã hết hạn hoặc đã bị thu hồi ({item['state']}).",
@@ -107,6 +109,27 @@ class OperatorActions:
         request = self._request(item_id, trigger, zones, actor)
         return message(f"Đã yêu cầu phát '{item.get('title') or item_id}'.",
                        f"Playing '{item.get('title') or item_id}' requested.") | {"request_id": request.request_id}
+
+    def _item_zones(self, item: dict[str, Any], requested: list[str] | None) -> list[str] | None:
+        """The zones a stored item may be aired in now: only its own (protocol §8), whatever was
+        ticked. Refuses, with both lists, when that leaves none."""
+        station = self._config().zone_names()
+        own = list(protocol.zones_on_station(item.get("zones") or [], station))
+        meant = ", ".join(item.get("zones") or [])
+        if not own:
+            raise ValidationError(
+                f"Bản tin '{item['id']}' không dành cho trạm này: chỉ cho vùng {meant}; trạm có {', '.join(station)}.",
+                f"Item '{item['id']}' is not for this station: it is for zone(s) {meant}; this station has "
+                f"{', '.join(station)}.", code="invalid_input.wrong_zone")
+        if requested is None:
+            return None
+        chosen = [z for z in own if z in requested]
+        if not chosen:
+            raise ValidationError(
+                f"Bản tin '{item['id']}' không dành cho vùng {', '.join(requested)}: chỉ phát ở {', '.join(own)}.",
+                f"Item '{item['id']}' is not meant for zone(s) {', '.join(requested)}: it plays only in "
+                f"{', '.join(own)}.", code="invalid_input.wrong_zone")
+        return chosen
 
     def _transient_text(self, text: str, *, priority: str, prefix: str, zones: list[str] | None,
                         item_id: str | None = None) -> str:
@@ -131,7 +154,11 @@ class OperatorActions:
         else:
             assert item_id is not None
             item = self.store.get_item(item_id)
-            if item is None or item.get("revoked") or item["state"] != "ready":
+            if item is None:
+                raise ValidationError(f"Bản tin '{item_id}' không phát được.", f"Item '{item_id}' cannot be played.",
+                                      code="invalid_input.not_playable")
+            zones = self._item_zones(item, zones)
+            if item.get("revoked") or item["state"] != "ready":
                 raise ValidationError(f"Bản tin '{item_id}' không phát được.", f"Item '{item_id}' cannot be played.",
                                       code="invalid_input.not_playable")
         request_id = uuid.uuid4().hex

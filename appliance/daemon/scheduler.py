@@ -10,6 +10,7 @@ New items, operator actions and central commands set the Event and wake it at on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
@@ -21,11 +22,13 @@ from typing import Any
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.broadcast.playlog import PlayLog
+from appliance.broadcast.refusals import CENTRAL_SLOT_PREFIX, ScheduleRefusals
 from appliance.broadcast.slots import SlotRepository, to_planner_slot
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.liveness import Heartbeats
 from appliance.daemon.onair import OnAir, play_start_of
 from appliance.daemon.preparation import PreparationQueue
+from appliance.errors import ScheduleError
 from appliance.state.config import Config
 from appliance.state.store import Store
 from appliance.sync.integrity import Tampered
@@ -38,6 +41,7 @@ WAKE_CAP_S = 5.0                # longest sleep: a clock jump is noticed within 
 # The planner is asked about "now + PLAN_AHEAD_S", so a start is decided early enough to write
 # the durable 'playing' row and open the player before the audio is due.
 PLAN_AHEAD_S = 0.25
+_KEY_STEADY = "clock.steady_since"
 
 
 class Scheduler:
@@ -58,6 +62,9 @@ class Scheduler:
         self._jumps = JumpDetector(clock)
         self._started_mono = clock.monotonic()   # this run of the station began (see PlanState.running_since)
         self.last_plan: planner.Plan | None = None
+        self.refusals = ScheduleRefusals(store)
+        self._was_trusted: bool | None = None
+        self._steady_since = self._load_steady_since()
         self.loop_beat = time.monotonic()
         self.errors = 0
 
@@ -93,14 +100,21 @@ class Scheduler:
                                  {"step_s": round(jump, 3)}, level="warning")
             self._emit({"type": "clock_jump", "step_s": round(jump, 3)})
         verdict = self.trust.check()
+        if jump or (verdict.trusted and self._was_trusted is False):
+            # What came due before now was seen only under a jumped or untrusted clock.
+            self._mark_steady_since(self.clock.now())
+        self._was_trusted = verdict.trusted
         relay_deadline = self.amplifiers.tick()
         now = self.clock.now() + timedelta(seconds=PLAN_AHEAD_S)
         rows = self._verified_rows()
         items = self._plannable_items(rows)
-        slots = self._planner_slots(rows)
+        slots, unreadable = self._planner_slots(rows)
         state = self._plan_state(now, verdict.trusted)
         result = planner.plan(now, items, slots, self.zone_rules, self.settings, state)
+        if unreadable:
+            result = dataclasses.replace(result, refused=result.refused + tuple(unreadable))
         self.last_plan = result
+        self.refusals.record(result.refused, {i.id: i.version for i in items})
         self._apply(result, now)
         wait = (result.next_wakeup - self.clock.now()).total_seconds() - PLAN_AHEAD_S
         if relay_deadline is not None:
@@ -151,16 +165,27 @@ class Scheduler:
             valid_until=_opt_dt(row.get("valid_until")), revoked=bool(row.get("revoked")) or row["state"] == "revoked",
             ready=ready, duration_s=duration)
 
-    def _planner_slots(self, rows: list[dict[str, Any]]) -> list[planner.Slot]:
+    def _planner_slots(self, rows: list[dict[str, Any]]) -> tuple[list[planner.Slot], list[planner.Refusal]]:
+        """The slots to plan, and the central schedules that could not even be read as one (they
+        are refused like the planner's refusals, not silently left out)."""
         slots: list[planner.Slot] = []
+        unreadable: list[planner.Refusal] = []
         for row in rows:
-            if isinstance(row.get("schedule"), dict):
-                with contextlib.suppress(CommuneRadioError, ValueError, TypeError, KeyError):
-                    slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=f"central:{row['id']}"))
+            if isinstance(row.get("schedule"), dict) and row["state"] != "rejected":
+                slot_id = f"{CENTRAL_SLOT_PREFIX}{row['id']}"
+                try:
+                    slots.append(planner.slot_from_schedule(row["id"], row["schedule"], slot_id=slot_id))
+                except ScheduleError as exc:
+                    unreadable.append(planner.Refusal(slot_id, row["id"], exc))
+                except (CommuneRadioError, ValueError, TypeError, KeyError) as exc:
+                    unreadable.append(planner.Refusal(slot_id, row["id"], ScheduleError(
+                        f"Lịch của bản tin {row['id']} không đọc được: {str(exc)[:200]}",
+                        f"The schedule of item {row['id']} cannot be read: {str(exc)[:200]}",
+                        code="schedule_invalid.unreadable")))
         for slot in SlotRepository(self.store, self._config()).list():
             with contextlib.suppress(CommuneRadioError, ValueError):
                 slots.append(to_planner_slot(slot))
-        return slots
+        return slots, unreadable
 
     def _plan_state(self, now: datetime, trusted: bool) -> planner.PlanState:
         since = now - timedelta(seconds=self.settings.lookback_s + self.settings.max_delay_s)
@@ -182,7 +207,23 @@ class Scheduler:
         return planner.PlanState(records=records, on_air=self.onair.on_air(), requests=requests,
                                  interrupted=interrupted, clock_trusted=trusted,
                                  relays_on_since=relays_on, audio_ended_at=audio_ended_at,
-                                 running_since=real_now - timedelta(seconds=mono - self._started_mono))
+                                 running_since=real_now - timedelta(seconds=mono - self._started_mono),
+                                 steady_clock_since=self._steady_since)
+
+    def _load_steady_since(self) -> datetime | None:
+        row = self.store.query_one("SELECT value FROM daemon_state WHERE key = ?", (_KEY_STEADY,))
+        try:
+            return parse_iso_z(row[0]) if row is not None else None
+        except ValueError:
+            return None
+
+    def _mark_steady_since(self, moment: datetime) -> None:
+        """Kept in the store: a restart after a jump must not log the leapt-over days either."""
+        self._steady_since = moment
+        with self.store.transaction(durable=True) as tx:
+            tx.execute("INSERT INTO daemon_state (key, value, updated_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                       (_KEY_STEADY, iso_z(moment), iso_z(moment)))
 
     # ------------------------------------------------------------------ carrying out the plan
 

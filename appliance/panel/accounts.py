@@ -1,4 +1,5 @@
-"""Operator accounts: users and roles, argon2id passwords, sessions, API tokens, login throttling.
+"""Operator accounts: users and roles, argon2id passwords, sessions, API tokens (login
+throttling: ``appliance.panel.throttle``).
 
 Passwords are hashed with argon2id at OWASP's minimum profile (19 MiB, t=2): strong enough
 for a LAN panel and affordable on a Raspberry Pi. A failed login for an unknown user still
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from appliance.panel.throttle import LoginThrottle
 from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
 
@@ -26,12 +28,6 @@ ROLES = ("operator", "admin")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-
-# Throttling policy: failures counted over a sliding window.
-USER_MAX_FAILURES = 5
-ADDR_MAX_FAILURES = 20
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
 
 _argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Every hash runs on one worker thread: argon2's 19 MiB buffer then lives in one malloc arena
@@ -116,32 +112,7 @@ def validate_role(value: str) -> str:
     return value
 
 
-def lockout_remaining(failures: list[datetime], now: datetime, max_failures: int) -> timedelta | None:
-    """Pure throttle rule: locked while ``max_failures`` failures fall inside the window,
-    for LOCKOUT after the latest of them. Returns the time left, or None when not locked."""
-    recent = sorted(f for f in failures if now - f <= FAILURE_WINDOW + LOCKOUT)
-    if len(recent) < max_failures:
-        return None
-    # The lock starts at the failure that completed a burst of max_failures within the window.
-    for i in range(len(recent) - max_failures, -1, -1):
-        burst = recent[i:i + max_failures]
-        if burst[-1] - burst[0] <= FAILURE_WINDOW:
-            until = recent[-1] + LOCKOUT
-            return until - now if until > now else None
-    return None
-
-
 # ------------------------------------------------------------------ service
-
-
-class LoginLocked(ValidationError):
-    code = "login_locked"
-
-    def __init__(self, remaining: timedelta) -> None:
-        minutes = max(1, int(remaining.total_seconds() // 60) + 1)
-        super().__init__(f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau {minutes} phút.",
-                         f"Too many failed attempts. Try again in {minutes} minutes.")
-        self.minutes = minutes
 
 
 class Accounts:
@@ -150,6 +121,7 @@ class Accounts:
     def __init__(self, store: Store, *, session_lifetime: timedelta = timedelta(hours=8)) -> None:
         self.store = store
         self.session_lifetime = session_lifetime
+        self.throttle = LoginThrottle(store)
 
     # -------------------------------------------------------------- users
 
@@ -256,7 +228,7 @@ class Accounts:
         now = now or datetime.now(UTC)
         name = unicodedata.normalize("NFKC", username or "").strip().lower()[:64]
         password = password if isinstance(password, str) else ""
-        self._check_throttle(name, remote_addr, now)
+        self.throttle.check(name, remote_addr, now)
         row = self.store.query_one("SELECT * FROM panel_users WHERE username = ?", (name,)) if name else None
         ok = False
         try:
@@ -265,12 +237,7 @@ class Accounts:
             ok = False
         ok = ok and row is not None and not row["disabled"]
         with self.store.transaction() as tx:
-            tx.execute("INSERT INTO panel_login_attempts (username, remote_addr, at, success) VALUES (?, ?, ?, ?)",
-                       (name, remote_addr, _iso(now), 1 if ok else 0))
-            if ok:
-                tx.execute("DELETE FROM panel_login_attempts WHERE username = ? AND success = 0", (name,))
-            # Keep the table small on an SD card.
-            tx.execute("DELETE FROM panel_login_attempts WHERE at < ?", (_iso(now - timedelta(days=7)),))
+            self.throttle.record(tx, name, remote_addr, ok, now)
         if not ok:
             raise ValidationError("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.",
                                   code="login_failed")
@@ -280,18 +247,6 @@ class Accounts:
                 tx.execute("UPDATE panel_users SET password_hash = ? WHERE id = ?",
                            (_hasher.hash(password), row["id"]))
         return _user(row)
-
-    def _check_throttle(self, name: str, remote_addr: str, now: datetime) -> None:
-        since = _iso(now - FAILURE_WINDOW - LOCKOUT)
-        for column, value, limit in (("username", name, USER_MAX_FAILURES),
-                                     ("remote_addr", remote_addr, ADDR_MAX_FAILURES)):
-            rows = self.store.query(
-                f"SELECT at FROM panel_login_attempts WHERE {column} = ? AND success = 0 AND at >= ?",
-                (value, since))
-            failures = [t for t in (_parse(r["at"]) for r in rows) if t is not None]
-            remaining = lockout_remaining(failures, now, limit)
-            if remaining is not None:
-                raise LoginLocked(remaining)
 
     # -------------------------------------------------------------- sessions
 
@@ -356,10 +311,3 @@ class Accounts:
     def revoke_token(self, token_id: int) -> bool:
         with self.store.transaction(durable=True) as tx:
             return tx.execute("DELETE FROM panel_api_tokens WHERE id = ?", (token_id,)).rowcount > 0
-
-
-def _parse(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

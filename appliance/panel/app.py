@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,13 +26,15 @@ from appliance.errors import ControlError
 from appliance.panel import i18n
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import ControlLike, DaemonLink, default_client
+from appliance.panel.proxies import TrustedProxies
 from appliance.panel.snapshot import Snapshot
 from appliance.panel.speech import SpeechService
-from appliance.panel.web import PanelState, json_error, lang, t, wants_json
+from appliance.panel.throttle import API_TOKEN_ACCOUNT, LoginLocked
+from appliance.panel.web import PanelState, audit_refused_login, json_error, lang, remote_addr, t, wants_json
 from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
 from appliance.state.store import Store
-from protocol.durable import atomic_write_bytes
+from protocol.durable import create_once_bytes
 from protocol.errors import CommuneRadioError, ValidationError
 
 log = logging.getLogger("commune_radio.panel")
@@ -47,6 +49,8 @@ SESSION_COOKIE = "cr_session"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+HSTS = "max-age=31536000"
+
 csrf = CSRFProtect()
 
 
@@ -58,15 +62,16 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _secret_key(data_dir: Path) -> bytes:
-    """A per-device random key, created once, readable only by the panel's user."""
+    """A per-device random key, created once, readable only by the panel's user. Two panels
+    starting at once agree on it (created only if absent), so neither's sessions break."""
     path = data_dir / "panel" / "secret_key"
     with contextlib.suppress(FileNotFoundError):
         key = path.read_bytes()
         if len(key) >= 32:
             return key
-    key = secrets.token_bytes(48)
-    atomic_write_bytes(path, key, mode=0o600)
-    return key
+        path.unlink()  # a short key is not one this code wrote: replace it
+    create_once_bytes(path, secrets.token_bytes(48), mode=0o600)
+    return path.read_bytes()
 
 
 def create_app(config: Config, *, store: Store | None = None, control: ControlLike | None = None,
@@ -112,6 +117,7 @@ def create_app(config: Config, *, store: Store | None = None, control: ControlLi
         snapshot=Snapshot(store),
     )
     app.extensions["commune_radio_panel"] = state
+    app.wsgi_app = TrustedProxies(app.wsgi_app, config.panel.trusted_proxies)  # type: ignore[method-assign]
     csrf.init_app(app)
 
     _register_blueprints(app)
@@ -161,12 +167,22 @@ def _authenticate() -> ResponseReturnValue | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         token = header[7:].strip()
+        g.lang = i18n.normalize_language(request.headers.get("X-Language") or state.config.language)
+        now = datetime.now(UTC)
+        address = remote_addr()
+        try:  # token guessing is throttled like password guessing (throttle.py)
+            state.accounts.throttle.check(API_TOKEN_ACCOUNT, address, now)
+        except LoginLocked as exc:
+            audit_refused_login("auth.api_token", "", "throttled" if exc.busy else "locked")
+            return json_error(exc, 429)
         found = state.accounts.token_user(token)
         if found is None and state.config.panel.api_token and secrets.compare_digest(
                 token.encode(), state.config.panel.api_token.encode()):
             found = (User(id=0, username="api", role="operator", language="vi", disabled=False), "config")
         if found is None:
-            g.lang = i18n.normalize_language(request.headers.get("X-Language") or state.config.language)
+            with state.store.transaction() as tx:
+                state.accounts.throttle.record(tx, API_TOKEN_ACCOUNT, address, False, now)
+            audit_refused_login("auth.api_token", "", "failed")
             return json_error(ValidationError("Mã API không hợp lệ.", "Invalid API token.",
                                               code="auth.invalid_token"), 401)
         user, g.via_token = found
@@ -206,7 +222,8 @@ def _safe_next(path: str) -> str:
 
 
 def _security_headers(response: Any) -> Any:
-    response.headers["Content-Security-Policy"] = CSP
+    # Media responses carry their own, stricter policy (sandbox; media_response.py).
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -214,6 +231,8 @@ def _security_headers(response: Any) -> Any:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:  # HTTPS, directly or through a trusted TLS proxy (proxies.py)
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 
@@ -304,6 +323,7 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "fmt_time": lambda v: i18n.format_time(v, state.zone),
             "fmt_date": lambda d, weekday=True: i18n.format_date(d, web.lang(), weekday=weekday),
             "device_id": state.config.device.id,
+            "reason_label": web.reason_label,
         }
 
 

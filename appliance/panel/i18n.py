@@ -163,6 +163,7 @@ VI: dict[str, str] = {
     "Reason": "Lý do",
     "Play now": "Phát ngay",
     "Play request sent.": "Đã gửi lệnh phát.",
+    "Schedule refused": "Lịch phát bị từ chối",
     "Kind": "Loại",
     # announcements
     "New announcement": "Thông báo mới",
@@ -274,6 +275,18 @@ VI: dict[str, str] = {
     "New API token (shown once, copy it now): %(token)s":
         "Mã API mới (chỉ hiện một lần, hãy sao chép ngay): %(token)s",
     "Token revoked.": "Đã thu hồi mã.",
+    "Login locks": "Khoá đăng nhập",
+    "After 5 failed logins an account is locked for 15 minutes, only from that address.":
+        "Sau 5 lần đăng nhập sai, tài khoản bị khoá 15 phút, chỉ với địa chỉ đó.",
+    "Address": "Địa chỉ",
+    "Failures": "Số lần sai",
+    "Locked until": "Khoá đến",
+    "Unlock": "Mở khoá",
+    "Unlocked.": "Đã mở khoá.",
+    "No account is locked.": "Không có tài khoản nào bị khoá.",
+    "last": "lần cuối",
+    "throttled": "bị hạn chế",
+    "locked": "bị khoá",
     "Revoke": "Thu hồi",
     "Last used": "Dùng lần cuối",
 }

@@ -1,6 +1,8 @@
 """Serving the panel with waitress: in the foreground (``commune-radio panel``) or in a thread
-(the demo, tests). Waitress is pure Python, production-grade and trusts no proxy headers by
-default, so ``request.is_secure`` reflects the real scheme."""
+(the demo, tests). Waitress is pure Python and production-grade. Proxy headers are judged by
+the app itself (``appliance.panel.proxies``: only from ``panel.trusted_proxies``), so
+``request.is_secure`` and the client address are right behind a TLS proxy and cannot be faked
+by anyone else."""
 
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ def make_server(config: Config, *, host: str, port: int, threads: int = 8, store
     app = create_app(config, store=store or Store.open(config.db_path))
     return waitress.create_server(app, host=host, port=port, threads=threads, ident="commune-radio",
                                   max_request_body_size=config.panel.max_upload_bytes + 1_000_000,
-                                  clear_untrusted_proxy_headers=True)
+                                  # The app believes proxy headers only from panel.trusted_proxies
+                                  # (proxies.py); waitress must leave them for it to judge.
+                                  clear_untrusted_proxy_headers=False)
 
 
 def serve_in_thread(config: Config, *, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> RunningPanel:

@@ -1,6 +1,8 @@
 """Uploaded audio clips: the name the browser sends is only checked and shown, never used as
 a path; the bytes go to a random temp file, are probed with ffprobe (real audio, sane
-duration), then move into the content-addressed media store under their sha256.
+duration), checked for a container that agrees with its content (a WAV whose header claims
+4 GB while holding 1 s, a FLAC or MP3 announcing another length than it decodes to), then move
+into the content-addressed media store under their sha256.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -53,8 +56,8 @@ def check_filename(name: str | None) -> str:
     return shown
 
 
-def probe(path: Path) -> tuple[str, float]:
-    """(mime, duration in seconds) of a real audio file; refuses anything else."""
+def probe(path: Path) -> tuple[str, float, str]:
+    """(mime, duration in seconds, ffprobe's format name) of a real audio file; refuses anything else."""
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None:
         raise _refuse("máy thiếu ffprobe để kiểm tra tệp.", "ffprobe is missing, cannot check the file.",
@@ -87,7 +90,73 @@ def probe(path: Path) -> tuple[str, float]:
         duration = 0.0
     if not 0.2 <= duration <= 4 * 3600:
         raise _refuse("thời lượng không hợp lệ.", "invalid duration.", "invalid_input.clip_duration")
-    return ALLOWED_FORMATS[format_name], duration
+    return ALLOWED_FORMATS[format_name], duration, format_name
+
+
+def riff_problem(read: Callable[[int, int], bytes], size: int) -> str | None:
+    """What is wrong with a RIFF/WAVE file's layout (None: nothing). ``read(offset, n)`` gives
+    bytes of the file. Every chunk, the data chunk above all, must lie inside the file, and the
+    RIFF size must be the file's: players trust those numbers (and allocate by them)."""
+    head = read(0, 12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return "not a RIFF/WAVE file"
+    riff_size = int.from_bytes(head[4:8], "little")
+    if riff_size + 8 not in (size, size - 1):
+        return f"the RIFF header says {riff_size + 8} bytes, the file has {size}"
+    offset, seen_data = 12, False
+    while offset + 8 <= size:
+        chunk = read(offset, 8)
+        name, length = chunk[:4], int.from_bytes(chunk[4:8], "little")
+        end = offset + 8 + length
+        if end > size:
+            return f"chunk {name.decode('latin-1')!r} claims {length} bytes, only {size - offset - 8} follow"
+        seen_data = seen_data or name == b"data"
+        offset = end + (length & 1)
+    if not seen_data:
+        return "no data chunk"
+    return None
+
+
+def check_container(path: Path, format_name: str, duration: float, *, timeout_s: float) -> None:
+    """Refuse a file whose container disagrees with its content: a WAV's layout, and for every
+    format the length its headers announce against the length it really decodes to."""
+    if format_name == "wav":
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            def read(offset: int, n: int) -> bytes:
+                handle.seek(offset)
+                return handle.read(n)
+
+            problem = riff_problem(read, size)
+        if problem is not None:
+            raise _container(problem)
+    decoded = decoded_seconds(path, timeout_s=timeout_s)
+    if abs(decoded - duration) > max(0.5, 0.02 * decoded):
+        raise _container(f"the header announces {duration:.1f} s, the audio holds {decoded:.1f} s")
+
+
+def decoded_seconds(path: Path, *, timeout_s: float) -> float:
+    """How long the audio really is: decode it all (ffmpeg to nowhere) and read the end time."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise _refuse("máy thiếu ffmpeg để kiểm tra tệp.", "ffmpeg is missing, cannot check the file.",
+                      "invalid_input.clip_probe")
+    try:
+        done = subprocess.run(
+            [ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-f", "null",
+             "-progress", "pipe:1", "-"], capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise _refuse("không đọc hết được tệp.", "the file could not be read to its end.") from None
+    times = [line.split("=", 1)[1] for line in done.stdout.decode("ascii", "replace").splitlines()
+             if line.startswith("out_time_us=")]
+    if done.returncode != 0 or not times or not times[-1].strip().isdigit():
+        raise _refuse("không giải mã được tệp.", "the file does not decode.", "invalid_input.clip_type")
+    return int(times[-1]) / 1_000_000
+
+
+def _container(detail: str) -> ValidationError:
+    return _refuse(f"tiêu đề tệp không khớp nội dung ({detail}).",
+                   f"the file's header does not match its content ({detail}).", "invalid_input.clip_container")
 
 
 def store_upload(stream: BinaryIO, filename: str | None, *, media: MediaStore, temp_dir: Path,
@@ -106,11 +175,12 @@ def store_upload(stream: BinaryIO, filename: str | None, *, media: MediaStore, t
                 out.write(chunk)
         if size == 0:
             raise _refuse("tệp trống.", "the file is empty.", "invalid_input.clip_empty")
-        mime, duration = probe(tmp)
+        mime, duration, format_name = probe(tmp)
         if duration > max_duration_s:
             minutes = int(max_duration_s // 60)
             raise _refuse(f"dài hơn {minutes} phút cho phép.", f"longer than the allowed {minutes} minutes.",
                           "invalid_input.clip_duration")
+        check_container(tmp, format_name, duration, timeout_s=PROBE_TIMEOUT_S + duration / 20)
         sha = media.put_file(tmp)
         return StoredClip(sha256=sha, bytes=size, mime=mime, duration_s=duration, display_name=shown)
     finally:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+import protocol
 from appliance.panel import audit as audit_log
 from appliance.panel.accounts import Accounts, User
 from appliance.panel.daemon import DaemonLink
@@ -68,6 +69,12 @@ def err_text(error: CommuneRadioError) -> str:
     return error.message(lang())
 
 
+def reason_label(code: str | None) -> str:
+    """Why central's item was refused, in the user's language (protocol rejection reasons)."""
+    vi, en = protocol.reason_text(str(code or ""))
+    return vi if lang() == "vi" else en
+
+
 def flash_t(message: str, category: str = "info", **params: object) -> None:
     flash(t(message, **params), category)
 
@@ -106,6 +113,12 @@ def audit(action: str, target: object = "", *, outcome: str = "ok", details: dic
           conn: Any = None) -> None:
     audit_log.record(panel().store, actor(), action, str(target), outcome=outcome, details=details,
                      remote_addr=remote_addr(), conn=conn)
+
+
+def audit_refused_login(action: str, target: object, outcome: str) -> None:
+    """A failed or refused attempt by someone not logged in (aggregated: see audit.py)."""
+    audit_log.record_anonymous_failure(panel().store, action, str(target), outcome=outcome,
+                                       remote_addr=remote_addr())
 
 
 def admin_required(view: F) -> F:

@@ -95,8 +95,8 @@ def from_stored(slot: StoredSlot) -> recurrence.Slot | None:
 def from_item(item: dict[str, Any]) -> recurrence.Slot | None:
     """The schedule carried by a central item, as the planner sees it (None when it has none)."""
     schedule = item.get("schedule")
-    if not isinstance(schedule, dict):
-        return None
+    if not isinstance(schedule, dict) or item.get("schedule_refusal"):
+        return None  # none, or refused by the station's planner: it will not play, so not in the grid
     try:
         return planner.slot_from_schedule(
             item["id"], schedule, slot_id=f"item:{item['id']}", zones=tuple(item.get("zones") or ["*"]),

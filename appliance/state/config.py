@@ -4,11 +4,16 @@ An unknown key, a wrong type or an impossible value stops start-up with a messag
 names the file, the key and what is expected. Secrets may come from the environment
 (``COMMUNE_RADIO_DEVICE_TOKEN``, ``COMMUNE_RADIO_CENTRAL_PUBLIC_KEY``,
 ``COMMUNE_RADIO_API_TOKEN``) so they need not live in the file.
+
+Why one module of this length: the schema (every section's keys, defaults and rules) and the
+one loader that checks it, with the Vietnamese wording of each expectation, are one contract
+with the shipped config/appliance.toml; splitting them would let the two drift apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -64,6 +69,14 @@ def _valid_timezone(name: str) -> bool:
 
 def _http_url(value: str) -> bool:
     return bool(re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value))
+
+
+def _ip_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _windows(value: list[str]) -> bool:
@@ -179,6 +192,9 @@ class PanelConfig:
     max_upload_bytes: int = _field(50_000_000, _positive, "bytes > 0")
     api_token: str = _field("")
     session_lifetime_minutes: int = _field(480, _positive, "minutes > 0")
+    # Reverse proxies (TLS terminators) believed about X-Forwarded-Proto/-For/-Host/-Port.
+    trusted_proxies: list[str] = _field([], lambda v: all(_ip_network(x) for x in v),
+                                        "a list of IP addresses or networks, e.g. ['127.0.0.1']")
 
 
 def _default_zones() -> list[ZoneConfig]:
@@ -266,6 +282,8 @@ _VI_EXPECTED = {
     "zones with distinct names": "các vùng có tên khác nhau",
     "distinct relay and fault pins": "các chân rơ-le và chân báo lỗi khác nhau",
     "at least one [[zones]] table": "ít nhất một bảng [[zones]]",
+    "a list of IP addresses or networks, e.g. ['127.0.0.1']":
+        "một danh sách địa chỉ IP hoặc dải mạng, ví dụ ['127.0.0.1']",
 }
 
 

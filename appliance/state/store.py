@@ -124,7 +124,7 @@ class Store:
             ) from None
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, path)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=15000")
@@ -158,30 +158,41 @@ class Store:
         with self._lock:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version reached."""
+    def migrate(self, *, upto: int | None = None) -> int:
+        """Apply pending migrations (up to ``upto``, default all); returns the version reached.
+
+        Several processes may open a fresh database at the same moment (the daemon's first start
+        and a CLI command, or an update): each migration runs under the write lock and the
+        version is read again inside it, so a migration another process applied meanwhile is
+        never applied twice.
+        """
         with self._lock:
-            current = self.schema_version
-            for number, path in _migrations():
-                if number <= current:
-                    continue
-                sql = path.read_text(encoding="utf-8")
+            while True:
+                self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    for statement in _split_sql(sql):
+                    current = self.schema_version
+                    pending = [(n, p) for n, p in _migrations() if n > current and (upto is None or n <= upto)]
+                    if not pending:
+                        self._conn.execute("COMMIT")
+                        return current
+                    number, path = pending[0]
+                    for statement in _split_sql(path.read_text(encoding="utf-8")):
                         self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version={number}")
                     self._conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                     if is_damage(exc):
                         raise damaged(self.path, exc) from None
                     raise StorageError(
                         f"Nâng cấp cơ sở dữ liệu thất bại ở {path.name}: {exc}.",
                         f"Database migration {path.name} failed: {exc}.",
                     ) from None
-                current = number
-            return current
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
 
     # ------------------------------------------------------------------ access
 
@@ -376,7 +387,7 @@ class Store:
 
 _SYNC_STATE_FIELDS = {"cursor", "etag", "last_attempt_at", "last_success_at", "last_result", "last_error",
                       "last_server_time", "server_offset_s", "consecutive_failures"}
-_ITEM_JSON_COLUMNS = ("zones", "devices", "schedule", "document")
+_ITEM_JSON_COLUMNS = ("zones", "devices", "schedule", "document", "schedule_refusal")
 
 
 def item_from_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -416,6 +427,25 @@ def _seconds_between(earlier: str, later: str) -> float:
     except ValueError:
         return float("inf")
     return (b - a).total_seconds()
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path, *, patience_s: float = 15.0) -> None:
+    """Switch a database to WAL. On a fresh file another process may be doing the same: SQLite
+    then answers "database is locked" at once, without waiting for the busy timeout, so wait here."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StorageError(f"Không mở được cơ sở dữ liệu {path}: {exc}.",
+                                   f"Cannot open the database {path}: {exc}.") from None
+            if time.monotonic() > deadline:
+                raise StorageError(
+                    f"Cơ sở dữ liệu {path} đang bị tiến trình khác giữ quá lâu: {exc}.",
+                    f"The database {path} has been held by another process for too long: {exc}.") from None
+            time.sleep(0.02)
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -177,13 +177,16 @@ class CentralClient:
 
     # ------------------------------------------------------------------ API
 
-    def get_feed(self, device_id: str, cursor: str | None, etag: str | None) -> FeedPage:
-        """``GET /v1/devices/{id}/feed``: one page, or ``not_modified`` when the ETag still holds."""
+    def get_feed(self, device_id: str, cursor: str | None, etag: str | None,
+                 limit: int | None = None) -> FeedPage:
+        """``GET /v1/devices/{id}/feed``: one page (of at most ``limit`` items), or ``not_modified``
+        when the ETag still holds."""
         path = f"v1/devices/{quote(device_id, safe='')}/feed"
         headers = {"Accept": "application/json"}
         if etag:
             headers["If-None-Match"] = etag
-        params = {"cursor": cursor} if cursor else None
+        params = ({"cursor": cursor} if cursor else {}) | ({"limit": str(limit)} if limit else {})
+        params = params or None
 
         def attempt() -> FeedPage:
             response = self._send("GET", self.resolve(path), headers=headers, params=params)
@@ -287,13 +290,15 @@ class CentralClient:
                                             "Central answered the wrong byte range; restarting."), 0.0)
                 total = match.group(3)
                 if total != "*" and int(total) != expected:
-                    self._too_long(dest, int(total), expected)
+                    self._wrong_size(dest, int(total), expected)
             else:
                 mode, have = "wb", 0  # the server ignored Range: the body is the whole file
             remaining = expected - have
             length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > remaining:
-                self._too_long(dest, have + int(length), expected)
+            if length and length.isdigit() and int(length) != remaining and (
+                    int(length) > remaining or response.status_code == 200):
+                # A whole-file answer of another length is another file than the one signed.
+                self._wrong_size(dest, have + int(length), expected)
             encoding = response.headers.get("Content-Encoding", "identity").lower()
             if encoding not in ("", "identity"):
                 raise _error("central_bad_encoding",
@@ -317,7 +322,7 @@ class CentralClient:
                         break
                     if received + len(chunk) > remaining:
                         handle.close()
-                        self._too_long(dest, None, expected)
+                        self._wrong_size(dest, None, expected)
                     try:
                         handle.write(chunk)
                     except OSError as exc:
@@ -333,9 +338,17 @@ class CentralClient:
                     raise disk_error(exc, "media") from None
 
     @staticmethod
-    def _too_long(dest: Path, announced: int | None, expected: int) -> NoReturn:
+    def _wrong_size(dest: Path, announced: int | None, expected: int) -> NoReturn:
+        """The file central serves is not the size it signed: discard what arrived. Permanent for
+        this item version (the caller rejects it rather than fetching it again)."""
         with contextlib.suppress(FileNotFoundError):
             dest.unlink()
+        if announced is not None and announced < expected:
+            raise _error("central_size_mismatch",
+                         f"Máy chủ gửi tệp ngắn hơn kích thước đã ký ({announced} < {expected} byte); "
+                         "bỏ phần đã tải.",
+                         f"Central serves a file shorter than the signed size ({announced} < {expected} bytes); "
+                         "discarded it.")
         got = f"{announced} byte" if announced is not None else "nhiều hơn"
         got_en = f"{announced} bytes" if announced is not None else "more"
         raise _error("central_body_too_long",

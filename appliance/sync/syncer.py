@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,8 +45,13 @@ log = logging.getLogger(__name__)
 
 # A feed that keeps saying "more" beyond this many pages in one sync is central looping.
 MAX_PAGES_PER_SYNC = 200
-# Client errors that mean "this item's media cannot be fetched as signed": never ready.
-_MEDIA_REJECT_CODES = {"central_foreign_url": "bad_origin", "central_bad_url": "bad_origin"}
+# Page sizes tried, largest first, when central's page is too big to read (protocol max 500).
+FEED_LIMITS = (100, 20, 5, 1)
+# Client errors that mean "this item's media cannot be fetched as signed": never ready, and
+# never fetched again for this version (a body longer than signed would otherwise be
+# downloaded again at every sync, over a metered link).
+_MEDIA_REJECT_CODES = {"central_foreign_url": "bad_origin", "central_bad_url": "bad_origin",
+                       "central_body_too_long": "size_mismatch", "central_size_mismatch": "size_mismatch"}
 # Kept free on the card beyond any download: the database, the journal and prepared audio need room.
 DISK_RESERVE_BYTES = 64 * 1024 * 1024
 _PRIORITY_RANK = {"emergency": 0, "priority": 1}
@@ -98,10 +103,14 @@ class SyncResult:
 # --------------------------------------------------------------------------- pure core
 
 
-def item_state(item: protocol.Item, *, media_present: bool, max_media_bytes: int) -> tuple[str, str | None]:
+def item_state(item: protocol.Item, *, media_present: bool, max_media_bytes: int,
+               station_zones: Sequence[str] | None = None) -> tuple[str, str | None]:
     """The state a freshly accepted item starts in, and why when it is ``rejected``."""
     if item.revoked:
         return "revoked", None
+    if station_zones is not None and not protocol.zones_on_station(item.zones, station_zones):
+        # Central thinks this station has one of its zones; it has not: never playable here.
+        return "rejected", "wrong_zone"
     if item.kind != "audio":
         # Text is synthesised locally; a stream is played from its URL at broadcast time.
         return "ready", None
@@ -132,6 +141,12 @@ def item_row(item: protocol.Item, state: str, reason: str | None, now: str) -> d
         "document": json.dumps(item.document, ensure_ascii=False, separators=(",", ":")),
         "digest": item.digest, "key_id": item.key_id, "received_at": now, "updated_at": now,
     }
+
+
+def _wrong_zone(item_id: str, item_zones: Sequence[str], station_zones: Sequence[str]) -> RejectedItem:
+    wanted, have = ", ".join(item_zones), ", ".join(station_zones)
+    return protocol.reject("wrong_zone", f"bản tin cho vùng {wanted}; trạm có {have}",
+                           f"the item is for zone(s) {wanted}; this station has {have}", item_id)
 
 
 def _raw_ident(raw: Any) -> tuple[str | None, int | None]:
@@ -175,6 +190,7 @@ class Syncer:
         self.in_use = in_use or set
         self._lock = threading.Lock()
         self._lock_path = config.data_path / "sync.lock"
+        self._page_limit: int | None = None  # None: central's default page size
 
     # ------------------------------------------------------------------ entry point
 
@@ -190,6 +206,7 @@ class Syncer:
                 result.finished_at = utc_now_iso()
                 return result
             self.store.update_sync_state(last_attempt_at=result.started_at)
+            self._reconsider_zones(result)
             try:
                 self._pull_feed(result)
             except CentralError as exc:
@@ -230,8 +247,16 @@ class Syncer:
         cursor, etag = state.get("cursor"), state.get("etag")
         for _ in range(MAX_PAGES_PER_SYNC):
             try:
-                page = self.client.get_feed(self.config.device.id, cursor, etag)
+                page = self.client.get_feed(self.config.device.id, cursor, etag, self._page_limit)
             except CentralError as exc:
+                smaller = [n for n in FEED_LIMITS if n < (self._page_limit or protocol.FEED_PAGE_LIMIT)]
+                if exc.code == "central_too_large" and smaller:
+                    # Long bulletins made the page bigger than we read: ask for fewer items per page
+                    # (remembered), instead of fetching the same oversized page at every sync.
+                    self._page_limit = smaller[0]
+                    self.store.log_event("sync_smaller_pages", exc.vi, {"en": exc.en, "limit": self._page_limit},
+                                         level="warning")
+                    continue
                 if exc.code != "central_bad_cursor" or cursor is None:
                     raise
                 # Protocol §3: forget the position and take the whole feed (replays are harmless).
@@ -266,7 +291,8 @@ class Syncer:
         media_present = bool(item.kind == "audio" and item.media and item.media.sha256
                              and self.media.has(item.media.sha256) and self.media.verify(item.media.sha256))
         state, reason = item_state(item, media_present=media_present,
-                                   max_media_bytes=self.config.sync.max_media_bytes)
+                                   max_media_bytes=self.config.sync.max_media_bytes,
+                                   station_zones=self.config.zone_names())
         now = utc_now_iso()
         try:
             with self.store.transaction() as tx:
@@ -304,6 +330,9 @@ class Syncer:
             result.revoked += 1
         elif state == "ready":
             result.ready += 1
+        elif state == "rejected" and reason == "wrong_zone":
+            self._reject(_wrong_zone(item.id, item.zones, self.config.zone_names()), item.id, item.version,
+                         None, result)
         elif state == "rejected" and reason == "too_large":
             assert item.media is not None
             limit = self.config.sync.max_media_bytes
@@ -319,6 +348,28 @@ class Syncer:
         result.note(exc)
         self.store.record_rejection(reason=exc.reason, vi=exc.vi, en=exc.en, item_id=ident,
                                     version=version, document=document)
+
+    def _reconsider_zones(self, result: SyncResult) -> None:
+        """The station's zones are configuration: when a technician adds or renames one, items
+        held as not for this station may now be for it, and playable ones may no longer be."""
+        zones = self.config.zone_names()
+        rows = self.store.query(
+            "SELECT id, version, kind, zones, state, reject_reason FROM items WHERE source = 'central'"
+            " AND (state IN ('ready', 'waiting_media') OR (state = 'rejected' AND reject_reason = 'wrong_zone'))")
+        for row in rows:
+            item_zones = json.loads(row["zones"])
+            here = bool(protocol.zones_on_station(item_zones, zones))
+            if row["state"] == "rejected" and here:
+                state = "waiting_media" if row["kind"] == "audio" else "ready"
+                with self.store.transaction() as tx:
+                    tx.execute("UPDATE items SET state = ?, reject_reason = NULL, updated_at = ? WHERE id = ?"
+                               " AND version = ?", (state, utc_now_iso(), row["id"], row["version"]))
+                    self.store.log_event("item_zones_here", f"Bản tin {row['id']} nay dành cho trạm này",
+                                         {"id": row["id"], "zones": item_zones, "state": state}, conn=tx)
+                result.updated += 1
+            elif row["state"] != "rejected" and not here:
+                exc = _wrong_zone(row["id"], item_zones, zones)
+                self._mark_rejected(dict(row), exc, result, from_states=("ready", "waiting_media"))
 
     # ------------------------------------------------------------------ media
 
@@ -456,14 +507,15 @@ class Syncer:
             if self.on_change is not None:
                 self.on_change()  # an emergency must not wait for the other downloads
 
-    def _mark_rejected(self, item: dict[str, Any], exc: RejectedItem, result: SyncResult) -> None:
+    def _mark_rejected(self, item: dict[str, Any], exc: RejectedItem, result: SyncResult, *,
+                       from_states: tuple[str, ...] = ("waiting_media",)) -> None:
         log.warning("%s", exc.en)
         result.rejected += 1
         result.note(exc)
         with self.store.transaction() as tx:
-            tx.execute("UPDATE items SET state = 'rejected', reject_reason = ?, updated_at = ?"
-                       " WHERE id = ? AND version = ? AND state = 'waiting_media'",
-                       (exc.reason, utc_now_iso(), item["id"], item["version"]))
+            tx.execute(f"UPDATE items SET state = 'rejected', reject_reason = ?, updated_at = ?"
+                       f" WHERE id = ? AND version = ? AND state IN ({', '.join('?' * len(from_states))})",
+                       (exc.reason, utc_now_iso(), item["id"], item["version"], *from_states))
             self.store.record_rejection(reason=exc.reason, vi=exc.vi, en=exc.en, item_id=item["id"],
                                         version=item["version"], conn=tx)
 

@@ -72,6 +72,20 @@ def test_key_is_private_and_stable(tmp_path: Path) -> None:
      "media.url"),
     (lambda c: c.add_media(b"", mime="audio/wav"), "empty"),
     (lambda c: c.add_media(b"<html>", mime="text/html"), "audio"),
+    (lambda c: c.add_media(b"<html>", mime="audio/x-html"), "audio"),
+    # The media object of an item must be the uploaded one: its type, size and path.
+    (lambda c: c.add_item(kind="audio", title="x", media={**c.add_media(b"RIFF....", mime="audio/wav"),
+                                                           "mime": "text/html"}), "type"),
+    (lambda c: c.add_item(kind="audio", title="x", media={**c.add_media(b"RIFF....", mime="audio/wav"),
+                                                           "mime": "text/javascript"}), "type"),
+    (lambda c: c.add_item(kind="audio", title="x", media={**c.add_media(b"RIFF....", mime="audio/wav"),
+                                                           "mime": "audio/mpeg"}), "uploaded"),
+    (lambda c: c.add_item(kind="audio", title="x", media={**c.add_media(b"RIFF....", mime="audio/wav"),
+                                                           "bytes": 50_000_000}), "uploaded"),
+    (lambda c: c.add_item(kind="audio", title="x", media={**c.add_media(b"RIFF....", mime="audio/wav"),
+                                                           "url": "/v1/media/elsewhere"}), "uploaded"),
+    (lambda c: c.add_item(kind="stream", title="x", media={"url": "http://radio.example/vov1",
+                                                            "mime": "text/html"}), "type"),
     (lambda c: c.add_media(Path("/nonexistent/file.mp3")), "No such file"),
     (lambda c: c.approve_item("nope", by="A"), "No item"),
     (lambda c: c.revoke_item("nope"), "No item"),
@@ -79,6 +93,7 @@ def test_key_is_private_and_stable(tmp_path: Path) -> None:
 def test_malformed_admin_input_is_refused_and_changes_nothing(catalog: Catalog, call: Any, fragment: str) -> None:
     catalog.add_device("12345-0009", ["thon-9"])
     before = snapshot(catalog)
+    # (Cases that upload a file first leave that file behind: media is not an item.)
     with pytest.raises(ValidationError) as info:
         call(catalog)
     assert fragment in info.value.en
@@ -89,7 +104,10 @@ def test_malformed_admin_input_is_refused_and_changes_nothing(catalog: Catalog, 
 def test_item_edits_are_validated(catalog: Catalog) -> None:
     item_id = catalog.add_item(kind="text", title="Tin", text="Nội dung")
     before = snapshot(catalog)
-    for changes in ({"title": ""}, {"colour": "red"}, {"schedule": {"type": "once", "starts": [], "duration_s": 5}}):
+    media = catalog.add_media(b"RIFF....", mime="audio/wav")
+    for changes in ({"title": ""}, {"colour": "red"}, {"schedule": {"type": "once", "starts": [], "duration_s": 5}},
+                    {"kind": "audio", "media": {**media, "mime": "text/html"}},
+                    {"kind": "audio", "media": {**media, "bytes": media["bytes"] + 1}}):
         with pytest.raises(ValidationError):
             catalog.update_item(item_id, **changes)
     for by in ("", "   ", "a\nb", "x" * 101):
@@ -192,6 +210,25 @@ def test_cli_bad_input_exits_2_with_both_languages(tmp_path: Path, capsys: pytes
         assert catalog.list_items() == [] and catalog.list_devices() == []
 
 
+@pytest.mark.parametrize("extra", [
+    ["--kind", "audio", "--mime", "text/html"],
+    ["--kind", "audio", "--mime", "text/javascript"],
+    ["--kind", "audio", "--mime", "audio/x-anything"],
+    ["--kind", "stream", "--url", "http://radio.example/vov1", "--mime", "text/html"],
+])
+def test_cli_refuses_media_types_a_device_would_refuse(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       extra: list[str]) -> None:
+    page = tmp_path / "page.wav"
+    page.write_bytes(b"<script>alert(1)</script>")
+    argv = ["item", "add", "--title", "x", *extra]
+    if "audio" in extra:
+        argv += ["--file", str(page)]
+    code, _, err = run(capsys, *argv, "--data", str(tmp_path / "c"))
+    assert code == 2 and "type" in err
+    with Catalog(tmp_path / "c") as catalog:
+        assert catalog.list_items() == []
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -226,3 +263,77 @@ def test_cli_serve_answers_over_http(tmp_path: Path, database_env: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+_OPEN_CATALOG_AT = """
+import sys, time
+from pathlib import Path
+from central.catalog import Catalog
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with Catalog(Path(sys.argv[1])) as catalog:
+    print(catalog.epoch, catalog.public_key_b64)
+"""
+
+
+def test_processes_opening_a_fresh_data_dir_at_once_all_migrate_it_once(tmp_path: Path) -> None:
+    """`commune-central serve` starting while an operator runs `commune-central item add`: one
+    schema, one epoch, and one signing key (a second key would sign items no device trusts)."""
+    from tests.support.paths import REPO
+
+    for attempt in range(3):
+        data = tmp_path / f"c{attempt}"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_CATALOG_AT, str(data), str(start)], cwd=REPO,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [proc.communicate(timeout=120) for proc in procs]
+        for proc, (_, err) in zip(procs, results, strict=True):
+            assert proc.returncode == 0, err[-2000:]
+        assert len({out.strip() for out, _ in results}) == 1  # one epoch and one key for everyone
+        with Catalog(data) as catalog:
+            assert results[0][0].split()[1] == catalog.public_key_b64
+
+
+def _serve(data: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "central.cli", "serve", "--data", str(data), "--port", str(port),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(url + "/v1/info", timeout=5)
+            return proc, url
+        except requests.ConnectionError:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "commune-central serve did not start"
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize(("extra", "secure"), [(["--trusted-proxy", "127.0.0.1"], True),
+                                               (["--trusted-proxy", "10.0.0.0/8"], False), ([], False)],
+                         ids=["trusted", "other-proxy", "none"])
+def test_serve_behind_a_trusted_tls_proxy_sets_secure_cookies_and_hsts(tmp_path: Path, extra: list[str],
+                                                                       secure: bool) -> None:
+    from central.admin import AdminAuth
+    from central.catalog import DB_FILE
+
+    data = tmp_path / "c"
+    with Catalog(data) as catalog, AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock) as admin:
+        token = admin.create_token()
+    proc, url = _serve(data, *extra)
+    try:
+        answer = requests.post(url + "/monitor/login", data={"token": token}, allow_redirects=False, timeout=10,
+                               headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert answer.status_code == 303
+        assert ("Secure" in answer.headers["Set-Cookie"]) is secure
+        assert ("Strict-Transport-Security" in answer.headers) is secure
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_serve_refuses_a_bad_trusted_proxy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "serve", "--data", str(tmp_path / "c"), "--trusted-proxy", "nonsense")
+    assert code == 2 and "nonsense" in err

@@ -516,3 +516,38 @@ def test_a_trailing_newline_in_a_zone_or_device_name_is_malformed(field: str) ->
     # '$' in the name patterns also matches before a final newline; §2 forbids control characters.
     name = "thon-1\n" if field == "zones" else DEVICE + "\n"
     assert reason_of(signed(**{field: [name]}), device_id=DEVICE) == "malformed"
+
+
+# ---------------------------------------------------------------- media types (§4.1)
+
+
+@pytest.mark.parametrize("mime", ["text/html", "text/javascript", "application/javascript", "image/svg+xml",
+                                  "application/octet-stream", "video/mp4", "audio/x-evil", "audio/html"])
+def test_an_audio_item_with_a_non_audio_media_type_is_refused(mime: str) -> None:
+    media = {"url": f"/v1/media/{SHA}", "sha256": SHA, "bytes": 48000, "mime": mime}
+    assert reason_of(signed(media=media)) == "bad_media_type"
+    with pytest.raises(RejectedItem):
+        protocol.sign_item(base_item(media=media), KEY)  # central never signs it either
+
+
+@pytest.mark.parametrize("mime", ["text/html", "application/x-shockwave-flash", "audio/x-evil"])
+def test_a_stream_item_with_a_non_stream_media_type_is_refused(mime: str) -> None:
+    media = {"url": "http://radio.example:8000/vov1", "mime": mime}
+    assert reason_of(signed(kind="stream", media=media)) == "bad_media_type"
+
+
+@pytest.mark.parametrize("mime", ["audio/mpeg", "audio/wav", "audio/x-wav", "audio/ogg", "audio/flac",
+                                  "audio/mp4", "audio/aac", "audio/opus"])
+def test_documented_audio_types_are_accepted(mime: str) -> None:
+    media = {"url": f"/v1/media/{SHA}", "sha256": SHA, "bytes": 48000, "mime": mime}
+    assert protocol.validate_item(signed(media=media), KEY.public_key()).media.mime == mime
+
+
+def test_the_media_type_lists_are_the_documented_ones() -> None:
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    section = text.split("### 4.1 Media")[1].split("### 4.2")[0]
+    for mime in protocol.AUDIO_MEDIA_TYPES + protocol.STREAM_MEDIA_TYPES:
+        assert f"`{mime}`" in section, mime
+    assert protocol.media_type_allowed("audio", "audio/mpeg")
+    assert not protocol.media_type_allowed("audio", "text/html")
+    assert not protocol.media_type_allowed("text", "audio/mpeg")

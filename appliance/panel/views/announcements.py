@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
@@ -24,6 +24,7 @@ from appliance.panel.forms import (
     parse_local_datetime,
     parse_zones,
 )
+from appliance.panel.media_response import send_audio
 from appliance.panel.speech import speech_error
 from appliance.panel.uploads import store_upload, valid_sha
 from appliance.panel.web import PanelState, audit, err_text, flash_t, panel, user
@@ -174,7 +175,7 @@ def preview(sha: str) -> ResponseReturnValue:
     path = panel().speech.path_for(sha)
     if path is None:
         abort(404)
-    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+    return send_audio(path, "audio/wav", f"preview-{sha[:12]}")
 
 
 @bp.route("/announcements/<item_id>/revoke", methods=["POST"])

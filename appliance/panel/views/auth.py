@@ -6,8 +6,16 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 
 from appliance.panel import i18n
-from appliance.panel.accounts import LoginLocked
-from appliance.panel.web import audit, err_text, flash_t, local_target, panel, remote_addr
+from appliance.panel.throttle import LoginLocked
+from appliance.panel.web import (
+    audit,
+    audit_refused_login,
+    err_text,
+    flash_t,
+    local_target,
+    panel,
+    remote_addr,
+)
 from protocol.errors import ValidationError
 
 bp = Blueprint("auth", __name__)
@@ -51,10 +59,10 @@ def login() -> ResponseReturnValue:
             user = state.accounts.authenticate(username, request.form.get("password", ""), remote_addr())
         except LoginLocked as exc:
             error, status = err_text(exc), 429
-            audit("auth.login", username, outcome="locked")
+            audit_refused_login("auth.login", username, "throttled" if exc.busy else "locked")
         except ValidationError as exc:
             error, status = err_text(exc), 401
-            audit("auth.login", username, outcome="failed")
+            audit_refused_login("auth.login", username, "failed")
         else:
             session.clear()  # a fresh session (and CSRF token) at login: no session fixation
             session["sid"] = state.accounts.start_session(user, remote_addr())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from appliance.errors import ControlError
 from appliance.panel.forms import parse_zones
+from appliance.panel.media_response import send_audio
 from appliance.panel.speech import speech_error
 from appliance.panel.web import audit, daemon_actor, err_text, flash_t, panel
 from appliance.state.store import item_is_expired, utc_now_iso
@@ -56,10 +57,10 @@ def audio(item_id: str) -> ResponseReturnValue:
     item = find_item(item_id)
     if item.get("media_sha256"):
         sha = str(item["media_sha256"])
-        if not state.media.has(sha):
+        # Only what may play is listened to: a rejected row may share its file with a good one.
+        if item.get("kind") != "audio" or item.get("state") != "ready" or not state.media.has(sha):
             abort(404)
-        return send_file(state.media.path_for(sha), mimetype=item.get("media_mime") or "application/octet-stream",
-                         conditional=True, max_age=0)
+        return send_audio(state.media.path_for(sha), item.get("media_mime"), item["id"])
     if item.get("kind") != "text" or not str(item.get("text", "")).strip():
         abort(404)
     tts = (item.get("document") or {}).get("tts") if isinstance(item.get("document"), dict) else None
@@ -72,7 +73,7 @@ def audio(item_id: str) -> ResponseReturnValue:
     path = state.speech.path_for(sha)
     if path is None:
         abort(404)
-    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+    return send_audio(path, "audio/wav", item["id"])
 
 
 @bp.route("/items/<item_id>/play", methods=["POST"])

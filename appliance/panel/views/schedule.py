@@ -15,8 +15,8 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from appliance.broadcast import recurrence
-from appliance.broadcast.slots import Slot, SlotRepository
+from appliance.broadcast import planner, recurrence
+from appliance.broadcast.slots import Slot, SlotRepository, to_planner_slot
 from appliance.panel import i18n
 from appliance.panel.forms import (
     field_of,
@@ -73,16 +73,32 @@ def index() -> ResponseReturnValue:
     start, end = week_range(first, state.zone)
     fingerprint = state.snapshot.fingerprint()
     items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
+    local_slots = repo(state).list()
+    refused = refused_local_slots(state, local_slots)
+    planned = [s for s in slots if s.slot_id not in refused]  # the daemon will not play the others
 
     def week_html() -> Markup:
-        occurrences = expand(slots, items, start, end, state.config.device.timezone)
+        occurrences = expand(planned, items, start, end, state.config.device.timezone)
         # The grid holds no form or token, so one rendering serves every user until the data changes.
         return Markup(render_template("_week.html", days=week_days(first, state.zone, occurrences), today=today))
 
     grid = state.snapshot.fragment(("week", fingerprint[:4], first, today, lang()), week_html)
     return render_template("schedule.html", week_html=grid, first=first, prev_week=first - timedelta(days=7),
-                           next_week=first + timedelta(days=7), slots=repo(state).list(), items=items,
-                           describe=describe_slot)
+                           next_week=first + timedelta(days=7), slots=local_slots, items=items,
+                           describe=describe_slot, slot_refusals=refused)
+
+
+def refused_local_slots(state: PanelState, slots: list[Slot]) -> dict[str, str]:
+    """Stored slots the daemon's planner refuses with today's settings (saved under others, or a
+    malformed row), with the reason in the user's language: they never play, and must say so."""
+    settings = planner.settings_from_config(state.effective_config())
+    out: dict[str, str] = {}
+    for slot in slots:
+        try:
+            planner.validate_slot(to_planner_slot(slot), settings)
+        except CommuneRadioError as exc:
+            out[slot.id] = exc.message(lang())
+    return out
 
 
 def describe_slot(slot: Slot) -> str:

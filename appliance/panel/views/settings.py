@@ -73,7 +73,7 @@ def save() -> ResponseReturnValue:
 def users() -> ResponseReturnValue:
     state = panel()
     return render_template("users.html", users=state.accounts.list_users(), tokens=state.accounts.list_tokens(),
-                           new_token=None, form={})
+                           new_token=None, form={}, locks=state.accounts.throttle.locks())
 
 
 @bp.route("/settings/users", methods=["POST"])
@@ -87,7 +87,8 @@ def create_user() -> ResponseReturnValue:
     except CommuneRadioError as exc:
         flash(err_text(exc), "error")
         return render_template("users.html", users=state.accounts.list_users(),
-                               tokens=state.accounts.list_tokens(), new_token=None, form=form), 400
+                               tokens=state.accounts.list_tokens(), new_token=None, form=form,
+                               locks=state.accounts.throttle.locks()), 400
     audit("user.create", created.username, details={"role": created.role})
     flash_t("User created.", "ok")
     return redirect(url_for("settings.users"))
@@ -163,7 +164,7 @@ def create_token() -> ResponseReturnValue:
     owner = state.accounts.get(user_id)
     audit("token.create", owner.username if owner else user_id, details={"label": request.form.get("label", "")})
     return render_template("users.html", users=state.accounts.list_users(), tokens=state.accounts.list_tokens(),
-                           new_token=token, form={})
+                           new_token=token, form={}, locks=state.accounts.throttle.locks())
 
 
 @bp.route("/settings/tokens/<raw_id>/revoke", methods=["POST"])
@@ -173,6 +174,18 @@ def revoke_token(raw_id: str) -> ResponseReturnValue:
         abort(404)
     audit("token.revoke", raw_id)
     flash_t("Token revoked.", "ok")
+    return redirect(url_for("settings.users"))
+
+
+@bp.route("/settings/login-locks/unlock", methods=["POST"])
+@admin_required
+def unlock_login() -> ResponseReturnValue:
+    username = request.form.get("username", "")[:64]
+    address = request.form.get("address", "")[:64]
+    if not panel().accounts.throttle.lift(username, address):
+        abort(404)
+    audit("auth.unlock", username, details={"address": address})
+    flash_t("Unlocked.", "ok")
     return redirect(url_for("settings.users"))
 
 

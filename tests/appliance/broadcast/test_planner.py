@@ -217,6 +217,36 @@ def test_operator_play_now_respects_windows_but_runs_before_scheduled_items() ->
     assert st.step().skip == ()  # recorded once, never again
 
 
+def test_a_request_airs_an_item_only_in_its_own_zones() -> None:
+    t = local(2025, 5, 1, 7, 0)
+    st = station([PlannableItem("for-a", duration_s=60, zones=("a",))], [], t)
+    st.state = dataclasses.replace(st.state, requests=(Request("r1", "for-a", "operator", t, ("a", "b")),))
+    p = st.step()
+    assert p.start is not None and p.start.occurrence.zones == ("a",)
+    st = station([PlannableItem("for-a", duration_s=60, zones=("a",))], [], t)
+    st.state = dataclasses.replace(st.state, requests=(Request("r2", "for-a", "emergency", t, ("b",)),))
+    p = st.step()
+    assert p.start is None and [s.reason.code for s in p.skip] == ["no_zones"]
+
+
+def test_no_skip_row_for_occurrences_seen_only_under_an_untrusted_or_jumped_clock() -> None:
+    """The wall clock leapt (a jump, or trust came only now): occurrences due before that instant
+    were never due on a trusted, steady clock, so a missed one gets no 'skipped' row (a day in
+    2099 that never happened must not reach central). Later occurrences are judged as always."""
+    steady = local(2099, 5, 1, 9, 0)
+    missed, fresh = local(2099, 5, 1, 7, 0), local(2099, 5, 1, 9, 30)
+    slots = [once("x", missed), Slot("s-y", "y", "once", starts=(fresh,))]
+    items = [PlannableItem("x", duration_s=60), PlannableItem("y", duration_s=60)]
+    st = station(items, slots, steady, state=PlanState(steady_clock_since=steady))
+    p = st.step()
+    assert p.skip == () and p.start is None
+    st.now = local(2099, 5, 1, 10, 0)  # y came due on the steady clock and was missed: recorded
+    assert [s.occurrence.item_id for s in st.step().skip] == ["y"]
+    # Without the bound (the clock was steady all along) the early one is a real miss.
+    st = station(items, slots, steady)
+    assert [s.occurrence.item_id for s in st.step().skip] == ["x"]
+
+
 # --------------------------------------------------------------------------- validity
 
 

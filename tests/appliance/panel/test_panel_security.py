@@ -3,8 +3,10 @@ lockout, uploads (traversal, size, type), headers, sessions and API tokens."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -142,8 +144,9 @@ def test_lockout_after_repeated_failed_logins(rig: Rig) -> None:
     assert "sid" not in (client.get_cookie("cr_session").value if client.get_cookie("cr_session") else "")
     # Other accounts are not locked by someone guessing the admin's password.
     assert rig.login(OPERATOR)
-    actions = rig.store.query("SELECT outcome FROM panel_audit_log WHERE action = 'auth.login' ORDER BY id")
-    assert [r["outcome"] for r in actions][:6] == ["failed"] * 5 + ["locked"]
+    actions = rig.store.query("SELECT outcome, details FROM panel_audit_log WHERE action = 'auth.login'"
+                              " AND actor = '-' ORDER BY id")
+    assert [(r["outcome"], json.loads(r["details"])["count"]) for r in actions] == [("failed", 5), ("locked", 1)]
 
 
 def test_upload_refuses_path_traversal_names(rig: Rig) -> None:
@@ -278,3 +281,101 @@ def test_api_tokens_authenticate_without_csrf_and_bad_tokens_are_refused(rig: Ri
 def test_no_path_escapes_through_urls(rig: Rig, path: str) -> None:
     response = rig.login().get(path)
     assert response.status_code == 404
+
+
+def _stored(rig: Rig, data: bytes) -> str:
+    from appliance.state.mediastore import MediaStore
+
+    return MediaStore(rig.config.media_dir).put_bytes(data)
+
+
+def _audio_row(store: Any, item_id: str, sha: str, mime: str, *, state: str = "ready") -> None:
+    now = "2025-06-01T00:00:00.000000Z"
+    with store.transaction() as tx:
+        tx.execute(
+            "INSERT INTO items (id, version, kind, title, zones, state, source, media_url, media_sha256,"
+            " media_bytes, media_mime, received_at, updated_at)"
+            " VALUES (?, 1, 'audio', 'Bản tin', '[\"*\"]', ?, 'central', ?, ?, 10, ?, ?, ?)",
+            (item_id, state, f"/v1/media/{sha}", sha, mime, now, now))
+
+
+@pytest.mark.parametrize("mime", ["text/html", "text/javascript", "image/svg+xml", "application/xhtml+xml",
+                                  "audio/x-evil", None])
+def test_stored_media_is_never_served_with_a_non_audio_type(rig: Rig, mime: str | None) -> None:
+    """Whatever an item row says (left on disk by an older version, or a hostile central), the
+    panel's origin never serves stored bytes as a document or a script."""
+    page = b"<html><script>fetch('/users')</script></html>"
+    sha = _stored(rig, page)
+    _audio_row(rig.store, "hostile", sha, mime)  # type: ignore[arg-type]
+    client = rig.login()
+    response = client.get("/items/hostile/audio")
+    assert response.status_code in (404, 415), (response.status_code, response.content_type)
+    assert page not in response.get_data()
+
+
+def test_media_responses_are_inert_audio(rig: Rig) -> None:
+    body = wav_bytes(0.5)
+    sha = _stored(rig, body)
+    _audio_row(rig.store, "ban-tin", sha, "audio/wav")
+    # The same bytes under a second row that claims a script type: refused, the other still served.
+    _audio_row(rig.store, "doi-lot", sha, "text/javascript", state="rejected")
+    client = rig.login()
+    assert client.get("/items/doi-lot/audio").status_code in (404, 415)
+    response = client.get("/items/ban-tin/audio")
+    assert response.status_code == 200 and response.get_data() == body
+    assert response.mimetype == "audio/wav"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response.headers["Content-Security-Policy"].split(";")[0]
+
+
+def _lying_wav(*, data_size: int | None = None, riff_size: int | None = None) -> bytes:
+    import struct
+
+    blob = bytearray(wav_bytes(1.0))
+    at = blob.find(b"data")
+    if data_size is not None:
+        blob[at + 4:at + 8] = struct.pack("<I", data_size)
+    if riff_size is not None:
+        blob[4:8] = struct.pack("<I", riff_size)
+    return bytes(blob)
+
+
+def _flac_claiming_more_samples() -> bytes:
+    """A real FLAC whose STREAMINFO claims ten times the samples it holds."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "a.wav", Path(tmp) / "a.flac"
+        source.write_bytes(wav_bytes(1.0))
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), str(target)], check=True)
+        blob = bytearray(target.read_bytes())
+    info = 8  # "fLaC", then the STREAMINFO block header (4 bytes); total samples: low 36 bits at 13..17
+    packed = int.from_bytes(blob[info + 10:info + 18], "big")
+    samples = packed & ((1 << 36) - 1)
+    packed = (packed & ~((1 << 36) - 1)) | (samples * 10)
+    blob[info + 10:info + 18] = packed.to_bytes(8, "big")
+    return bytes(blob)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _lying_wav(data_size=0xFFFFFFF0, riff_size=0xFFFFFFF8),  # "4 GB of data", 1 s held
+    lambda: _lying_wav(data_size=0xFFFFFFF0),
+    lambda: _lying_wav(riff_size=10_000_000),
+    lambda: _lying_wav(data_size=160_000),  # ten seconds claimed
+    _flac_claiming_more_samples,
+], ids=["wav-4gb", "wav-data-size", "wav-riff-size", "wav-10s", "flac-streaminfo"])
+def test_upload_refuses_a_container_that_disagrees_with_its_content(rig: Rig, make: Any) -> None:
+    import io
+
+    client = rig.login()
+    token = csrf_of(client, "/announcements")
+    response = client.post("/announcements/upload", content_type="multipart/form-data", data={
+        "csrf_token": token, "title": "Clip", "zones": "*", "clip": (io.BytesIO(make()), "clip.wav")})
+    assert response.status_code == 400, response.status_code
+    text = response.get_data(as_text=True)
+    assert "tiêu đề tệp không khớp nội dung" in text
+    assert rig.count("items") == 0
+    media = rig.config.media_dir
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.panel import chart, history, i18n
-from appliance.panel.accounts import FAILURE_WINDOW, LOCKOUT, lockout_remaining
+from appliance.panel.throttle import FAILURE_WINDOW, LOCKOUT, lockout_remaining
 from appliance.panel.weekview import Occurrence, warnings_for
 from appliance.state import settings as settings_overrides
 from protocol.errors import ValidationError
@@ -159,3 +159,24 @@ def test_slot_form_round_trip_and_validation(rig: Rig) -> None:
                                                    "start": "2030-01-07T06:30", "repeat": "custom",
                                                    "rrule": "FREQ=MINUTELY"})
     assert too_often.status_code == 400 and rig.count("slots") == 1
+
+
+def test_a_local_slot_the_settings_now_refuse_says_so_and_leaves_the_grid(rig: Rig, tmp_path: Path) -> None:
+    """Saved when every 10 minutes was allowed; the config now asks for 30: the daemon refuses the
+    slot, so the schedule page must say why and the week grid must not draw it."""
+    from appliance.broadcast.slots import SlotRepository
+    from appliance.panel import create_app
+    from tests.appliance.panel.test_panel_support import ADMIN, add_item, panel_config
+
+    add_item(rig.store, "c1", title="Tin ngắn")
+    loose = panel_config(rig.data_dir, schedule={"min_interval_minutes": 5, "default_windows": ["00:00-00:00"]})
+    SlotRepository(rig.store, loose).add({"item_id": "c1", "kind": "rrule", "dtstart": "2030-01-07T06:00:00",
+                                          "rrule": "FREQ=MINUTELY;INTERVAL=10;COUNT=3"}, actor="test")
+    strict = panel_config(rig.data_dir, schedule={"min_interval_minutes": 30, "default_windows": ["00:00-00:00"]})
+    client = create_app(strict, store=rig.store, testing=True).test_client()
+    token = csrf_of(client, "/login")
+    client.post("/login", data={"csrf_token": token, "username": ADMIN[0], "password": ADMIN[1]})
+    page = client.get("/schedule?week=2030-01-07").get_data(as_text=True)
+    row = page.split('id="local-slots"')[1].split("</section>")[0]
+    assert "Lịch phát bị từ chối" in row and "30 phút" in row
+    assert 'data-item="c1"' not in page.split('id="local-slots"')[0]

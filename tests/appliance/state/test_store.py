@@ -87,3 +87,72 @@ def test_quick_repeats_are_counted_in_memory_and_written_at_most_every_ten_minut
         assert written <= 30 * 60 / REPEAT_FLUSH_S + 1
         (event,) = store.recent_events()
         assert 20 <= event["data"]["repeated"] <= 30
+
+
+_OPEN_AT = """
+import sys, time
+from appliance.state.store import Store
+start = float(sys.argv[2])
+while time.time() < start:
+    pass  # spin, not sleep: every process leaves the line at the same instant
+store = Store.open(sys.argv[1])
+print(store.schema_version)
+"""
+
+
+def test_processes_opening_a_fresh_database_at_once_all_migrate_it_once(tmp_path: Path) -> None:
+    """The daemon's first start and a CLI command (or an update) opening the same new database:
+    each must find the schema complete, none may fail with "table ... already exists"."""
+    import subprocess
+    import sys
+    import time
+
+    from appliance.state.store import _migrations
+    from tests.support.paths import REPO
+
+    latest = _migrations()[-1][0]
+    for attempt in range(5):
+        path = tmp_path / f"fresh-{attempt}.db"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(path), str(start)], cwd=REPO,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [proc.communicate(timeout=120) for proc in procs]
+        for proc, (out, err) in zip(procs, results, strict=True):
+            assert proc.returncode == 0, err[-2000:]
+            assert out.strip() == str(latest)
+        with Store.open(path) as store:
+            assert store.integrity_ok() and store.schema_version == latest
+            assert store.query_one("SELECT COUNT(*) FROM sync_state")[0] == 1  # 0001's seed row, once
+
+
+def test_migration_0006_rejects_held_items_whose_media_type_is_not_audio(tmp_path: Path) -> None:
+    import re
+
+    import protocol
+    from appliance.state.store import MIGRATIONS_DIR
+
+    store = Store.open(tmp_path / "s.db", migrate=False)
+    store.migrate(upto=5)
+    now = "2025-06-01T00:00:00.000000Z"
+    rows = [("page", "audio", "text/html"), ("script", "audio", "text/javascript"), ("none", "audio", None),
+            ("good", "audio", "audio/mpeg"), ("feed", "stream", "audio/aacp"), ("odd", "stream", "text/html")]
+    with store.transaction() as tx:
+        for item_id, kind, mime in rows:
+            tx.execute("INSERT INTO items (id, version, kind, title, state, media_sha256, media_mime,"
+                       " received_at, updated_at) VALUES (?, 2, ?, 't', 'ready', ?, ?, ?, ?)",
+                       (item_id, kind, "ab" * 32, mime, now, now))
+    store.migrate()
+    states = {r["id"]: (r["state"], r["reject_reason"]) for r in store.query("SELECT * FROM items")}
+    assert states == {"page": ("rejected", "bad_media_type"), "script": ("rejected", "bad_media_type"),
+                      "none": ("rejected", "bad_media_type"), "odd": ("rejected", "bad_media_type"),
+                      "good": ("ready", None), "feed": ("ready", None)}
+    assert sorted(r["item_id"] for r in store.recent_rejections()) == ["none", "odd", "page", "script"]
+    reported = store.query("SELECT payload FROM outbox WHERE type = 'rejected'")
+    assert len(reported) == 4 and all('"bad_media_type"' in r["payload"] for r in reported)
+    store.close()
+    # The SQL lists are the protocol's.
+    sql = (MIGRATIONS_DIR / "0006_security.sql").read_text(encoding="utf-8")
+    audio_sql, stream_sql = (set(re.findall(r"'([a-z]+/[a-z0-9.+-]+)'", part))
+                             for part in sql.split("kind = 'stream'")[:2])
+    assert audio_sql == set(protocol.AUDIO_MEDIA_TYPES)
+    assert stream_sql == set(protocol.STREAM_MEDIA_TYPES)
