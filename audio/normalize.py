@@ -81,6 +81,10 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("units after scale words", _plain(quantities.read_scale_units)),
     ("capitals", _plain(capitals.spell_capitals)),
     ("punctuation", _plain(punctuation.clean_punctuation)),
+    # Punctuation may drop a symbol that stood between a scale word and its unit ("1.500.000+ha"
+    # gives "nghìn ha"): read such units too, so a second pass finds nothing left to change.
+    ("units after scale words, symbols gone", _plain(quantities.read_scale_units)),
+    ("punctuation again", _plain(punctuation.clean_punctuation)),
 )
 
 _HAS_LETTER_RE = compiled(LETTER, 0)

@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from audio.normalize import MAX_INPUT_CHARS, load_abbreviations, normalize_for_speech
@@ -448,6 +448,7 @@ def _normalize_or_none(text: str) -> str | None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_text)
+@example("1.500.000+ha")  # hypothesis found it: '+' dropped by punctuation left "nghìn ha" for a second pass
 def test_total_idempotent_and_digit_free(text: str) -> None:
     out = _normalize_or_none(text)
     if out is None:

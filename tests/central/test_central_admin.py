@@ -317,11 +317,10 @@ def _serve(data: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
 def test_serve_behind_a_trusted_tls_proxy_sets_secure_cookies_and_hsts(tmp_path: Path, extra: list[str],
                                                                        secure: bool) -> None:
     from central.admin import AdminAuth
-    from central.catalog import DB_FILE
 
     data = tmp_path / "c"
-    with Catalog(data) as catalog, AdminAuth(catalog.data_dir / DB_FILE, clock=catalog.clock) as admin:
-        token = admin.create_token()
+    with Catalog(data) as catalog:
+        token = AdminAuth(catalog.store, clock=catalog.clock).create_token()
     proc, url = _serve(data, *extra)
     try:
         answer = requests.post(url + "/monitor/login", data={"token": token}, allow_redirects=False, timeout=10,
