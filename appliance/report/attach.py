@@ -28,6 +28,7 @@ def daemon_live_facts(daemon: Any) -> dict[str, Any]:
         "amp_faults": [zone for zone, info in relays.items() if info.get("fault") or info.get("watchdog_tripped")],
         "problems": [p["code"] for p in status.get("problems") or []],
         "volume": status.get("volume", 0),
+        "power": status.get("power"),
     }
 
 

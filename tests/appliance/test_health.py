@@ -59,7 +59,7 @@ def test_evaluation_of_a_real_daemon_status(live) -> None:
     ok = health.evaluate_health(healthy_status(status), now=NOW, sync_interval_s=300)
     assert ok.status == "ok" and ok.exit_code == 0 and all(c.ok for c in ok.checks), ok
     assert {c.name for c in ok.checks} == {"daemon_alive", "daemon_threads", "relays_sane", "amplifiers",
-                                           "clock_trusted", "sync_recent", "problems", "disk_space"}
+                                           "clock_trusted", "sync_recent", "problems", "disk_space", "power"}
 
     # As it really is: sync not configured -> a warning, not a failure.
     real, _ = health.gather(config)
