@@ -252,6 +252,14 @@ def test_real_heartbeat_and_entries_match_the_openapi_schemas(central: CentralHa
                                                central.public_key_b64), store)
         _, doc, _ = reporter.build()
         assert list(hb_schema.iter_errors(doc)) == []
+        from appliance.report.heartbeat import power_member
+        from appliance.system.power import decode_throttled
+
+        for power in ({"mains": "lost", "since": "2025-06-01T05:12:40.000000Z", "under_voltage": True,
+                       "throttled": True, "flags": decode_throttled(0x50005).as_dict()}, {"mains": "unknown"}):
+            with_power = doc | {"power": power_member(power)}
+            assert list(hb_schema.iter_errors(with_power)) == []
+            assert list(hb_schema.iter_errors(with_power | {"power": {"mains": "lost"}})) != []
         from appliance.report.outbox import Outbox, entry_document
         for entry in Outbox(store).peek(10):
             assert list(entry_schema.iter_errors(entry_document(entry))) == []
