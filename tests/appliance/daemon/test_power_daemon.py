@@ -191,6 +191,8 @@ def test_the_daemon_process_on_mock_pins_saves_the_battery_from_its_first_plan(t
         assert skipped["reason"] == ON_BATTERY_REASON.en
         status = json.loads(daemon.cli("status", "--json").stdout)
         assert status["power"]["mains"] == "lost" and status["power"]["saving_battery"]
+        text = daemon.cli("status").stdout
+        assert "Nguồn điện: ĐANG CHẠY ẮC QUY (mất điện lưới)" in text and "Đang tiết kiệm ắc quy" in text, text
         emergency = daemon.cli("emergency", "Khẩn cấp: kiểm tra loa.")
         assert emergency.returncode == 0, emergency.stderr
         end = daemon.wait_event(lambda e: e["type"] == "play_end" and e["item_id"] != "tin-thuong", timeout=90)
