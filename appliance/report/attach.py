@@ -80,6 +80,8 @@ def _attach(daemon: Any, config: Config) -> Reporter:
     def on_event(event: dict[str, Any]) -> None:
         if event.get("type") in ("play_end", "skipped", "relay"):
             reporter.wake()
+        elif event.get("type") == "power":
+            reporter.heartbeat_soon()
 
     daemon.add_listener(on_event)
     reporter.start()

@@ -167,6 +167,28 @@ def test_backoff_honours_retry_after(central: CentralHandle, tmp_path: Path, sto
     assert Outbox(store).depth() == 0
 
 
+def test_a_power_change_sends_the_next_heartbeat_at_once(central: CentralHandle, tmp_path: Path,
+                                                        store: Store) -> None:
+    mono = FakeMono()
+    reporter = make_reporter(config_for(central, tmp_path), store, mono=mono)
+    reporter.next_heartbeat = mono()
+    reporter.step()
+    beats = len(central.faults.requests("/v1/devices/12345-0001/heartbeat"))
+    assert beats == 1 and reporter.next_heartbeat - mono() > 30
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == 1, "not due yet"
+    reporter.heartbeat_soon()
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == 2
+    down = central.faults.add("/v1/devices/", status=503)
+    mono.advance(reporter.step() + 1)   # a failed heartbeat: backing off
+    failures = len(central.faults.requests("/v1/devices/12345-0001/heartbeat"))
+    central.faults.remove(down)
+    reporter.heartbeat_soon()
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == failures, "the backoff holds"
+
+
 def test_exponential_backoff_grows_with_failures(central: CentralHandle, tmp_path: Path, store: Store) -> None:
     seed_plays(store, 3)
     mono = FakeMono()
