@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import threading
 import time
@@ -47,8 +46,12 @@ _KEY_STEADY = "clock.steady_since"
 class Scheduler:
     def __init__(self, *, store: Store, clock: Clock, config: Callable[[], Config], amplifiers: Amplifiers,
                  trust: ClockTrust, playlog: PlayLog, onair: OnAir, preparation: PreparationQueue,
-                 state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None]) -> None:
+                 state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None],
+                 refresh: Callable[[], None] | None = None) -> None:
         self.store = store
+        # Called before every plan: the daemon re-reads the operator's settings when they changed.
+        self._refresh = refresh
+        self._rules_for: tuple[Config, planner.Settings, tuple[planner.ZoneRule, ...]] | None = None
         self.clock = clock
         self._config = config
         self.amplifiers = amplifiers
@@ -94,6 +97,8 @@ class Scheduler:
 
     def step(self) -> float:
         """One plan; returns how long to sleep before the next."""
+        if self._refresh is not None:
+            self._refresh()
         jump = self._jumps.check()
         if jump:
             self.store.log_event("clock.jump", f"wall clock stepped {jump:+.1f} s; re-planning",
@@ -121,13 +126,24 @@ class Scheduler:
             wait = min(wait, relay_deadline - self.clock.monotonic())
         return wait
 
-    @functools.cached_property
-    def settings(self) -> planner.Settings:
-        return planner.settings_from_config(self._config())
+    def _rules(self) -> tuple[planner.Settings, tuple[planner.ZoneRule, ...]]:
+        """The planner's settings and zone rules of the config in force now: derived again whenever
+        the daemon's config changes (a window saved in the panel applies at the next plan)."""
+        config = self._config()
+        cached = self._rules_for
+        if cached is None or cached[0] is not config:
+            cached = (config, planner.settings_from_config(config),
+                      tuple(planner.zone_rules_from_config(config)))
+            self._rules_for = cached
+        return cached[1], cached[2]
 
-    @functools.cached_property
+    @property
+    def settings(self) -> planner.Settings:
+        return self._rules()[0]
+
+    @property
     def zone_rules(self) -> tuple[planner.ZoneRule, ...]:
-        return tuple(planner.zone_rules_from_config(self._config()))
+        return self._rules()[1]
 
     # ------------------------------------------------------------------ inputs
 

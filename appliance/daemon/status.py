@@ -77,6 +77,7 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         "refused_slots": [{"slot_id": r.slot_id, "item_id": r.item_id, **r.error.as_dict()}
                           for r in (plan.refused if plan is not None else ())],
         "problems": [p.as_dict() for p in daemon.problems.active()],
+        "settings": daemon.settings_sources,
         "disk": disk_facts(daemon),
         "healthy": daemon.healthy(),
         "liveness": {"ages_s": daemon.heartbeats.ages(), "wedged": daemon.wedged_threads()},
