@@ -246,7 +246,12 @@ class Scheduler:
     def _apply(self, result: planner.Plan, now: datetime) -> None:
         for skip in result.skip:
             occ = skip.occurrence
-            row = self.playlog.skip(play_start_of(occ, actor="scheduler"), skip.reason.en)
+            item = self.store.get_item(occ.item_id) or {}
+            transient = self.state.transient_text(occ.item_id)
+            if transient is not None:
+                item = {"title": transient[:60]}
+            row = self.playlog.skip(play_start_of(occ, actor=self.state.actor_of(occ.key), title=item.get("title") or "",
+                                                  text=transient), skip.reason.en, skip.reason.vi)
             self.state.forget_request(occ.key)
             if row is not None:
                 self._emit({"type": "skipped", "item_id": occ.item_id, "key": occ.key, "reason": skip.reason.en,

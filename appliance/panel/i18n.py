@@ -289,6 +289,7 @@ VI: dict[str, str] = {
     "locked": "bị khoá",
     "Revoke": "Thu hồi",
     "Last used": "Dùng lần cuối",
+    "What was said": "Nội dung đã đọc",
 }
 
 # Error messages raised by validation carry both languages themselves (appliance.errors).
@@ -348,4 +349,14 @@ def format_date(day: date, language: str, *, weekday: bool = True) -> str:
     text = f"{day:%d/%m/%Y}"
     if weekday:
         text = f"{WEEKDAYS[normalize_language(language)][day.weekday()]}, {text}"
+    return text
+
+
+def format_number(value: float | int | None, language: str, digits: int = 1) -> str:
+    """1234.5 -> '1.234,5' in Vietnamese (decimal comma, dot for thousands); '1,234.5' in English."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{digits}f}"
+    if normalize_language(language) == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
