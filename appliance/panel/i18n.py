@@ -290,6 +290,8 @@ VI: dict[str, str] = {
     "Revoke": "Thu hồi",
     "Last used": "Dùng lần cuối",
     "What was said": "Nội dung đã đọc",
+    "Keep as it is": "Giữ nguyên",
+    "The slot plays until the end of that day.": "Lịch phát đến hết ngày đó.",
 }
 
 # Error messages raised by validation carry both languages themselves (appliance.errors).

@@ -8,3 +8,17 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Zones: "All zones" and single zones exclude each other (the server refuses both at once).
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box || box.name !== "zones" || box.type !== "checkbox" || !box.checked) {
+    return;
+  }
+  var boxes = box.form ? box.form.querySelectorAll("input[type=checkbox][name=zones]") : [];
+  for (var i = 0; i < boxes.length; i++) {
+    if (boxes[i] !== box && (box.value === "*" || boxes[i].value === "*")) {
+      boxes[i].checked = false;
+    }
+  }
+});

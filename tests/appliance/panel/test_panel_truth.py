@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from appliance.broadcast.playlog import PlayLog, PlayStart
 from tests.appliance.panel.test_panel_support import Rig, make_rig
@@ -27,3 +28,72 @@ def test_play_log_page_shows_what_was_said_who_asked_and_the_vietnamese_reason(r
     assert "Bão số 5 đổ bộ lúc 21 giờ, bà con sơ tán ngay." in page
     assert "Dừng bởi bảng điều khiển (lan)" in page and "stopped by panel:lan" not in page
     assert "bảng điều khiển (lan)" in page and "Bão số 5" in page
+
+
+def _form(client: FlaskClient, path: str) -> str:
+    from tests.appliance.panel.test_panel_support import csrf_of
+
+    return csrf_of(client, path)
+
+
+def test_slot_in_the_past_and_all_zones_plus_one_are_refused_with_clear_messages(rig: Rig) -> None:
+    """Issue 11 fix 4: a past start was saved (and never played); '*' with a zone was read as all."""
+    from tests.appliance.panel.test_panel_support import add_item, json_body
+
+    add_item(rig.store, "c1", title="Tin sáng")
+    client = rig.login()
+    token = _form(client, "/schedule/new")
+    past = client.post("/schedule/new", data={"csrf_token": token, "_new": "1", "item_id": "c1", "zones": "*",
+                                              "start": "2020-01-07T06:30", "repeat": "once"})
+    assert past.status_code == 400 and "giờ này đã qua" in past.get_data(as_text=True)
+    both = client.post("/schedule/new", data={"csrf_token": token, "_new": "1", "item_id": "c1",
+                                              "zones": ["*", "thon-dong"], "start": "2030-01-07T06:30",
+                                              "repeat": "once"})
+    assert both.status_code == 400 and "không chọn cả hai" in both.get_data(as_text=True)
+    assert rig.count("slots") == 0
+    headers = {"X-CSRFToken": token}
+    api_past = client.post("/api/v1/slots", headers=headers, json={"item_id": "c1", "kind": "once",
+                                                                   "starts": ["2020-05-01T06:30"]})
+    assert api_past.status_code == 400 and json_body(api_past)["error"]["code"] == "invalid_input.start_past"
+    api_both = client.post("/api/v1/slots", headers=headers, json={"item_id": "c1", "kind": "once",
+                                                                   "zones": ["*", "thon-dong"],
+                                                                   "starts": ["2030-05-01T06:30"]})
+    assert api_both.status_code == 400 and rig.count("slots") == 0
+
+
+def test_weekly_slot_is_shown_in_plain_vietnamese_with_its_end_day(rig: Rig) -> None:
+    from tests.appliance.panel.test_panel_support import add_item
+
+    add_item(rig.store, "c1", title="Tin sáng")
+    client = rig.login()
+    token = _form(client, "/schedule/new")
+    saved = client.post("/schedule/new", data={"csrf_token": token, "_new": "1", "item_id": "c1", "zones": "*",
+                                               "start": "2030-01-07T06:30", "repeat": "weekly",
+                                               "weekdays": ["MO", "TH"], "until": "2030-12-31"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:1500]
+    page = client.get("/schedule").get_data(as_text=True)
+    assert "Thứ Hai và Thứ Năm hằng tuần lúc 06:30, từ 07/01/2030, đến hết 31/12/2030" in page
+    assert "FREQ=" not in page
+    slot = rig.store.query_one("SELECT id, valid_until FROM slots")
+    assert slot["valid_until"] == "2030-12-31T17:00:00Z"      # the end of 31/12 in Asia/Ho_Chi_Minh
+    edit = client.get(f"/schedule/{slot['id']}/edit").get_data(as_text=True)
+    assert "FREQ=" not in edit and 'value="2030-12-31"' in edit
+
+
+def test_recurrence_text_in_both_languages() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from appliance.panel.recurrence_text import describe_rule
+
+    hcm = ZoneInfo("Asia/Ho_Chi_Minh")
+    start = datetime(2026, 1, 5, 6, 30)
+    until = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
+    rule = "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=6;BYMINUTE=30;BYSECOND=0"
+    assert describe_rule(rule, start, valid_until=until, zone=hcm) == \
+        "Thứ Hai và Thứ Năm hằng tuần lúc 06:30, từ 05/01/2026, đến hết 31/12/2026"
+    assert describe_rule(rule, start, lang="en") == "Every Monday and Thursday at 06:30, from 05/01/2026"
+    assert describe_rule("FREQ=DAILY;INTERVAL=2;COUNT=10", start) == "2 ngày một lần lúc 06:30, từ 05/01/2026, 10 lần"
+    assert describe_rule("FREQ=MONTHLY;BYMONTHDAY=15", start) == "Ngày 15 hằng tháng lúc 06:30, từ 05/01/2026"
+    odd = describe_rule("FREQ=MONTHLY;BYDAY=1MO;BYSETPOS=1", start)
+    assert odd.startswith("Lặp lại theo lịch riêng") and "FREQ" not in odd
