@@ -291,6 +291,9 @@ VI: dict[str, str] = {
     "Last used": "Dùng lần cuối",
     "What was said": "Nội dung đã đọc",
     "Keep as it is": "Giữ nguyên",
+    "Will not play": "Sẽ không phát",
+    "Will not play today": "Hôm nay sẽ không phát",
+    "Will not play at %(time)s: %(reason)s": "Sẽ không phát lúc %(time)s: %(reason)s",
     "The slot plays until the end of that day.": "Lịch phát đến hết ngày đó.",
 }
 

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from appliance.panel import chart, history, i18n
 from appliance.panel.web import PanelState, lang, panel, t
-from appliance.panel.weekview import expand
+from appliance.panel.weekview import annotate, expand
 
 bp = Blueprint("dashboard", __name__)
 
@@ -49,19 +49,24 @@ def on_air(status: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
-def upcoming_today(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> list[Any]:
+def today_plan(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """The rest of today: what will really play (up to 10) and what will not, with the planner's
+    reason (outside a window, expired, not ready, no zone of this station, …)."""
     local_now = now.astimezone(state.zone)
     end = datetime.combine(local_now.date() + timedelta(days=1), time(0, 0), tzinfo=state.zone)
+    effective = state.effective_config()
 
     def build() -> list[Any]:
         items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
-        return expand(slots, items, local_now.replace(second=0, microsecond=0, minute=0).astimezone(UTC),
-                      end.astimezone(UTC), state.config.device.timezone)
+        return annotate(expand(slots, items, local_now.replace(second=0, microsecond=0, minute=0).astimezone(UTC),
+                               end.astimezone(UTC), state.config.device.timezone), items, effective)
 
-    # Expanded once per hour and data version; the past of the hour is filtered per request.
+    # Expanded once per hour and data/settings version; the past of the hour is filtered per request.
     hour = local_now.replace(minute=0, second=0, microsecond=0)
-    today = state.snapshot.fragment(("upcoming", fingerprint[:4], hour), build)
-    return [o for o in today if o.start >= now][:10]
+    today = state.snapshot.fragment(("upcoming", state.snapshot.plan_key(fingerprint), hour), build)
+    later = [o for o in today if o.start >= now]
+    return [o for o in later if o.not_playing is None][:10], [o for o in later if o.not_playing is not None][:10]
+
 
 
 def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> Markup:
@@ -75,7 +80,7 @@ def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) ->
         return chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
                                    day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
 
-    svg = state.snapshot.fragment(("chart", fingerprint[4:], today, lang()), build)
+    svg = state.snapshot.fragment(("chart", fingerprint[4:6], today, lang()), build)
     return Markup(svg)  # built from escaped parts by chart.minutes_chart
 
 
@@ -89,11 +94,13 @@ def index() -> ResponseReturnValue:
     sync = state.store.sync_state()
     problems = state.store.recent_events(5, level="error") + state.store.recent_events(5, level="warning")
     problems.sort(key=lambda e: e["id"], reverse=True)
+    upcoming, not_playing = today_plan(state, now, fingerprint)
     return render_template(
         "dashboard.html",
         status=status,
         on_air=on_air(status),
-        upcoming=upcoming_today(state, now, fingerprint),
+        upcoming=upcoming,
+        not_playing=not_playing,
         relays=relay_states(state, status),
         clock_trusted=clock_trusted(state, status),
         sync=sync,

@@ -32,6 +32,7 @@ from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash
 from appliance.panel.weekview import (
     CHECK_AHEAD,
     Warning,
+    annotate,
     expand,
     from_item,
     from_stored,
@@ -77,12 +78,14 @@ def index() -> ResponseReturnValue:
     refused = refused_local_slots(state, local_slots)
     planned = [s for s in slots if s.slot_id not in refused]  # the daemon will not play the others
 
+    effective = state.effective_config()
+
     def week_html() -> Markup:
-        occurrences = expand(planned, items, start, end, state.config.device.timezone)
+        occurrences = annotate(expand(planned, items, start, end, state.config.device.timezone), items, effective)
         # The grid holds no form or token, so one rendering serves every user until the data changes.
         return Markup(render_template("_week.html", days=week_days(first, state.zone, occurrences), today=today))
 
-    grid = state.snapshot.fragment(("week", fingerprint[:4], first, today, lang()), week_html)
+    grid = state.snapshot.fragment(("week", state.snapshot.plan_key(fingerprint), first, today, lang()), week_html)
     return render_template("schedule.html", week_html=grid, first=first, prev_week=first - timedelta(days=7),
                            next_week=first + timedelta(days=7), slots=local_slots, items=items,
                            describe=describe_slot, slot_refusals=refused)
@@ -214,7 +217,10 @@ def warning_text(w: Warning) -> str:
     if w.code == "outside_window":
         return t("Outside broadcast window %(windows)s in zone %(zone)s at %(time)s.", windows=w.windows, zone=zone,
                  time=when)
-    return t("Overlaps %(other)s in zone %(zone)s at %(time)s.", other=w.other, zone=zone, time=when)
+    if w.code == "overlap":
+        return t("Overlaps %(other)s in zone %(zone)s at %(time)s.", other=w.other, zone=zone, time=when)
+    # Anything else the planner will refuse (expired item, not ready, no zone of this station, …).
+    return t("Will not play at %(time)s: %(reason)s", time=when, reason=w.other if lang() == "vi" else w.windows)
 
 
 def _render_form(state: PanelState, form: MultiDict[str, str], errors: dict[str, str], *, slot_id: str | None,
@@ -251,7 +257,7 @@ def _save(state: PanelState, form: MultiDict[str, str], slot_id: str | None) -> 
     mine = expand([candidate] if candidate else [], items, now, now + CHECK_AHEAD, state.config.device.timezone)
     others = expand(all_slots(state, items, exclude=slot_id), items, now, now + CHECK_AHEAD + timedelta(hours=3),
                     state.config.device.timezone)
-    found = warnings_for(mine, others, state.effective_config())
+    found = warnings_for(mine, others, state.effective_config(), items)
     # "Save anyway" confirms these exact slot data: a changed form is checked again.
     token = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
     if found and form.get("confirm") != token:

@@ -97,3 +97,63 @@ def test_recurrence_text_in_both_languages() -> None:
     assert describe_rule("FREQ=MONTHLY;BYMONTHDAY=15", start) == "Ngày 15 hằng tháng lúc 06:30, từ 05/01/2026"
     odd = describe_rule("FREQ=MONTHLY;BYDAY=1MO;BYSETPOS=1", start)
     assert odd.startswith("Lặp lại theo lịch riêng") and "FREQ" not in odd
+
+
+def _slot(rig: Rig, item_id: str, local: str) -> None:
+    from appliance.broadcast.slots import SlotRepository
+
+    SlotRepository(rig.store, rig.config).add({"item_id": item_id, "kind": "once", "starts": [local],
+                                               "tzid": "Asia/Ho_Chi_Minh"}, actor="test")
+
+
+def test_what_will_not_play_says_so_on_the_week_view_the_form_and_the_dashboard(rig: Rig) -> None:
+    """Issue 11 fix 5: a slot outside its window or of an expired item was drawn as if it would play,
+    and 'Sắp phát hôm nay' listed it. The verdict is the planner's (planner.forecast)."""
+    from datetime import UTC, datetime
+
+    from appliance.panel.views.dashboard import today_plan
+    from appliance.panel.web import panel
+    from appliance.state import settings as operator_settings
+    from tests.appliance.panel.test_panel_support import add_item
+
+    add_item(rig.store, "sang", title="Tin buổi sáng")
+    add_item(rig.store, "khuya", title="Tin khuya")
+    add_item(rig.store, "cu", title="Tin cũ")
+    with rig.store.transaction() as tx:
+        tx.execute("UPDATE items SET valid_until = '2030-01-01T00:00:00Z' WHERE id = 'cu'")
+    operator_settings.save(rig.store, rig.config, {"schedule.default_windows": ["05:30-21:30"]}, actor="admin")
+    _slot(rig, "sang", "2030-01-07T10:00")
+    _slot(rig, "khuya", "2030-01-07T22:30")
+    _slot(rig, "cu", "2030-01-07T11:00")
+    client = rig.login()
+    week = client.get("/schedule?week=2030-01-07").get_data(as_text=True)
+    assert 'data-item="sang" data-slot' in week
+    assert 'data-not-playing="outside_window"' in week and 'data-not-playing="expired"' in week
+    assert "Sẽ không phát: Ngoài khung giờ phát" in week and "Sẽ không phát: Bản tin đã hết hiệu lực" in week
+
+    with rig.app.test_request_context("/"):
+        state = panel()
+        now = datetime(2030, 1, 7, 0, 30, tzinfo=UTC)   # 07:30 in Hà Nội
+        will, wont = today_plan(state, now, state.snapshot.fingerprint())
+        assert [o.item_id for o in will] == ["sang"]
+        assert {o.item_id: o.not_playing.code for o in wont} == {"cu": "expired", "khuya": "outside_window"}
+        # The window widened in the panel: the dashboard's answer changes at once (no stale fragment).
+        operator_settings.save(rig.store, rig.config, {"schedule.default_windows": ["05:00-23:00"]}, actor="admin")
+        will, wont = today_plan(state, now, state.snapshot.fingerprint())
+        assert [o.item_id for o in will] == ["sang", "khuya"] and [o.item_id for o in wont] == ["cu"]
+
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.appliance.panel.test_panel_support import csrf_of
+
+    add_item(rig.store, "sap-het", title="Tin sắp hết hạn")
+    soon = datetime.now(UTC) + timedelta(days=1)
+    with rig.store.transaction() as tx:
+        tx.execute("UPDATE items SET valid_until = ? WHERE id = 'sap-het'", (soon.strftime("%Y-%m-%dT%H:%M:%SZ"),))
+    start = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=3)).replace(hour=8, minute=0)
+    token = csrf_of(client, "/schedule/new")
+    form = client.post("/schedule/new", data={"csrf_token": token, "_new": "1", "item_id": "sap-het", "zones": "*",
+                                              "start": f"{start:%Y-%m-%dT%H:%M}", "repeat": "once"})
+    text = form.get_data(as_text=True)
+    assert "Sẽ không phát lúc" in text and "Bản tin đã hết hiệu lực" in text and rig.count("slots") == 3
