@@ -292,6 +292,18 @@ VI: dict[str, str] = {
     "What was said": "Nội dung đã đọc",
     "Keep as it is": "Giữ nguyên",
     "Will not play": "Sẽ không phát",
+    "Delete announcement": "Xoá thông báo",
+    "These slots are deleted with it:": "Các lịch phát sau bị xoá cùng:",
+    "It has no slots.": "Thông báo này không có lịch phát.",
+    "It stops playing at once. You can undo this for 24 hours from the announcements page.":
+        "Thông báo ngừng phát ngay. Có thể hoàn tác trong 24 giờ ở trang Thông báo.",
+    "Delete the announcement and %(count)s slots": "Xoá thông báo và %(count)s lịch phát",
+    "Deleted, with %(count)s slots. You can undo this for 24 hours.":
+        "Đã xoá, cùng %(count)s lịch phát. Có thể hoàn tác trong 24 giờ.",
+    "Restored, with %(count)s slots.": "Đã khôi phục, cùng %(count)s lịch phát.",
+    "Deleted in the last 24 hours": "Đã xoá trong 24 giờ qua",
+    "%(count)s slots": "%(count)s lịch phát",
+    "Undo": "Hoàn tác",
     "Will not play today": "Hôm nay sẽ không phát",
     "Will not play at %(time)s: %(reason)s": "Sẽ không phát lúc %(time)s: %(reason)s",
     "The slot plays until the end of that day.": "Lịch phát đến hết ngày đó.",

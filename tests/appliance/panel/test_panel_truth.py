@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from appliance.broadcast.playlog import PlayLog, PlayStart
+from protocol.errors import CommuneRadioError
 from tests.appliance.panel.test_panel_support import Rig, make_rig
 
 
@@ -157,3 +158,38 @@ def test_what_will_not_play_says_so_on_the_week_view_the_form_and_the_dashboard(
                                               "start": f"{start:%Y-%m-%dT%H:%M}", "repeat": "once"})
     text = form.get_data(as_text=True)
     assert "Sẽ không phát lúc" in text and "Bản tin đã hết hiệu lực" in text and rig.count("slots") == 3
+
+
+def test_deleting_an_announcement_lists_its_slots_removes_them_and_can_be_undone(rig: Rig) -> None:
+    """Issue 11 fix 6: the announcement went, its slots stayed (pointing at a revoked item)."""
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.panel import local_items
+    from tests.appliance.panel.test_panel_support import audit_actions, csrf_of
+
+    item_id = local_items.create(rig.store, local_items.Announcement(title="Họp thôn", kind="text",
+                                                                     text="Mời bà con đi họp."), created_by="admin")
+    _slot(rig, item_id, "2030-01-07T10:00")
+    _slot(rig, item_id, "2030-01-09T10:00")
+    client = rig.login()
+    page = client.get(f"/announcements/{item_id}/delete").get_data(as_text=True)
+    assert "Các lịch phát sau bị xoá cùng" in page and page.count("<li>") == 2 and "Thứ Hai, 07/01/2030 10:00" in page
+    token = csrf_of(client, f"/announcements/{item_id}/delete")
+    done = client.post(f"/announcements/{item_id}/delete", data={"csrf_token": token})
+    assert done.status_code == 302
+    assert rig.store.query_one("SELECT COUNT(*) FROM slots WHERE deleted = 0")[0] == 0
+    assert rig.store.get_item(item_id)["state"] == "revoked"
+    listing = client.get("/announcements").get_data(as_text=True)
+    assert f'id="local-{item_id}"' not in listing and f'id="deleted-{item_id}"' in listing
+    week = client.get("/schedule?week=2030-01-07").get_data(as_text=True)
+    assert f'data-item="{item_id}"' not in week
+    undone = client.post(f"/announcements/{item_id}/undo", data={"csrf_token": token})
+    assert undone.status_code == 302
+    assert rig.store.query_one("SELECT COUNT(*) FROM slots WHERE deleted = 0")[0] == 2
+    assert rig.store.get_item(item_id)["state"] == "ready"
+    assert {"announcement.delete", "announcement.restore"} <= set(audit_actions(rig.store))
+    # Past the 24 hours, no undo.
+    local_items.delete(rig.store, item_id, actor="admin")
+    later = datetime.now(UTC) + timedelta(hours=25)
+    with pytest.raises(CommuneRadioError):
+        local_items.undelete(rig.store, item_id, actor="admin", now=later)
