@@ -37,7 +37,7 @@ def _join(names: list[str], lang: str) -> str:
 
 
 def _int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() else default
+    return int(value) if value and value.isascii() and value.isdigit() else default
 
 
 def end_day_text(valid_until: datetime | None, zone: ZoneInfo, lang: str = "vi") -> str:
@@ -80,7 +80,7 @@ def describe_rule(rule: str, dtstart: datetime | None, *, valid_until: datetime 
                 f"{_join(names, 'vi')}, {interval} tuần một lần"
     elif freq == "MONTHLY":
         day = parts.get("BYMONTHDAY") or (str(dtstart.day) if dtstart else "")
-        head = (f"Day {day} of every month" if en else f"Ngày {day} hằng tháng") if day.isdigit() else \
+        head = (f"Day {day} of every month" if en else f"Ngày {day} hằng tháng") if day.isascii() and day.isdigit() else \
             ("Every month" if en else "Hằng tháng")
     else:
         head = "Every year" if en else "Hằng năm"
@@ -88,10 +88,10 @@ def describe_rule(rule: str, dtstart: datetime | None, *, valid_until: datetime 
     if dtstart is not None:
         words.append(f"from {dtstart:%d/%m/%Y}" if en else f"từ {dtstart:%d/%m/%Y}")
     count = parts.get("COUNT")
-    if count and count.isdigit():
+    if count and count.isascii() and count.isdigit():
         words.append(f"{count} times" if en else f"{count} lần")
     until = parts.get("UNTIL")
-    if until and len(until) >= 8 and until[:8].isdigit():
+    if until and len(until) >= 8 and until[:8].isascii() and until[:8].isdigit():
         words.append(f"until {until[6:8]}/{until[4:6]}/{until[:4]}" if en
                      else f"đến {until[6:8]}/{until[4:6]}/{until[:4]}")
     if valid_until is not None and zone is not None:
