@@ -84,30 +84,56 @@ def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) ->
     return Markup(svg)  # built from escaped parts by chart.minutes_chart
 
 
+def on_air_times(playing: dict[str, Any] | None, now: datetime) -> dict[str, int | None]:
+    """Elapsed and remaining seconds of what is on air (remaining: None when not known, e.g. a live relay
+    without an end)."""
+    if not playing:
+        return {"elapsed_s": None, "remaining_s": None}
+    began = i18n.parse_utc(playing.get("audio_at") or playing.get("started_at"))
+    elapsed = max(0, int((now - began).total_seconds())) if began else None
+    ends = i18n.parse_utc(playing.get("end_by"))
+    if ends is None and began is not None and playing.get("duration_s"):
+        ends = began + timedelta(seconds=float(playing["duration_s"]))
+    remaining = max(0, int((ends - now).total_seconds())) if ends else None
+    return {"elapsed_s": elapsed, "remaining_s": remaining}
+
+
+def live_context(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> dict[str, Any]:
+    """What the live part of the dashboard shows (the page and its 2-second refresh share it)."""
+    status = state.daemon.status()
+    upcoming, not_playing = today_plan(state, now, fingerprint)
+    playing = on_air(status)
+    return {"status": status, "on_air": playing, "times": on_air_times(playing, now), "upcoming": upcoming,
+            "not_playing": not_playing, "relays": relay_states(state, status),
+            "current_problems": (status or {}).get("problems") or [], "now": now}
+
+
+@bp.route("/dashboard/live")
+def live() -> ResponseReturnValue:
+    """The live part of the dashboard as an HTML fragment, fetched every 2 s by panel.js."""
+    state = panel()
+    now = datetime.now(UTC)
+    return render_template("_live.html", **live_context(state, now, state.snapshot.fingerprint()))
+
+
 @bp.route("/")
 def index() -> ResponseReturnValue:
     state = panel()
     now = datetime.now(UTC)
-    status = state.daemon.status()
     fingerprint = state.snapshot.fingerprint()
+    live_part = live_context(state, now, fingerprint)
+    status = live_part["status"]
     usage = shutil.disk_usage(state.config.data_path)
     sync = state.store.sync_state()
     problems = state.store.recent_events(5, level="error") + state.store.recent_events(5, level="warning")
     problems.sort(key=lambda e: e["id"], reverse=True)
-    upcoming, not_playing = today_plan(state, now, fingerprint)
     return render_template(
         "dashboard.html",
-        status=status,
-        on_air=on_air(status),
-        upcoming=upcoming,
-        not_playing=not_playing,
-        relays=relay_states(state, status),
+        **live_part,
         clock_trusted=clock_trusted(state, status),
         sync=sync,
         disk_free_gb=f"{usage.free / 1e9:.1f}",
         disk_total_gb=f"{usage.total / 1e9:.1f}",
         problems=problems[:6],
-        current_problems=(status or {}).get("problems") or [],
         chart=chart_svg(state, now, fingerprint),
-        now=now,
     )

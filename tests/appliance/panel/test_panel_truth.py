@@ -193,3 +193,56 @@ def test_deleting_an_announcement_lists_its_slots_removes_them_and_can_be_undone
     later = datetime.now(UTC) + timedelta(hours=25)
     with pytest.raises(CommuneRadioError):
         local_items.undelete(rig.store, item_id, actor="admin", now=later)
+
+
+def test_live_dashboard_fragment_shows_on_air_times_and_a_big_stop_button(rig: Rig) -> None:
+    """Issue 11 build 1: the dashboard's live part, refreshed by panel.js from /dashboard/live."""
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.panel.views.dashboard import on_air_times
+
+    now = datetime(2030, 1, 7, 1, 0, tzinfo=UTC)
+    playing = {"item_id": "x", "audio_at": "2030-01-07T00:58:30Z", "duration_s": 300.0, "end_by": None}
+    assert on_air_times(playing, now) == {"elapsed_s": 90, "remaining_s": 210}
+    cut = dict(playing, end_by=(now + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert on_air_times(cut, now)["remaining_s"] == 20
+    client = rig.login()
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="live" data-live-url="/dashboard/live"' in page and "<script>" not in page
+    fragment = client.get("/dashboard/live")
+    assert fragment.status_code == 200 and 'id="on-air"' in fragment.get_data(as_text=True)
+    assert "script-src 'self'" in fragment.headers["Content-Security-Policy"]
+    assert client.get("/dashboard/live", headers={"Cookie": ""}).status_code in (200, 302)
+    assert rig.client().get("/dashboard/live").status_code == 302      # login required
+
+
+def test_common_passwords_are_refused_and_a_locked_account_shows_on_the_users_page(rig: Rig) -> None:
+    """Issue 11 build 6: `1234567890` was accepted; a locked account showed only in a separate list."""
+    from appliance.panel.accounts import Accounts
+    from tests.appliance.panel.test_panel_support import csrf_of
+
+    accounts = Accounts(rig.store)
+    for weak in ("1234567890", "matkhau123456", "Mật khẩu 2026!", "qwertyuiop", "15081990ab", "password1234",
+                 "nguyenvana2024"):
+        with pytest.raises(CommuneRadioError) as info:
+            accounts.create_user("nguyenvana", weak, "operator")
+        assert info.value.code == "invalid_input.password_common", weak
+    accounts.create_user("nguyenvana", "cây đa đầu làng 1975", "operator")
+    client = rig.login()
+    token = csrf_of(client, "/settings/users")
+    refused = client.post("/settings/users", data={"csrf_token": token, "username": "lan", "password": "1234567890",
+                                                   "role": "operator"})
+    assert refused.status_code == 400 and "phổ biến" in refused.get_data(as_text=True)
+    stranger = rig.client()
+    for _ in range(6):
+        stranger.post("/login", data={"csrf_token": csrf_of(stranger, "/login"), "username": "nguyenvana",
+                                      "password": "sai mật khẩu rồi"})
+    page = client.get("/settings/users").get_data(as_text=True)
+    row = page[page.index('id="user-nguyenvana"'):]
+    row = row[:row.index("</tr>")]
+    assert "Bị khoá đến" in row and 'class="primary unlock"' in row
+    unlocked = client.post("/settings/login-locks/unlock", data={"csrf_token": token, "username": "nguyenvana",
+                                                                 "address": "127.0.0.1"})
+    assert unlocked.status_code == 302
+    row = client.get("/settings/users").get_data(as_text=True)
+    assert "Bị khoá đến" not in row
