@@ -144,3 +144,32 @@ def test_altered_speech_on_the_card_airs_the_local_voice_and_says_so(central: An
     assert json.loads(event["data"])["code"] == "speech.media_altered" and item_id in event["message"]
     row = station["store"].query_one("SELECT state, reason FROM item_speech WHERE item_id = ?", (item_id,))
     assert (row["state"], row["reason"]) == ("rejected", "speech.media_altered")
+
+
+def test_the_panel_says_whose_voice_airs_and_lets_the_operator_hear_it(central: Any, station: dict[str, Any]) -> None:
+    import hashlib
+    import re
+
+    from appliance.panel import create_app
+    from appliance.panel.accounts import Accounts
+
+    password = "mật khẩu quản trị 2026"
+    item_id = central.text_item(title="Họp thôn", text=TEXT, zones=["thon-1"])
+    assert station["syncer"].sync_once().ok
+    Accounts(station["store"]).create_first_admin("admin", password, password)
+    app = create_app(station["config"], store=Store.open(station["config"].db_path), testing=True)
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"csrf_token": token, "username": "admin", "password": "mật khẩu quản trị 2026"})
+
+    def card() -> str:
+        page = client.get("/items").get_data(as_text=True)
+        return page.split(f'id="item-{item_id}"')[1].split("</article>")[0]
+
+    assert "Giọng đọc khi phát: giọng trung tâm đã dựng sẵn (espeak-ng Vietnamese (Southern))" in card()
+    heard = client.get(f"/items/{item_id}/audio").data
+    assert hashlib.sha256(heard).hexdigest() == central.catalog.speech.get(item_id)["media"]["sha256"]
+    central.catalog.speech.remove(item_id)
+    assert station["syncer"].sync_once().ok
+    assert "Giọng đọc khi phát: giọng của trạm (espeak-ng Vietnamese (Northern))" in card()
+    assert hashlib.sha256(client.get(f"/items/{item_id}/audio").data).hexdigest() != hashlib.sha256(heard).hexdigest()
