@@ -182,3 +182,20 @@ def test_a_tampered_pack_is_not_offered(central: CentralHandle, pack: Path, tmp_
     assert refused.value.code == "voice_pack.tampered"
     assert VoiceOffers(central.catalog).list() == []
     assert not (Path(central.data_dir) / "voices" / "en-us-joe").exists()
+
+
+def test_monitoring_shows_centrals_voice_and_lets_editors_hear_the_speech(central: CentralHandle) -> None:
+    item_id = central.text_item(text=TEXT)
+    sha = central.catalog.speech.get(item_id)["media"]["sha256"]
+    page = requests.get(f"{central.url}/monitor/items/{item_id}", headers=central.admin_headers(), timeout=30).text
+    assert "espeak-ng Vietnamese (Southern)" in page and f"/monitor/items/{item_id}/speech" in page
+    heard = requests.get(f"{central.url}/monitor/items/{item_id}/speech", headers=central.admin_headers(), timeout=30)
+    assert heard.status_code == 200 and hashlib.sha256(heard.content).hexdigest() == sha
+    assert heard.headers["Content-Type"] == "audio/wav" and heard.headers["X-Content-Type-Options"] == "nosniff"
+    assert requests.get(f"{central.url}/monitor/items/{item_id}/speech", timeout=30,
+                        allow_redirects=False).status_code in (302, 303, 401)
+    fleet = requests.get(f"{central.url}/monitor", headers=central.admin_headers(), timeout=30).text
+    assert "Central's voice: espeak-ng Vietnamese (Southern)" in fleet
+    central.catalog.speech.remove(item_id)
+    assert requests.get(f"{central.url}/monitor/items/{item_id}/speech", headers=central.admin_headers(),
+                        timeout=30).status_code == 404
