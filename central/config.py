@@ -18,7 +18,7 @@ everything in its data directory: SQLite at ``<data_dir>/central.db``, the signi
     heartbeat_sample_s = 900  # one heartbeat per device kept per 15 minutes
     command_days = 90         # finished commands and reported results
 
-    [speech]                  # central renders approved text items (protocol §4.4); "" = it does not
+    [speech]                  # central renders approved text items (protocol §4.3); "" = it does not
     engine = "neural"         # "espeak" or "neural" (a voice pack installed by `voice-pack offer`)
     voice_pack = "vi-vbee-medium"
     voice = "vi"              # espeak-ng's accent when engine = "espeak"

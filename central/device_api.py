@@ -58,7 +58,7 @@ def feed(device_id: str) -> Response:
         answer = cat.feed(device, request.args.get("cursor"), limit=int(limit_text))
     except BadCursor:
         raise ApiError(400, "bad_cursor", "the cursor was not issued by this server") from None
-    answer = cat.speech.extend_feed(answer, includes)  # speech, voice packs: only when asked (§7)
+    answer = cat.speech.extend_feed(answer, includes)  # speech, voice packs: only when asked (§9)
     if answer.etag in _etags(request.headers.get("If-None-Match", "")):
         response = Response(status=304)
         response.headers["ETag"] = answer.etag

@@ -3,7 +3,7 @@
 When ``[speech] engine`` is set, approving a text item renders its text with central's voice
 (``central.speech_render``, the station's own pipeline) *before* the write transaction (it takes
 seconds), stores the WAV as media, and in the approval's own transaction signs a speech document
-bound to the item's id, version and content digest (protocol §4.4). A device that asks the feed
+bound to the item's id, version and content digest (protocol §4.3). A device that asks the feed
 for ``include=speech`` receives, beside each item of a page, that item's speech document if its
 version is the one in the page; a page that lists an item without one tells the device the item
 has no rendered speech (any it holds is dropped). Removing or re-rendering speech re-publishes
@@ -154,7 +154,7 @@ class SpeechDesk:
     # ------------------------------------------------------------------ the feed
 
     def extend_feed(self, answer: FeedAnswer, includes: frozenset[str]) -> FeedAnswer:
-        """Add what the device asked for beside the items (protocol §7); the ETag names it too."""
+        """Add what the device asked for beside the items (protocol §9); the ETag names it too."""
         if not includes:
             return answer
         body = dict(answer.body)

@@ -1,4 +1,4 @@
-"""Central renders the speech of a text item with the station's own pipeline (protocol §4.4).
+"""Central renders the speech of a text item with the station's own pipeline (protocol §4.3).
 
 The same code as on the station (``audio.prepare.Preparer``: normalizer, speech engine, silence
 trim, loudness, chime), only with central's voice (``[speech]`` in central.toml): what an editor

@@ -1,4 +1,4 @@
-"""Service: voice packs central offers to its stations as signed media (protocol §4.5).
+"""Service: voice packs central offers to its stations as signed media (protocol §4.4).
 
 ``offer(FILE)`` checks the pack (``audio.voicepacks``: exactly its four members, each matching
 the manifest; a pack signed by another key is refused), signs its manifest with central's key,

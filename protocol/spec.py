@@ -52,11 +52,11 @@ STREAM_MEDIA_TYPES = (
     "audio/mpeg", "audio/aac", "audio/aacp", "audio/ogg", "audio/opus", "audio/flac", "audio/webm",
     "audio/mp4", "application/vnd.apple.mpegurl", "audio/mpegurl", "audio/x-mpegurl",
 )
-# Central's rendered speech (§4.4) is PCM WAV; a voice pack (§4.5) is a zip file.
+# Central's rendered speech (§4.3) is PCM WAV; a voice pack (§4.4) is a zip file.
 SPEECH_MEDIA_TYPES = ("audio/wav",)
 VOICE_PACK_MIME = "application/vnd.commune-radio.voice-pack+zip"
 VOICE_PACK_MAX_BYTES = 450_000_000
-# What a device may ask the feed to carry beside the items (``?include=``, §7).
+# What a device may ask the feed to carry beside the items (``?include=``, §9).
 FEED_INCLUDES = ("speech", "voice_packs")
 MAX_VOICE_PACK_OFFERS = 32
 MEDIA_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9._~/-]{1,511}$")

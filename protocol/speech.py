@@ -1,4 +1,4 @@
-"""Speech rendered by central and voice packs offered by central (protocol §4.4, §4.5): pure checks.
+"""Speech rendered by central and voice packs offered by central (protocol §4.3, §4.4): pure checks.
 
 A **speech document** says "this audio is how central's voice reads this exact item": it names
 the item's id and version and the digest of the item's signed content (``content_digest``), and
@@ -7,7 +7,7 @@ points at a media file by sha256, size and type. It is signed with its own domai
 audio only when the signature verifies, the binding matches the item it holds and the file's
 size and sha256 match; otherwise it reads the item with its own voice.
 
-A **voice-pack offer** points at a voice pack file (a zip, protocol §4.5) by sha256 and size and
+A **voice-pack offer** points at a voice pack file (a zip, protocol §4.4) by sha256 and size and
 names the pack; it is signed with ``VOICE_PACK_OFFER_DOMAIN``. The pack's own manifest is signed
 too (``VOICE_PACK_DOMAIN``) and is verified again when the pack is installed.
 """

@@ -1,4 +1,4 @@
-"""Central's rendered speech of text items (protocol §4.4): verified, stored, its audio fetched.
+"""Central's rendered speech of text items (protocol §4.3): verified, stored, its audio fetched.
 
 The feed page asked with ``include=speech`` lists, beside its items, the speech documents of those
 items. For each text item of the page that the station holds at that version, the speech document

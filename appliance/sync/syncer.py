@@ -45,7 +45,7 @@ from protocol.errors import (
 
 log = logging.getLogger(__name__)
 
-# Asked beside the items: central's rendered speech and its voice packs (protocol §4.4, §4.5, §7).
+# Asked beside the items: central's rendered speech and its voice packs (protocol §4.3, §4.4, §9).
 FEED_INCLUDE = "speech,voice_packs"
 # A feed that keeps saying "more" beyond this many pages in one sync is central looping.
 MAX_PAGES_PER_SYNC = 200

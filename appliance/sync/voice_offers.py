@@ -1,4 +1,4 @@
-"""Voice packs central offers (protocol §4.5): verified, downloaded once, installed as verified packs.
+"""Voice packs central offers (protocol §4.4): verified, downloaded once, installed as verified packs.
 
 The feed asked with ``include=voice_packs`` carries every current offer. Each offer must carry
 central's signature (voice-pack-offer domain); it is recorded as ``pending`` in

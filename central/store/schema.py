@@ -169,7 +169,7 @@ admin_sessions = Table(
 Index("admin_sessions_expires", admin_sessions.c.expires_at)
 
 # ---- speech (issue 17): central's rendered speech of text items, and voice packs it offers.
-# One speech document per item, for the item's current version (protocol §4.4); replaced when
+# One speech document per item, for the item's current version (protocol §4.3); replaced when
 # the item is approved again, deleted when an editor removes it.
 item_speech = Table(
     "item_speech", metadata,
@@ -180,7 +180,7 @@ item_speech = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
-# Voice packs offered to every device (protocol §4.5); a withdrawn offer is deleted.
+# Voice packs offered to every device (protocol §4.4); a withdrawn offer is deleted.
 voice_pack_offers = Table(
     "voice_pack_offers", metadata,
     Column("pack_id", Text, primary_key=True),

@@ -1,4 +1,4 @@
-"""Rendered speech of items and voice-pack offers: the rows behind protocol §4.4 and §4.5."""
+"""Rendered speech of items and voice-pack offers: the rows behind protocol §4.3 and §4.4."""
 
 from __future__ import annotations
 

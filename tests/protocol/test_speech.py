@@ -1,4 +1,4 @@
-"""Speech documents and voice-pack offers (protocol §4.4, §4.5): signature, domain, shape, binding."""
+"""Speech documents and voice-pack offers (protocol §4.3, §4.4): signature, domain, shape, binding."""
 
 from __future__ import annotations
 

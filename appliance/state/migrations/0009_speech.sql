@@ -1,4 +1,4 @@
--- 0009: speech rendered by central (issue 17, protocol §4.4) and voice packs it offers (§4.5).
+-- 0009: speech rendered by central (issue 17, protocol §4.3) and voice packs it offers (§4.4).
 
 -- Central's speech of a text item's version, as the signed speech document received with it.
 -- 'waiting_media' until its audio's size and sha256 verify; 'rejected' when it failed

@@ -1,4 +1,4 @@
-"""The station's side of central's rendered speech (protocol §4.4): verified, stored, fetched, dropped.
+"""The station's side of central's rendered speech (protocol §4.3): verified, stored, fetched, dropped.
 
 A real central on loopback renders with espeak-ng; the device syncs over HTTP.
 """

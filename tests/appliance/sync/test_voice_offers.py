@@ -1,4 +1,4 @@
-"""Voice packs offered by central (protocol §4.5): a station verifies, downloads once and installs them;
+"""Voice packs offered by central (protocol §4.4): a station verifies, downloads once and installs them;
 a tampered pack is refused and changes nothing. Real central on loopback, the bundled Piper voice."""
 
 from __future__ import annotations

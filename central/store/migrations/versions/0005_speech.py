@@ -1,4 +1,4 @@
-"""Central's rendered speech and its voice-pack offers (issue 17, protocol §4.4 and §4.5).
+"""Central's rendered speech and its voice-pack offers (issue 17, protocol §4.3 and §4.4).
 
 - ``item_speech``: the signed speech document of an item's current version;
 - ``voice_pack_offers``: voice packs offered to every device.
