@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from protocol.signing import PublicKeys, keyring
 from protocol.speech import validate_offer
 
 log = logging.getLogger(__name__)
+RESERVE_BYTES = 64 * 1024 * 1024
 _LINK_DOWN = ("central_unreachable", "central_timeout", "central_unavailable", "central_busy", "central_auth")
 
 
@@ -81,6 +83,14 @@ class VoiceOfferSync:
             incoming = self.config.data_path / "voices-incoming"
             incoming.mkdir(parents=True, exist_ok=True)
             part = incoming / f"{offer.media.sha256}.part"
+            # The download, the unpacked copy and the prepared model side by side, and the card's reserve.
+            needed = 3 * offer.media.bytes + RESERVE_BYTES - (part.stat().st_size if part.exists() else 0)
+            if shutil.disk_usage(incoming).free < needed:
+                self.store.log_event("voice_pack.deferred", f"Thẻ nhớ không đủ chỗ cho gói giọng {offer.pack_id}",
+                                     {"pack_id": offer.pack_id, "bytes": offer.media.bytes,
+                                      "en": f"not enough room on the card for voice pack {offer.pack_id}"},
+                                     level="warning", repeat_key=f"offer-room:{offer.pack_id}")
+                continue
             try:
                 stats = client.download(offer.media.url, part, offer.media.bytes)
             except CentralError as exc:
@@ -99,6 +109,11 @@ class VoiceOfferSync:
                 installed = install_pack(part, self.voices_dir, trusted_keys=keyring(self.public_keys))
             except CommuneRadioError as exc:
                 self._finish(row, "refused", exc.en, vi=exc.vi)
+                continue
+            except OSError as exc:  # the card, not the pack: tried again at the next sync
+                self.store.log_event("voice_pack.deferred", f"Không cài được gói giọng {offer.pack_id}: {exc}",
+                                     {"pack_id": offer.pack_id, "en": str(exc)}, level="warning",
+                                     repeat_key=f"offer-os:{offer.pack_id}")
                 continue
             finally:
                 with contextlib.suppress(FileNotFoundError):
