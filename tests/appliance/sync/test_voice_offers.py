@@ -100,3 +100,20 @@ def test_an_offer_not_signed_by_central_is_ignored(central: CentralHandle, devic
     assert offers(device) == [] and installed_packs(device.config.data_path / "voices") == []
     event = device.store.query("SELECT * FROM events WHERE kind = 'voice_pack.refused'")[0]
     assert json.loads(event["data"])["reason"] == "unknown_key"
+
+
+def test_the_panel_lists_the_pack_central_offered(central: CentralHandle, device: Device, pack: Path) -> None:
+    import re
+
+    from appliance.panel import create_app
+    from appliance.panel.accounts import Accounts
+
+    VoiceOffers(central.catalog).offer(pack)
+    assert device.sync().ok
+    password = "mật khẩu quản trị 2026"
+    Accounts(device.store).create_first_admin("admin", password, password)
+    client = create_app(device.config, store=device.store, testing=True).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"csrf_token": token, "username": "admin", "password": password})
+    page = client.get("/").get_data(as_text=True)
+    assert "Gói giọng đọc: Joe (English, US)" in page and "en-us-joe, do trung tâm cung cấp" in page
