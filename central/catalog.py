@@ -366,6 +366,9 @@ class Catalog:
         row = self._item_row(item_id)
         return json.loads(row.published) if row.published is not None else None
 
+    def item_row(self, item_id: str) -> ItemRow:
+        return self._item_row(item_id)
+
     def _item_row(self, item_id: str) -> ItemRow:
         with self.store.read() as tx:
             row = tx.items.get(item_id)

@@ -123,6 +123,18 @@ class SpeechDesk:
             return None
         return row.document
 
+    def preview(self, item_id: str) -> Any:
+        """The editor's preview of a text item's pending text: the very file approval will ship
+        (rendering is cached by text and voice, so approving renders nothing new)."""
+        row = self.catalog.item_row(item_id)
+        if row.draft.get("kind") != "text":
+            raise ValidationError(f"Bản tin {item_id[:64]} không phải bản tin văn bản.",
+                                  f"Item {item_id[:64]} is not a text item.")
+        if not self.enabled:
+            raise ValidationError("Trung tâm chưa cấu hình giọng đọc ([speech] engine).",
+                                  "Central has no voice configured ([speech] engine).")
+        return self.renderer.render(str(row.draft.get("text") or ""))
+
     def render_again(self, item_id: str) -> dict[str, Any]:
         """Render the published version again (after a voice change) and re-publish it."""
         published = self.catalog.get_published(item_id)

@@ -2,6 +2,7 @@
 
 Examples::
 
+    commune-central item preview it-1a2b3c --out nghe-thu.wav   # before approval: what will air
     commune-central item speech it-1a2b3c             # which voice, which audio, how long
     commune-central item speech it-1a2b3c --render    # render the published version again
     commune-central item speech it-1a2b3c --remove    # stations read it with their own voice
@@ -50,6 +51,22 @@ def add_speech_commands(sub: Any, item: Any, common: argparse.ArgumentParser,
     mode.add_argument("--render", action="store_true", help="render the published version again")
     mode.add_argument("--remove", action="store_true", help="stop shipping rendered speech for it")
     speech.set_defaults(func=cmd_item_speech)
+
+    def cmd_item_preview(args: argparse.Namespace) -> int:
+        import shutil
+
+        with catalog_for(args) as catalog:
+            rendered = catalog.speech.preview(args.item_id)
+            shutil.copyfile(rendered.path, args.out)
+            seconds = f"{rendered.duration_s:.1f}".replace(".", ",")  # Vietnamese decimal comma
+            print(f"{args.out}: {rendered.voice['name']}, {seconds} s, sha256 {rendered.sha256}")
+        return 0
+
+    preview = item.add_parser("preview", parents=[common],
+                              help="render a text item's pending text with central's voice: what will air")
+    preview.add_argument("item_id")
+    preview.add_argument("--out", required=True, help="WAV file to write")
+    preview.set_defaults(func=cmd_item_preview)
 
     def offers(catalog: Any) -> Any:
         from central.voice_offers import VoiceOffers

@@ -215,3 +215,18 @@ def test_openapi_describes_speech_and_offers(central: CentralHandle, pack: Path)
     assert list(feed_schema.iter_errors(body)) == []
     body["speech"][0]["surprise"] = True
     assert list(feed_schema.iter_errors(body))
+
+
+def test_the_editors_preview_is_the_file_that_airs(central: CentralHandle, tmp_path: Path) -> None:
+    item_id = central.text_item(text=TEXT, approve=False)
+    toml = tmp_path / "central.toml"
+    toml.write_text('[speech]\nengine = "espeak"\nvoice = "vi-vn-x-south"\nrate = 150\n')
+    out = tmp_path / "nghe-thu.wav"
+    shown = subprocess.run([sys.executable, "-m", "central.cli", "item", "preview", item_id, "--out", str(out),
+                            "--config", str(toml), *central.cli_args()], cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    previewed = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert f"sha256 {previewed}" in shown.stdout and "espeak-ng Vietnamese (Southern)" in shown.stdout
+    central.catalog.approve_item(item_id, by="Chủ tịch UBND xã")
+    assert central.catalog.speech.get(item_id)["media"]["sha256"] == previewed
