@@ -89,6 +89,11 @@ class SpeechDesk:
             self.last_error = exc
             log.warning("speech not rendered: %s", exc.en)
             return None
+        except (ImportError, OSError) as exc:  # a missing library or a full disk must not block approval
+            self.last_error = CommuneRadioError(f"Không dựng được giọng đọc: {exc}", f"Speech not rendered: {exc}",
+                                                code="speech.render_failed")
+            log.warning("speech not rendered: %r", exc)
+            return None
         self.last_error = None
         return PendingSpeech(text=text, language=language, media=media, duration_s=rendered.duration_s,
                              voice=rendered.voice)
