@@ -106,30 +106,28 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import waitress
-
-    from central.app import create_app
-    from central.maintenance import MaintenanceThread
     from central.proxies import parse_networks
+    from central.serving import ServeOptions, serve_gunicorn, serve_waitress
 
     parse_networks(args.trusted_proxy)  # a typo is an error before anything starts
     config = config_from_args(args)
-    app = create_app(config.data_dir, config=config, trusted_proxies=args.trusted_proxy)
-    catalog = app.extensions["central.catalog"]
-    admin = app.extensions["central.admin"]
-    if not admin.has_token():  # a data directory made before admin tokens existed
-        _print_admin_token(admin.create_token())
-    maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock)
-    maintenance.start()
-    print(f"commune-central: http://{args.host}:{args.port} (data {config.data_dir.resolve()}, "
-          f"database {catalog.store.database.describe()})", flush=True)
-    try:
-        # Proxy headers are judged by the app (central.proxies); waitress must leave them to it.
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central",
-                       clear_untrusted_proxy_headers=False)
-    finally:
-        maintenance.stop()
-        catalog.close()
+    # Before any worker starts: migrate the schema, make the key and (if missing) the admin token.
+    with _catalog(args) as catalog:
+        with _admin(catalog) as admin:
+            if not admin.has_token():  # a data directory made before admin tokens existed
+                _print_admin_token(admin.create_token())
+        shown = catalog.store.database.describe()
+    options = ServeOptions(host=args.host, port=args.port, threads=args.threads,
+                           trusted_proxies=tuple(args.trusted_proxy), access_log=args.access_log,
+                           **({"workers": args.workers} if args.workers else {}))
+    server = args.server or ("gunicorn" if sys.platform.startswith("linux") else "waitress")
+    print(f"commune-central: http://{args.host}:{args.port} ({server}, "
+          f"{options.workers if server == 'gunicorn' else 1} process(es) × {options.threads} threads; "
+          f"data {config.data_dir.resolve()}, database {shown})", flush=True)
+    if server == "gunicorn":
+        serve_gunicorn(config, options)
+    else:
+        serve_waitress(config, options)
     return 0
 
 
@@ -273,11 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("public-key", parents=[common], help="print the public key (base64)"
                    ).set_defaults(func=cmd_public_key)
     serve = sub.add_parser("serve", parents=[common],
-                           help="serve protocol v1 and the monitoring pages (waitress); the pages and "
-                                "/api/monitor need the admin token")
+                           help="serve protocol v1 and the monitoring pages (gunicorn, several processes; "
+                                "or waitress); the pages and /api/monitor need the admin token")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
-    serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--server", choices=("gunicorn", "waitress"),
+                       help="gunicorn: worker processes with threads (default on Linux); waitress: one process")
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default: cores + 1)")
+    serve.add_argument("--threads", type=int, default=8, help="request threads per process")
+    serve.add_argument("--access-log", action="store_true", help="log every request to standard output")
     serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                        help="a reverse proxy (IP address or network) believed about X-Forwarded-Proto/-For: "
                             "behind a TLS proxy, cookies become Secure and HSTS is sent (repeatable)")
