@@ -32,7 +32,7 @@ setup(
                       "panel/static/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
-                    "store/migrations/versions/*.py", "templates/*.html"],
+                    "store/migrations/versions/*.py", "templates/*.html", "static/*.js"],
     },
     install_requires=[
         "requests>=2.28",

@@ -175,9 +175,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_device_add(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog:
-        token = catalog.add_device(args.device_id, args.zones)
+        token = catalog.add_device(args.device_id, args.zones, province=args.province)
         print(f"device {args.device_id} zones {' '.join(args.zones)}")
         print(f"token (shown once / chỉ hiện một lần): {token}")
+    return 0
+
+
+def cmd_device_import(args: argparse.Namespace) -> int:
+    from central.registration import parse_csv, write_token_files
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Không đọc được tệp {args.file}: {exc}", f"Cannot read {args.file}: {exc}") from None
+    rows = parse_csv(text)
+    tokens_dir = Path(args.tokens_dir)
+    taken = [r.device_id for r in rows if (tokens_dir / f"{r.device_id}.token").exists()]
+    if taken:  # checked before registering: a token is shown only once
+        raise ValidationError(f"Tệp mã đã có: {taken[0]}.token (chọn thư mục khác).",
+                              f"A token file exists already: {taken[0]}.token (choose another directory).")
+    with _catalog(args) as catalog:
+        tokens = catalog.add_devices([(r.device_id, r.zones, r.province) for r in rows])
+    paths = write_token_files(tokens_dir, tokens)
+    print(f"Đã đăng ký {len(tokens)} thiết bị / registered {len(tokens)} devices; "
+          f"tệp mã / token files: {tokens_dir.resolve()} ({len(paths)})")
     return 0
 
 
@@ -299,7 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = device.add_parser("add", parents=[common], help="register a device; prints its token once")
     add.add_argument("device_id")
     add.add_argument("--zones", nargs="+", required=True)
+    add.add_argument("--province", default="", help="the province shown and filtered on by the fleet pages")
     add.set_defaults(func=cmd_device_add)
+    bulk = device.add_parser("import", parents=[common],
+                             help="register every device of a CSV file (device_id,zones[,province]) in one go; "
+                                  "writes a <device_id>.token file per device")
+    bulk.add_argument("file", help="UTF-8 CSV with a header row: device_id, zones (space or ; separated), province")
+    bulk.add_argument("--tokens-dir", required=True, help="where the token files go (created, mode 0700)")
+    bulk.set_defaults(func=cmd_device_import)
     device.add_parser("list", parents=[common]).set_defaults(func=cmd_device_list)
 
     item = sub.add_parser("item", help="items").add_subparsers(dest="item_command", required=True)

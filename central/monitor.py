@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import protocol
 from central.config import Retention
-from central.monitoring import DeviceStatus, device_status, heartbeat_interval, heartbeat_problems, offline_at
+from central.monitoring import (
+    FAILED_OUTCOMES,
+    DeviceStatus,
+    device_status,
+    heartbeat_interval,
+    heartbeat_problems,
+    offline_at,
+)
 from central.store import Store
 from central.store.reports import LogRow, NewEntry, StateRow
 from central.store.types import format_time
@@ -111,9 +118,11 @@ class Monitor:
             plays = [e for e in stored if e.type == "play"]
             if plays:
                 last = max(plays, key=lambda e: e.at)
+                failed = [e.at for e in plays if e.outcome in FAILED_OUTCOMES]
                 tx.reports.note_plays(device_id, len(plays), last.at, play_row(LogRow(
                     seq=0, device_id=device_id, entry_id=last.entry_id, type="play", at=last.at,
-                    item_id=last.item_id, outcome=last.outcome, data=json.loads(last.data))))
+                    item_id=last.item_id, outcome=last.outcome, data=json.loads(last.data))),
+                    failed_at=max(failed) if failed else None)
         return LogsAnswer(acknowledged, refused, len(stored))
 
     # ------------------------------------------------------------------ commands
@@ -219,6 +228,8 @@ class Monitor:
             state = tx.reports.state(device_id)
             plays = tx.reports.entries(device_id, types=("play",), newest_first=True, limit=limit)
             others = tx.reports.entries(device_id, exclude="play", newest_first=True, limit=limit)
+            titles = tx.items.titles([r.item_id for r in (*plays, *others) if r.item_id])
+            samples = tx.reports.samples(device_id, limit=96)
         status = self._status(state, self.clock())
         seen, interval, hb = (None, None, None) if state is None or state.last_seen_at is None else (
             format_time(state.last_seen_at), state.interval_s, state.heartbeat)
@@ -226,8 +237,10 @@ class Monitor:
             "device_id": device_id, "status": status.label, "state": status.state,
             "problems": list(status.problems), "last_seen_at": seen, "heartbeat_interval_s": interval,
             "seconds_since": status.seconds_since, "heartbeat": hb,
-            "plays": [play_row(r) for r in plays],
-            "events": [{"id": r.entry_id, "type": r.type, "at": format_time(r.at), "data": r.data} for r in others],
+            "plays": [play_row(r) | {"title": titles.get(r.item_id or "")} for r in plays],
+            "events": [{"id": r.entry_id, "type": r.type, "at": format_time(r.at), "data": r.data,
+                        "title": titles.get(r.item_id or "")} for r in others],
+            "history": [_sample(at, body) for at, body in samples],
             "commands": self.commands(device_id), "command_reports": self.command_reports(device_id),
         }
 
@@ -247,6 +260,15 @@ class Monitor:
         with self.store.read() as tx:
             rows = tx.reports.samples(device_id, limit=limit)
         return [{"received_at": format_time(at), "heartbeat": body} for at, body in rows]
+
+
+def _sample(at: datetime, hb: dict[str, Any]) -> dict[str, Any]:
+    """One sampled heartbeat as the device page's history shows it."""
+    disk = hb.get("disk") or {}
+    return {"received_at": format_time(at), "software_version": hb.get("software_version"),
+            "clock_trusted": (hb.get("clock") or {}).get("trusted"), "disk_free_bytes": disk.get("free_bytes"),
+            "problems": list(heartbeat_problems(hb)), "playing": (hb.get("playing") or {}).get("item_id"),
+            "outbox_depth": hb.get("outbox_depth"), "uptime_s": hb.get("uptime_s")}
 
 
 def _parse_or_none(text: str) -> datetime | None:

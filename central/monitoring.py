@@ -20,6 +20,8 @@ DEFAULT_INTERVAL_S = 60
 OFFLINE_AFTER_INTERVALS = 1.5
 DISK_LOW_BYTES = 500_000_000
 DISK_LOW_RATIO = 0.05
+# Play outcomes the alerts view counts as a failed broadcast (protocol.reports.PLAY_OUTCOMES).
+FAILED_OUTCOMES = ("error", "stalled", "skipped")
 
 @dataclass(frozen=True)
 class DeviceStatus:
@@ -49,6 +51,17 @@ def device_status(*, now: datetime, last_seen_at: str | None, interval_s: int | 
     period = interval_s or DEFAULT_INTERVAL_S
     state = "online" if since <= OFFLINE_AFTER_INTERVALS * period else "offline"
     problems = heartbeat_problems(heartbeat, disk_low_bytes=disk_low_bytes, disk_low_ratio=disk_low_ratio)
+    return DeviceStatus(state, problems, last_seen_at, round(since, 1))
+
+
+def status_from_state(*, now: datetime, last_seen_at: str | None, offline_at: datetime | None,
+                      problems: tuple[str, ...]) -> DeviceStatus:
+    """The status of a device from its stored state (the fleet page; same rule as device_status:
+    offline once ``offline_at``, 1.5 announced intervals after the last heartbeat, has passed)."""
+    if last_seen_at is None:
+        return DeviceStatus("never_seen", (), None, None)
+    state = "offline" if offline_at is not None and now > offline_at else "online"
+    since = (now - protocol.parse_utc(last_seen_at)).total_seconds()
     return DeviceStatus(state, problems, last_seen_at, round(since, 1))
 
 

@@ -125,14 +125,21 @@ class ReportRepository:
              "outcome": e.outcome, "data": e.data, "received_at": now} for e in entries])}
         return [e for e in entries if (e.entry_id, e.at) in stored]
 
-    def note_plays(self, device_id: str, count: int, last_at: datetime, last_play: dict[str, Any]) -> None:
-        """Add ``count`` plays; make ``last_play`` the device's last one unless a later one is known."""
+    def note_plays(self, device_id: str, count: int, last_at: datetime, last_play: dict[str, Any],
+                   failed_at: datetime | None = None) -> None:
+        """Add ``count`` plays; make ``last_play`` the device's last one unless a later one is known;
+        ``failed_at``: the latest of these plays that failed or was skipped (the alerts view)."""
         s = device_state.c
         newer = or_(s.last_play_at.is_(None), s.last_play_at <= last_at)
-        self._conn.execute(update(device_state).where(s.device_id == device_id).values(
-            plays_logged=s.plays_logged + count,
-            last_play_at=case((newer, literal(last_at, UtcDateTime())), else_=s.last_play_at),
-            last_play=case((newer, json.dumps(last_play, ensure_ascii=False)), else_=s.last_play)))
+        values: dict[str, Any] = {
+            "plays_logged": s.plays_logged + count,
+            "last_play_at": case((newer, literal(last_at, UtcDateTime())), else_=s.last_play_at),
+            "last_play": case((newer, json.dumps(last_play, ensure_ascii=False)), else_=s.last_play)}
+        if failed_at is not None:
+            later = or_(s.last_failed_play_at.is_(None), s.last_failed_play_at <= failed_at)
+            values["last_failed_play_at"] = case((later, literal(failed_at, UtcDateTime())),
+                                                 else_=s.last_failed_play_at)
+        self._conn.execute(update(device_state).where(s.device_id == device_id).values(**values))
 
     def entries(self, device_id: str, *, types: Iterable[str] | None = None, exclude: str | None = None,
                 newest_first: bool = False, limit: int | None = None) -> list[LogRow]:

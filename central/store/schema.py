@@ -40,8 +40,11 @@ devices = Table(
     Column("zones", Text, nullable=False),                    # JSON list of zone names
     Column("commune", Text, nullable=False),                  # the 5-digit commune code of the id
     Column("created_at", UtcDateTime, nullable=False),
+    # fleet monitoring (0006): the province, given at registration ("" when not given)
+    Column("province", Text, nullable=False, server_default=""),
 )
 Index("devices_commune", devices.c.commune, devices.c.id)
+Index("devices_province", devices.c.province, devices.c.commune, devices.c.id)  # fleet monitoring (0006)
 
 # A device's last known state: one row per registered device, updated in place by each
 # heartbeat and by each uploaded play. Nothing here is an aggregate computed on read.
@@ -59,8 +62,14 @@ device_state = Table(
     Column("last_play_at", UtcDateTime),
     Column("last_play", Text),                    # JSON of the last play entry's row
     Column("plays_logged", BigInteger, nullable=False, server_default="0"),
+    # fleet monitoring (0006): the last uploaded play that failed or was skipped (alerts view)
+    Column("last_failed_play_at", UtcDateTime),
 )
 Index("device_state_offline_at", device_state.c.offline_at)
+# fleet monitoring (0006): the fleet page's filters and sorts, the alerts view
+Index("device_state_software", device_state.c.software_version)
+Index("device_state_last_seen", device_state.c.last_seen_at)
+Index("device_state_failed_play", device_state.c.last_failed_play_at)
 
 # Sampled heartbeat history: at most one heartbeat per device per sample period, kept for the
 # retention period (central.config.Retention).

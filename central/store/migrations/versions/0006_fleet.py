@@ -1,0 +1,41 @@
+"""Fleet monitoring for thousands of devices (issue 13, item 4).
+
+- ``devices.province``: the province a device belongs to (given at registration, e.g. by the
+  bulk CSV import), indexed with the commune for the fleet page's filters.
+- ``device_state.last_failed_play_at``: when the device last reported a play that failed or was
+  skipped (set by uploads, so the alerts view reads a column, never the play log).
+- indexes for the fleet page's filters and sorts: software version, last seen, failed plays.
+
+Frozen: change the schema in a new revision.
+
+Revision ID: 0006
+Revises: 0002
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from central.store.types import UtcDateTime
+
+revision = "0006"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("province", sa.Text, nullable=False, server_default=""))
+    op.create_index("devices_province", "devices", ["province", "commune", "id"])
+    with op.batch_alter_table("device_state") as batch:
+        batch.add_column(sa.Column("last_failed_play_at", UtcDateTime))
+    op.create_index("device_state_software", "device_state", ["software_version"])
+    op.create_index("device_state_last_seen", "device_state", ["last_seen_at"])
+    op.create_index("device_state_failed_play", "device_state", ["last_failed_play_at"])
+
+
+def downgrade() -> None:  # pragma: no cover - central never downgrades (docs/central-deployment.md)
+    raise NotImplementedError("restore a backup to go back")
