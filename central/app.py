@@ -47,7 +47,9 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.catalog"] = catalog
     app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
                                                 retention=config.retention)
-    app.extensions["central.fleet"] = FleetViews(catalog.store, catalog.clock)
+    catalog.at_close(app.extensions["central.monitor"].close)  # write the held heartbeats first
+    app.extensions["central.fleet"] = FleetViews(catalog.store, catalog.clock,
+                                                 before_read=app.extensions["central.monitor"].flush_heartbeats)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
     app.jinja_env.filters["local_time"] = local_time

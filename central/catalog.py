@@ -107,6 +107,7 @@ class Catalog:
         self._key = load_or_create_key(self.data_dir)
         self.media = MediaFiles(self.data_dir / "media")
         self._owns_store = store is None
+        self._closers: list[Callable[[], None]] = []
         self.store = store or Store.open(self.config.effective_database_url, pool_size=self.config.pool_size,
                                          max_overflow=self.config.max_overflow)
         with self.store.read() as tx:
@@ -118,7 +119,14 @@ class Catalog:
 
     # ------------------------------------------------------------------ plumbing
 
+    def at_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the catalog closes, before its store (the monitor's held heartbeats)."""
+        self._closers.append(callback)
+
     def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for callback in reversed(closers):
+            callback()
         if self._owns_store:
             self.store.close()
 

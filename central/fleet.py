@@ -134,10 +134,14 @@ def device_summary(row: FleetRow, now: datetime) -> dict[str, Any]:
 
 
 class FleetViews:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
-        self.store, self.clock = store, clock
+    """``before_read``: write this process's held heartbeats first (``Monitor.flush_heartbeats``)."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime],
+                 before_read: Callable[[], None] = lambda: None) -> None:
+        self.store, self.clock, self._before_read = store, clock, before_read
 
     def page(self, query: FleetQuery) -> FleetPage:
+        self._before_read()
         now = self.clock()
         with self.store.read() as tx:
             rows = tx.fleet.page(query, now)
@@ -150,6 +154,7 @@ class FleetViews:
         """Every device (the CLI's listing), a page at a time."""
         out: list[dict[str, Any]] = []
         query = FleetQuery(limit=MAX_PAGE)
+        self._before_read()
         while True:
             now = self.clock()
             with self.store.read() as tx:
@@ -160,6 +165,7 @@ class FleetViews:
             query = replace(query, offset=query.offset + query.limit)
 
     def alerts(self, *, offline_minutes: int = DEFAULT_OFFLINE_MINUTES) -> dict[str, Any]:
+        self._before_read()
         now = self.clock()
         with self.store.read() as tx:
             newest, stale = stale_versions(tx.fleet.software_versions())

@@ -1,4 +1,5 @@
-"""Registered devices: ids, token hashes, zones. Each gets its ``device_state`` row at birth."""
+"""Registered devices: ids, token hashes, zones. Each gets its ``device_state`` and
+``device_presence`` rows at birth."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from central.store.engine import Database
-from central.store.schema import device_state, devices
+from central.store.schema import device_presence, device_state, devices
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DeviceRepository:
         except IntegrityError:
             raise DuplicateDevice(device_id) from None
         self._conn.execute(self._db.insert(device_state).values(device_id=device_id).on_conflict_do_nothing())
+        self._conn.execute(self._db.insert(device_presence).values(device_id=device_id).on_conflict_do_nothing())
 
     def get(self, device_id: str) -> DeviceRow | None:
         row = self._conn.execute(select(devices).where(devices.c.id == device_id)).one_or_none()

@@ -1,6 +1,7 @@
 """The fleet as operators query it: one page of devices, counts by province, the alerts.
 
-Each answer is one or two queries over ``devices`` joined with ``device_state``, whatever the
+Each answer is one or two queries over ``devices`` joined with ``device_state`` and
+``device_presence``, whatever the
 fleet's size (never one query per device). Status is judged from stored columns, the same way
 ``central.monitoring.status_from_state`` judges it: never seen (no heartbeat yet), offline
 (``offline_at`` passed), online with problems, online.
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, literal, not_, or_, select
 
 from central.store.engine import Database
-from central.store.schema import device_state, devices
+from central.store.schema import device_presence, device_state, devices
 from central.store.types import UtcDateTime
 
 STATUSES = ("online", "problem", "offline", "never_seen")
@@ -60,12 +61,12 @@ def _at(moment: datetime) -> ColumnElement[Any]:
 
 
 def status_condition(status: str, now: datetime) -> ColumnElement[bool]:
-    s = device_state.c
+    s, p = device_state.c, device_presence.c
     if status == "never_seen":
-        return s.last_seen_at.is_(None)
+        return p.last_seen_at.is_(None)
     if status == "offline":
-        return s.offline_at < _at(now)
-    online = s.offline_at >= _at(now)
+        return p.offline_at < _at(now)
+    online = p.offline_at >= _at(now)
     has_problems = and_(s.problems.is_not(None), s.problems != "")
     if status == "problem":
         return and_(online, has_problems)
@@ -87,7 +88,7 @@ def problem_condition(label: str) -> ColumnElement[bool]:
 
 
 def _filtered(query: Select[Any], q: FleetQuery, now: datetime) -> Select[Any]:
-    d, s = devices.c, device_state.c
+    d, s, p = devices.c, device_state.c, device_presence.c
     if q.province is not None:
         query = query.where(d.province == q.province)
     if q.commune is not None:
@@ -99,9 +100,9 @@ def _filtered(query: Select[Any], q: FleetQuery, now: datetime) -> Select[Any]:
     if q.problem is not None:
         query = query.where(problem_condition(q.problem))
     if q.seen_before is not None:
-        query = query.where(s.last_seen_at < _at(q.seen_before))
+        query = query.where(p.last_seen_at < _at(q.seen_before))
     if q.seen_after is not None:
-        query = query.where(s.last_seen_at >= _at(q.seen_after))
+        query = query.where(p.last_seen_at >= _at(q.seen_after))
     return query
 
 
@@ -115,8 +116,8 @@ def _row(r: Any) -> FleetRow:
                     last_failed_play_at=r.last_failed_play_at)
 
 
-_COLUMNS = (devices.c.id, devices.c.commune, devices.c.province, devices.c.zones, device_state.c.last_seen_at,
-            device_state.c.offline_at, device_state.c.software_version, device_state.c.problems,
+_COLUMNS = (devices.c.id, devices.c.commune, devices.c.province, devices.c.zones, device_presence.c.last_seen_at,
+            device_presence.c.offline_at, device_state.c.software_version, device_state.c.problems,
             device_state.c.heartbeat, device_state.c.plays_logged, device_state.c.last_play,
             device_state.c.last_failed_play_at)
 
@@ -126,12 +127,14 @@ class FleetRepository:
         self._conn, self._db = conn, database
 
     def _joined(self, *columns: Any) -> Select[Any]:
-        return select(*columns).select_from(devices.join(device_state, device_state.c.device_id == devices.c.id))
+        return select(*columns).select_from(
+            devices.join(device_state, device_state.c.device_id == devices.c.id)
+            .join(device_presence, device_presence.c.device_id == devices.c.id))
 
     def page(self, q: FleetQuery, now: datetime) -> list[FleetRow]:
-        d, s = devices.c, device_state.c
-        key = {"device_id": d.id, "commune": d.commune, "province": d.province, "last_seen_at": s.last_seen_at,
-               "software_version": s.software_version, "status": s.offline_at}[q.sort]
+        d, s, p = devices.c, device_state.c, device_presence.c
+        key = {"device_id": d.id, "commune": d.commune, "province": d.province, "last_seen_at": p.last_seen_at,
+               "software_version": s.software_version, "status": p.offline_at}[q.sort]
         order = [key.desc() if q.descending else key.asc()]
         if q.sort in ("last_seen_at", "software_version", "status"):
             order = [key.is_(None).desc() if not q.descending else key.is_(None).asc(), *order]
@@ -164,16 +167,16 @@ class FleetRepository:
         """Devices offline since before ``offline_since``, online with one of ``problems``, with a
         failed or skipped play since ``failed_since``, or running one of ``stale_versions``;
         the longest offline first."""
-        s = device_state.c
-        online = s.offline_at >= _at(now)
-        reasons: list[ColumnElement[bool]] = [s.offline_at < _at(offline_since),
+        s, p = device_state.c, device_presence.c
+        online = p.offline_at >= _at(now)
+        reasons: list[ColumnElement[bool]] = [p.offline_at < _at(offline_since),
                                               s.last_failed_play_at >= _at(failed_since)]
         if problems:
             reasons.append(and_(online, or_(*(problem_condition(p) for p in problems))))
         if stale_versions:
             reasons.append(s.software_version.in_(list(stale_versions)))
         query = (self._joined(*_COLUMNS).where(or_(*reasons))
-                 .order_by(s.offline_at.asc(), devices.c.id).limit(limit))
+                 .order_by(p.offline_at.asc(), devices.c.id).limit(limit))
         return [_row(r) for r in self._conn.execute(query)]
 
     def provinces(self) -> list[str]:
