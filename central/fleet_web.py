@@ -4,7 +4,8 @@
 ``/monitor/alerts`` refreshes itself by polling ``/api/monitor/alerts`` from a script file of
 its own (no inline script: the pages' Content-Security-Policy allows scripts from this origin
 only); ``/monitor/devices/import`` registers the devices of a CSV file and hands back their
-token files as a zip. Operators only (``central.operator_web`` checks before any of these runs).
+token files as a zip; ``/monitor/reports`` (printable) and ``/monitor/reports.xlsx`` are the
+proof-of-play reports of a commune or a province (``central.play_reports``). Operators only (``central.operator_web`` checks before any of these runs).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, g, render_template, request, send_file
 
 import protocol
+from central import play_reports
 from central.fleet import DEFAULT_OFFLINE_MINUTES, parse_query
 from central.http import ApiError, catalog, fleet_views, json_response
 from central.registration import MAX_BYTES, parse_csv, token_zip
@@ -113,4 +115,38 @@ def page_import_post() -> Any:
         return render_template("monitor_import.html", csrf=g.csrf, error=f"{exc.vi} / {exc.en}"), 400
     response = Response(token_zip(tokens), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="device-tokens-{len(tokens)}.zip"'
+    return response
+
+
+def _report() -> play_reports.PlayReport:
+    views = fleet_views()
+    local_today = views.clock().astimezone(play_reports.LOCAL).date()
+    query = play_reports.parse_report_query(request.args, local_today)
+    return play_reports.build(views.store, query, views.clock)
+
+
+@fleet_web.get("/monitor/reports")
+def page_report() -> Any:
+    if not request.args:
+        return render_template("monitor_report.html", report=None, error=None, args={})
+    try:
+        report = _report()
+    except CommuneRadioError as exc:
+        return render_template("monitor_report.html", report=None, error=exc, args=request.args), 400
+    return render_template("monitor_report.html", report=report, error=None, args=request.args,
+                           local=play_reports.local_text, number=play_reports.vi_number,
+                           xlsx_url="/monitor/reports.xlsx?" + urlencode(dict(request.args)))
+
+
+@fleet_web.get("/monitor/reports.xlsx")
+def xlsx_report() -> Response:
+    try:
+        report = _report()
+    except CommuneRadioError as exc:
+        raise ApiError(400, "bad_request", exc.en) from None
+    q = report.query
+    name = f"bao-cao-phat-{q.commune or 'tinh'}-{q.first_day:%Y%m%d}-{q.last_day:%Y%m%d}.xlsx"
+    response = Response(play_reports.xlsx(report),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

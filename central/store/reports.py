@@ -219,6 +219,25 @@ class ReportRepository:
             select(device_logs).where(and_(c.item_id == item_id, c.type == "play"))
             .order_by(c.at.desc(), c.seq.desc()).limit(limit))]
 
+    def play_summary(self, *, start: datetime, end: datetime, commune: str | None = None,
+                     province: str | None = None) -> list[dict[str, Any]]:
+        """Proof of play ending between ``start`` and ``end`` (UTC), per (commune, device, item,
+        outcome): how many, first and last. One grouped query over the play log."""
+        c, d = device_logs.c, devices.c
+        query = (select(d.commune, d.province, c.device_id, c.item_id, c.outcome, func.count().label("plays"),
+                        func.min(c.at).label("first_at"), func.max(c.at).label("last_at"))
+                 .select_from(device_logs.join(devices, devices.c.id == c.device_id))
+                 .where(c.type == "play", c.at >= literal(start, UtcDateTime()), c.at < literal(end, UtcDateTime()))
+                 .group_by(d.commune, d.province, c.device_id, c.item_id, c.outcome)
+                 .order_by(d.commune, c.device_id, c.item_id, c.outcome))
+        if commune is not None:
+            query = query.where(d.commune == commune)
+        if province is not None:
+            query = query.where(d.province == province)
+        return [{"commune": r.commune, "province": r.province, "device_id": r.device_id, "item_id": r.item_id,
+                 "outcome": r.outcome, "plays": int(r.plays), "first_at": r.first_at, "last_at": r.last_at}
+                for r in self._conn.execute(query)]
+
     # ------------------------------------------------------------------ retention
 
     def prune(self, *, samples_before: datetime, logs_before: datetime | None) -> dict[str, int]:
@@ -233,3 +252,4 @@ class ReportRepository:
     def count(self, table: str) -> int:
         target = {"heartbeat_samples": heartbeat_samples, "device_logs": device_logs}[table]
         return int(self._conn.execute(select(func.count()).select_from(target)).scalar_one())
+
