@@ -54,7 +54,7 @@ from central.admin import AdminAuth  # noqa: E402
 from central.catalog import token_hash  # noqa: E402
 from central.config import CentralConfig  # noqa: E402
 from central.store import Store  # noqa: E402
-from central.store.schema import device_state, devices  # noqa: E402
+from central.store.schema import device_presence, device_state, devices  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
 
 HEARTBEAT_S, POLL_S, LOGS_S = 60, 300, 900
@@ -172,30 +172,38 @@ class Central:
         self.store.close()
 
 
-def register(store: Store, count: int, *, start: int = 0, seen: datetime | None = None) -> list[tuple[str, str]]:
+def register(store: Store, count: int, *, start: int = 0, seen: datetime | None = None,
+             spread_s: float = 7200, never_seen_every: int = 10) -> list[tuple[str, str]]:
     """``count`` devices written straight into the tables (the bench's set-up, not the path under
-    test); each with a token. ``seen``: give them a last state (for the fleet page)."""
+    test); each with a token. ``seen``: give them (but one in ``never_seen_every``) a last state as a running central
+    has one: a stored heartbeat, a last sample taken some time in the last 15 minutes (so samples
+    fall due at the steady rate), last seen up to ``spread_s`` before ``seen``."""
     out = []
     now = datetime.now(UTC)
     for begin in range(start, start + count, 5000):
-        rows, states = [], []
+        rows, states, presence = [], [], []
         for n in range(begin, min(begin + 5000, start + count)):
             dev, token = device_id(n), secrets.token_urlsafe(32)
             out.append((dev, token))
             rows.append({"id": dev, "token_hash": token_hash(token), "zones": '["thon-1","thon-2"]',
                          "commune": dev[:5], "created_at": now, "province": PROVINCES[n % len(PROVINCES)]})
-            state: dict[str, Any] = {"device_id": dev, "problems": "", "plays_logged": 0, "last_seen_at": None,
-                                     "offline_at": None, "interval_s": None, "software_version": None,
-                                     "heartbeat": None}
-            if seen is not None and n % 10:
-                last = seen - timedelta(seconds=(n * 7919) % 7200)
-                state.update(last_seen_at=last, offline_at=last + timedelta(seconds=90), interval_s=60,
+            state: dict[str, Any] = {"device_id": dev, "problems": "", "plays_logged": 0, "interval_s": None,
+                                     "boot_id": None, "software_version": None, "heartbeat": None,
+                                     "last_sample_at": None}
+            here: dict[str, Any] = {"device_id": dev, "last_seen_at": None, "offline_at": None}
+            if seen is not None and (not never_seen_every or n % never_seen_every):
+                last = seen - timedelta(seconds=(n * 7919) % max(1, int(spread_s)))
+                state.update(interval_s=60, boot_id="0b9f6a3e-6a1c-4c39-9a4e-2a3b7f0d5e11",
                              software_version="0.10.1" if n % 5 else "0.9.0",
-                             problems="disk_low" if n % 97 == 0 else "", heartbeat=heartbeat_body(dev, last, 1).decode())
+                             problems="disk_low" if n % 97 == 0 else "", heartbeat=heartbeat_body(dev, last, 1).decode(),
+                             last_sample_at=seen - timedelta(seconds=(n * 104729) % 900))
+                here.update(last_seen_at=last, offline_at=last + timedelta(seconds=90))
             states.append(state)
+            presence.append(here)
         with store.write() as tx:
             tx.conn.execute(devices.insert(), rows)
             tx.conn.execute(device_state.insert(), states)
+            tx.conn.execute(device_presence.insert(), presence)
     return out
 
 
@@ -442,7 +450,9 @@ def run_engine(engine: str, url_for: Any, db_pids: Any, base: Path, sizes: tuple
         data.mkdir(parents=True)
         url = url_for(f"fleet_{size}", data)
         store = Store.open(url)
-        fleet = register(store, size)
+        # A fleet as a running central has it: every device known, samples due at the steady rate.
+        fleet = [(dev, token) for dev, token in register(store, size, seen=datetime.now(UTC), spread_s=60,
+                                                                   never_seen_every=0)]
         store.close()
         central = start_central(url, data, db_pids, workers=workers)
         try:
