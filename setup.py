@@ -10,6 +10,10 @@ CENTRAL = [
     "alembic>=1.13,<2",
     "psycopg[binary]>=3.1.18,<4; platform_machine == 'x86_64' or platform_machine == 'aarch64'",
     "psycopg>=3.1.18,<4; platform_machine != 'x86_64' and platform_machine != 'aarch64'",
+    # Production serving (central.serving): worker processes; waitress stays for the demo.
+    "gunicorn>=22,<28; platform_system != 'Windows'",
+    # Proof-of-play reports as spreadsheets (central.play_reports).
+    "openpyxl>=3.1,<4",
 ]
 
 setup(
@@ -28,7 +32,7 @@ setup(
                       "panel/static/*", "panel/data/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
-                    "store/migrations/versions/*.py", "templates/*.html"],
+                    "store/migrations/versions/*.py", "templates/*.html", "static/*.js"],
     },
     install_requires=[
         "requests>=2.28",
@@ -70,6 +74,8 @@ setup(
             "pyyaml",
             "openapi-spec-validator",
             "import-linter>=2.1",
+            # bench/fleet.py's simulated devices (an asyncio HTTP client).
+            "aiohttp>=3.9,<4",
         ],
     },
     entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},

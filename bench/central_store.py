@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from central.app import create_app  # noqa: E402
 from central.audience import item_audience  # noqa: E402
 from central.config import CentralConfig  # noqa: E402
+from central.heartbeats import FLUSH_S  # noqa: E402
 from tests.central.test_monitoring import heartbeat  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
 
@@ -72,13 +73,19 @@ def heartbeat_writes(url: str, data: Path, pids: Callable[[], list[int] | list[s
         catalog.add_device(device_id, ["thon-1"])
     bodies = {d: heartbeat(device_id=d) for d in ids}
 
+    # central.heartbeats writes a group every FLUSH_S: at 400 devices a minute, this many.
+    group = max(1, round(DEVICES * FLUSH_S / 60))
+
     def rounds() -> None:
         for round_ in range(ROUNDS):
             clock.now += timedelta(seconds=60)
-            for device_id in ids:
+            for n, device_id in enumerate(ids):
                 body = dict(bodies[device_id], sent_at=clock.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                             uptime_s=3600 + round_ * 60)
                 monitor.record_heartbeat(device_id, body)
+                if n % group == group - 1:
+                    monitor.flush_heartbeats()
+            monitor.flush_heartbeats()
 
     # Warm-up: tables at their steady size, PostgreSQL's WAL segments made (a new segment is
     # zero-filled once; a running server recycles them), then measure the same load again.

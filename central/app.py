@@ -3,7 +3,8 @@
 ``create_app(data_dir)`` opens central's store (the database its configuration names: SQLite
 in ``data_dir`` by default), the catalog (items, devices, signing key), the monitor and the
 admin authentication over it (created and keyed on first use), installs the operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
-(login) and ``monitoring`` (pages and JSON API). Blueprints reach the services through
+(login), ``monitoring`` (device, item and command pages and JSON API) and ``fleet_web`` (the
+paged fleet, alerts, bulk registration). Blueprints reach the services through
 ``central.http``; none of them imports this module or another blueprint.
 """
 
@@ -22,6 +23,8 @@ from central.catalog import Catalog
 from central.config import CentralConfig
 from central.device_api import device_api
 from central.faults import FaultMiddleware, Faults
+from central.fleet import FleetViews
+from central.fleet_web import fleet_web
 from central.http import ApiError, error_response
 from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
@@ -44,6 +47,9 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.catalog"] = catalog
     app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
                                                 retention=config.retention)
+    catalog.at_close(app.extensions["central.monitor"].close)  # write the held heartbeats first
+    app.extensions["central.fleet"] = FleetViews(catalog.store, catalog.clock,
+                                                 before_read=app.extensions["central.monitor"].flush_heartbeats)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
     app.jinja_env.filters["local_time"] = local_time
@@ -74,6 +80,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(device_api)
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
+    app.register_blueprint(fleet_web)
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:

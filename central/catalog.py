@@ -107,6 +107,7 @@ class Catalog:
         self._key = load_or_create_key(self.data_dir)
         self.media = MediaFiles(self.data_dir / "media")
         self._owns_store = store is None
+        self._closers: list[Callable[[], None]] = []
         self.store = store or Store.open(self.config.effective_database_url, pool_size=self.config.pool_size,
                                          max_overflow=self.config.max_overflow)
         with self.store.read() as tx:
@@ -121,7 +122,14 @@ class Catalog:
 
     # ------------------------------------------------------------------ plumbing
 
+    def at_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the catalog closes, before its store (the monitor's held heartbeats)."""
+        self._closers.append(callback)
+
     def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for callback in reversed(closers):
+            callback()
         self.speech.close()
         if self._owns_store:
             self.store.close()
@@ -155,17 +163,38 @@ class Catalog:
 
     # ------------------------------------------------------------------ devices
 
-    def add_device(self, device_id: str, zones: Sequence[str]) -> str:
+    def add_device(self, device_id: str, zones: Sequence[str], *, province: str = "") -> str:
         """Register a device; returns its bearer token (shown once, only its hash is kept)."""
-        self._check_device_id(device_id)
-        zone_list = self._check_zones(zones, allow_all=False)
-        token = secrets.token_urlsafe(32)
+        return self.add_devices([(device_id, zones, province)])[device_id]
+
+    def add_devices(self, devices: Sequence[tuple[str, Sequence[str], str]]) -> dict[str, str]:
+        """Register (id, zones, province) devices in one transaction, all or none; returns each
+        one's bearer token (shown once, only its hash is kept). Raises ValidationError."""
+        checked = []
+        for device_id, zones, province in devices:
+            checked.append((self._check_device_id(device_id), self._check_zones(zones, allow_all=False),
+                            self._check_province(province)))
+        tokens = {device_id: secrets.token_urlsafe(32) for device_id, _, _ in checked}
+        if len(tokens) != len(checked):
+            raise _invalid("Danh sách có mã thiết bị trùng lặp.", "The list names a device twice.")
+        now = self.clock()
         try:
             with self.store.write() as tx:
-                tx.devices.add(device_id, token_hash=token_hash(token), zones=zone_list, now=self.clock())
+                for device_id, zone_list, province in checked:
+                    current = device_id
+                    tx.devices.add(device_id, token_hash=token_hash(tokens[device_id]), zones=zone_list, now=now,
+                                   province=province)
         except DuplicateDevice:
-            raise _invalid(f"Thiết bị {device_id} đã tồn tại.", f"Device {device_id} already exists.") from None
-        return token
+            raise _invalid(f"Thiết bị {current} đã tồn tại.", f"Device {current} already exists.") from None
+        return tokens
+
+    @staticmethod
+    def _check_province(province: Any) -> str:
+        if not isinstance(province, str) or len(province.strip()) > 80 or any(
+                ch < " " or ch == "\x7f" for ch in province):
+            raise _invalid(f"Tên tỉnh không hợp lệ: {str(province)[:40]!r} (tối đa 80 ký tự).",
+                           f"Invalid province {str(province)[:40]!r} (at most 80 characters).")
+        return province.strip()
 
     def rotate_token(self, device_id: str) -> str:
         token = secrets.token_urlsafe(32)

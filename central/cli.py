@@ -106,30 +106,28 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import waitress
-
-    from central.app import create_app
-    from central.maintenance import MaintenanceThread
     from central.proxies import parse_networks
+    from central.serving import ServeOptions, serve_gunicorn, serve_waitress
 
     parse_networks(args.trusted_proxy)  # a typo is an error before anything starts
     config = config_from_args(args)
-    app = create_app(config.data_dir, config=config, trusted_proxies=args.trusted_proxy)
-    catalog = app.extensions["central.catalog"]
-    admin = app.extensions["central.admin"]
-    if not admin.has_token():  # a data directory made before admin tokens existed
-        _print_admin_token(admin.create_token())
-    maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock)
-    maintenance.start()
-    print(f"commune-central: http://{args.host}:{args.port} (data {config.data_dir.resolve()}, "
-          f"database {catalog.store.database.describe()})", flush=True)
-    try:
-        # Proxy headers are judged by the app (central.proxies); waitress must leave them to it.
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central",
-                       clear_untrusted_proxy_headers=False)
-    finally:
-        maintenance.stop()
-        catalog.close()
+    # Before any worker starts: migrate the schema, make the key and (if missing) the admin token.
+    with _catalog(args) as catalog:
+        with _admin(catalog) as admin:
+            if not admin.has_token():  # a data directory made before admin tokens existed
+                _print_admin_token(admin.create_token())
+        shown = catalog.store.database.describe()
+    options = ServeOptions(host=args.host, port=args.port, threads=args.threads,
+                           trusted_proxies=tuple(args.trusted_proxy), access_log=args.access_log,
+                           **({"workers": args.workers} if args.workers else {}))
+    server = args.server or ("gunicorn" if sys.platform.startswith("linux") else "waitress")
+    print(f"commune-central: http://{args.host}:{args.port} ({server}, "
+          f"{options.workers if server == 'gunicorn' else 1} process(es) × {options.threads} threads; "
+          f"data {config.data_dir.resolve()}, database {shown})", flush=True)
+    if server == "gunicorn":
+        serve_gunicorn(config, options)
+    else:
+        serve_waitress(config, options)
     return 0
 
 
@@ -177,9 +175,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_device_add(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog:
-        token = catalog.add_device(args.device_id, args.zones)
+        token = catalog.add_device(args.device_id, args.zones, province=args.province)
         print(f"device {args.device_id} zones {' '.join(args.zones)}")
         print(f"token (shown once / chỉ hiện một lần): {token}")
+    return 0
+
+
+def cmd_device_import(args: argparse.Namespace) -> int:
+    from central.registration import parse_csv, write_token_files
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Không đọc được tệp {args.file}: {exc}", f"Cannot read {args.file}: {exc}") from None
+    rows = parse_csv(text)
+    tokens_dir = Path(args.tokens_dir)
+    taken = [r.device_id for r in rows if (tokens_dir / f"{r.device_id}.token").exists()]
+    if taken:  # checked before registering: a token is shown only once
+        raise ValidationError(f"Tệp mã đã có: {taken[0]}.token (chọn thư mục khác).",
+                              f"A token file exists already: {taken[0]}.token (choose another directory).")
+    with _catalog(args) as catalog:
+        tokens = catalog.add_devices([(r.device_id, r.zones, r.province) for r in rows])
+    paths = write_token_files(tokens_dir, tokens)
+    print(f"Đã đăng ký {len(tokens)} thiết bị / registered {len(tokens)} devices; "
+          f"tệp mã / token files: {tokens_dir.resolve()} ({len(paths)})")
     return 0
 
 
@@ -273,11 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("public-key", parents=[common], help="print the public key (base64)"
                    ).set_defaults(func=cmd_public_key)
     serve = sub.add_parser("serve", parents=[common],
-                           help="serve protocol v1 and the monitoring pages (waitress); the pages and "
-                                "/api/monitor need the admin token")
+                           help="serve protocol v1 and the monitoring pages (gunicorn, several processes; "
+                                "or waitress); the pages and /api/monitor need the admin token")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
-    serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--server", choices=("gunicorn", "waitress"),
+                       help="gunicorn: worker processes with threads (default on Linux); waitress: one process")
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default: cores + 1)")
+    serve.add_argument("--threads", type=int, default=8, help="request threads per process")
+    serve.add_argument("--access-log", action="store_true", help="log every request to standard output")
     serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                        help="a reverse proxy (IP address or network) believed about X-Forwarded-Proto/-For: "
                             "behind a TLS proxy, cookies become Secure and HSTS is sent (repeatable)")
@@ -297,7 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = device.add_parser("add", parents=[common], help="register a device; prints its token once")
     add.add_argument("device_id")
     add.add_argument("--zones", nargs="+", required=True)
+    add.add_argument("--province", default="", help="the province shown and filtered on by the fleet pages")
     add.set_defaults(func=cmd_device_add)
+    bulk = device.add_parser("import", parents=[common],
+                             help="register every device of a CSV file (device_id,zones[,province]) in one go; "
+                                  "writes a <device_id>.token file per device")
+    bulk.add_argument("file", help="UTF-8 CSV with a header row: device_id, zones (space or ; separated), province")
+    bulk.add_argument("--tokens-dir", required=True, help="where the token files go (created, mode 0700)")
+    bulk.set_defaults(func=cmd_device_import)
     device.add_parser("list", parents=[common]).set_defaults(func=cmd_device_list)
 
     item = sub.add_parser("item", help="items").add_subparsers(dest="item_command", required=True)

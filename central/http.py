@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 if TYPE_CHECKING:
     from central.admin import AdminAuth
     from central.catalog import Catalog, Device
+    from central.fleet import FleetViews
     from central.login_throttle import LoginThrottle
     from central.monitor import Monitor
 
@@ -45,6 +46,10 @@ def catalog() -> Catalog:
 
 def monitor() -> Monitor:
     return current_app.extensions["central.monitor"]
+
+
+def fleet_views() -> FleetViews:
+    return current_app.extensions["central.fleet"]
 
 
 def admin_auth() -> AdminAuth:

@@ -2,9 +2,11 @@
 
 Each device request is one transaction (nothing half-way) and is not made durable before the
 answer (``Store.write(durable=False)``): the device sends its logs again until they are
-acknowledged, and a lost heartbeat is replaced by the next one. What is stored per heartbeat is
-the device's last state (one row, updated in place) and, once per sample period, a sample; the
-status rules are the pure functions of ``central.monitoring``.
+acknowledged, and a lost heartbeat is replaced by the next one. Heartbeats are written in
+groups (``central.heartbeats.HeartbeatWriter``, at most ``FLUSH_S`` after they arrive; a read
+here writes the held group first); a heartbeat without command results writes nothing itself
+and opens a write transaction only when a command waits for the device. The status rules are
+the pure functions of ``central.monitoring``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import protocol
 from central.config import Retention
-from central.monitoring import DeviceStatus, device_status, heartbeat_interval, heartbeat_problems, offline_at
+from central.heartbeats import FLUSH_S, HeartbeatWriter, pending
+from central.monitoring import (
+    FAILED_OUTCOMES,
+    DeviceStatus,
+    device_status,
+    heartbeat_interval,
+    heartbeat_problems,
+    offline_at,
+)
 from central.store import Store
 from central.store.reports import LogRow, NewEntry, StateRow
 from central.store.types import format_time
@@ -56,28 +66,39 @@ class Monitor:
     """Monitoring over central's store (shared with the catalog, which opened and migrated it)."""
 
     def __init__(self, store: Store, *, clock: Clock, private_key: Ed25519PrivateKey,
-                 retention: Retention | None = None) -> None:
+                 retention: Retention | None = None, heartbeat_flush_s: float = FLUSH_S) -> None:
         self.store = store
         self.clock = clock
         self._key = private_key
         self.retention = retention or Retention()
+        self.heartbeats = HeartbeatWriter(store, sample_every=timedelta(seconds=self.retention.heartbeat_sample_s),
+                                          flush_s=heartbeat_flush_s)
 
     def close(self) -> None:
-        """Nothing to release: the store belongs to whoever opened it."""
+        """Write the heartbeats held in memory (the store belongs to whoever opened it)."""
+        self.heartbeats.close()
+
+    def flush_heartbeats(self) -> None:
+        self.heartbeats.flush()
 
     # ------------------------------------------------------------------ device endpoints
 
     def record_heartbeat(self, device_id: str, hb: dict[str, Any]) -> list[dict[str, Any]]:
-        """Store a validated heartbeat and its command results; returns the commands to send."""
+        """Hold a validated heartbeat for the next group write, store its command results;
+        returns the commands to send."""
         now = self.clock()
         interval = heartbeat_interval(hb)
+        self.heartbeats.add(pending(
+            device_id, received_at=now, body=json.dumps(hb, ensure_ascii=False, separators=(",", ":")),
+            interval_s=interval, boot_id=hb["boot_id"], software_version=hb["software_version"],
+            problems=heartbeat_problems(hb), offline_at=offline_at(now, interval), heartbeat=hb))
+        results = hb.get("command_results", [])
+        if not results:
+            with self.store.read() as tx:
+                if not tx.commands.has_pending(device_id, now=now):
+                    return []
         with self.store.write(durable=False) as tx:
-            tx.reports.record_heartbeat(
-                device_id, now=now, body=json.dumps(hb, ensure_ascii=False, separators=(",", ":")),
-                interval_s=interval, boot_id=hb["boot_id"], software_version=hb["software_version"],
-                problems=heartbeat_problems(hb), offline_at=offline_at(now, interval),
-                sample_every=timedelta(seconds=self.retention.heartbeat_sample_s))
-            for result in hb.get("command_results", []):
+            for result in results:
                 tx.commands.record_result(device_id, command_id=result["id"], status=result["status"],
                                           error=result["error"], at=result["at"],
                                           result_at=_parse_or_none(result["at"]), now=now)
@@ -111,9 +132,11 @@ class Monitor:
             plays = [e for e in stored if e.type == "play"]
             if plays:
                 last = max(plays, key=lambda e: e.at)
+                failed = [e.at for e in plays if e.outcome in FAILED_OUTCOMES]
                 tx.reports.note_plays(device_id, len(plays), last.at, play_row(LogRow(
                     seq=0, device_id=device_id, entry_id=last.entry_id, type="play", at=last.at,
-                    item_id=last.item_id, outcome=last.outcome, data=json.loads(last.data))))
+                    item_id=last.item_id, outcome=last.outcome, data=json.loads(last.data))),
+                    failed_at=max(failed) if failed else None)
         return LogsAnswer(acknowledged, refused, len(stored))
 
     # ------------------------------------------------------------------ commands
@@ -174,6 +197,7 @@ class Monitor:
     # ------------------------------------------------------------------ queries
 
     def device_state(self, device_id: str) -> tuple[str | None, int | None, dict[str, Any] | None]:
+        self.heartbeats.flush()
         with self.store.read() as tx:
             state = tx.reports.state(device_id)
         if state is None or state.last_seen_at is None:
@@ -187,6 +211,7 @@ class Monitor:
                              heartbeat=state.heartbeat)
 
     def status_of(self, device_id: str) -> DeviceStatus:
+        self.heartbeats.flush()
         with self.store.read() as tx:
             state = tx.reports.state(device_id)
         return self._status(state, self.clock())
@@ -194,6 +219,7 @@ class Monitor:
     def fleet(self, devices: list[Any]) -> list[dict[str, Any]]:
         """One summary per registered device (``devices``: catalog Device objects). No aggregate
         is computed: the last play and the play count are columns of each device's state."""
+        self.heartbeats.flush()
         with self.store.read() as tx:
             states = tx.reports.states()
         now = self.clock()
@@ -215,10 +241,13 @@ class Monitor:
         return out
 
     def device_detail(self, device_id: str, *, limit: int = 200) -> dict[str, Any]:
+        self.heartbeats.flush()
         with self.store.read() as tx:
             state = tx.reports.state(device_id)
             plays = tx.reports.entries(device_id, types=("play",), newest_first=True, limit=limit)
             others = tx.reports.entries(device_id, exclude="play", newest_first=True, limit=limit)
+            titles = tx.items.titles([r.item_id for r in (*plays, *others) if r.item_id])
+            samples = tx.reports.samples(device_id, limit=96)
         status = self._status(state, self.clock())
         seen, interval, hb = (None, None, None) if state is None or state.last_seen_at is None else (
             format_time(state.last_seen_at), state.interval_s, state.heartbeat)
@@ -226,8 +255,10 @@ class Monitor:
             "device_id": device_id, "status": status.label, "state": status.state,
             "problems": list(status.problems), "last_seen_at": seen, "heartbeat_interval_s": interval,
             "seconds_since": status.seconds_since, "heartbeat": hb,
-            "plays": [play_row(r) for r in plays],
-            "events": [{"id": r.entry_id, "type": r.type, "at": format_time(r.at), "data": r.data} for r in others],
+            "plays": [play_row(r) | {"title": titles.get(r.item_id or "")} for r in plays],
+            "events": [{"id": r.entry_id, "type": r.type, "at": format_time(r.at), "data": r.data,
+                        "title": titles.get(r.item_id or "")} for r in others],
+            "history": [_sample(at, body) for at, body in samples],
             "commands": self.commands(device_id), "command_reports": self.command_reports(device_id),
         }
 
@@ -243,10 +274,20 @@ class Monitor:
         return [{"id": r.entry_id, "type": r.type, "at": format_time(r.at), "data": r.data} for r in rows]
 
     def heartbeat_history(self, device_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        self.heartbeats.flush()
         """The sampled heartbeats of a device, newest first."""
         with self.store.read() as tx:
             rows = tx.reports.samples(device_id, limit=limit)
         return [{"received_at": format_time(at), "heartbeat": body} for at, body in rows]
+
+
+def _sample(at: datetime, hb: dict[str, Any]) -> dict[str, Any]:
+    """One sampled heartbeat as the device page's history shows it."""
+    disk = hb.get("disk") or {}
+    return {"received_at": format_time(at), "software_version": hb.get("software_version"),
+            "clock_trusted": (hb.get("clock") or {}).get("trusted"), "disk_free_bytes": disk.get("free_bytes"),
+            "problems": list(heartbeat_problems(hb)), "playing": (hb.get("playing") or {}).get("item_id"),
+            "outbox_depth": hb.get("outbox_depth"), "uptime_s": hb.get("uptime_s")}
 
 
 def _parse_or_none(text: str) -> datetime | None:

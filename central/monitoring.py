@@ -33,6 +33,8 @@ PROBLEM_LABELS = {
     "under_voltage": ("Sụt áp nguồn cấp", "under-voltage"),
     "throttled": ("Pi bị giảm tốc độ", "throttled"),
 }
+# Play outcomes the alerts view counts as a failed broadcast (protocol.reports.PLAY_OUTCOMES).
+FAILED_OUTCOMES = ("error", "stalled", "skipped")
 
 @dataclass(frozen=True)
 class DeviceStatus:
@@ -62,6 +64,17 @@ def device_status(*, now: datetime, last_seen_at: str | None, interval_s: int | 
     period = interval_s or DEFAULT_INTERVAL_S
     state = "online" if since <= OFFLINE_AFTER_INTERVALS * period else "offline"
     problems = heartbeat_problems(heartbeat, disk_low_bytes=disk_low_bytes, disk_low_ratio=disk_low_ratio)
+    return DeviceStatus(state, problems, last_seen_at, round(since, 1))
+
+
+def status_from_state(*, now: datetime, last_seen_at: str | None, offline_at: datetime | None,
+                      problems: tuple[str, ...]) -> DeviceStatus:
+    """The status of a device from its stored state (the fleet page; same rule as device_status:
+    offline once ``offline_at``, 1.5 announced intervals after the last heartbeat, has passed)."""
+    if last_seen_at is None:
+        return DeviceStatus("never_seen", (), None, None)
+    state = "offline" if offline_at is not None and now > offline_at else "online"
+    since = (now - protocol.parse_utc(last_seen_at)).total_seconds()
     return DeviceStatus(state, problems, last_seen_at, round(since, 1))
 
 

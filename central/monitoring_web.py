@@ -45,12 +45,6 @@ def problem_labels(codes: Any) -> str:
     return ", ".join(shown)
 
 
-@monitoring.get("/api/monitor/devices")
-def api_devices() -> Response:
-    cat = catalog()
-    return json_response({"server_time": protocol.format_utc(cat.clock()), "devices": monitor().fleet(cat.list_devices())})
-
-
 @monitoring.get("/api/monitor/devices/<device_id>")
 def api_device(device_id: str) -> Response:
     if catalog().get_device(device_id) is None:
@@ -62,16 +56,6 @@ def api_device(device_id: str) -> Response:
 def api_item(item_id: str) -> Response:
     return json_response({"item_id": item_id, "title": _title(catalog(), item_id),
                           "plays": monitor().item_plays(item_id)})
-
-
-@monitoring.get("/monitor")
-def page_fleet() -> str:
-    cat = catalog()
-    from central.voice_offers import VoiceOffers
-
-    voice = cat.speech.renderer.voice()["name"] if cat.speech.enabled else None
-    return render_template("monitor_fleet.html", devices=monitor().fleet(cat.list_devices()),
-                           now=protocol.format_utc(cat.clock()), central_voice=voice, offers=VoiceOffers(cat).list())
 
 
 @monitoring.get("/monitor/devices/<device_id>")

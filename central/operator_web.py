@@ -29,8 +29,9 @@ PUBLIC_ENDPOINTS = frozenset({
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_ACCOUNT = "admin"  # the one admin token; real accounts will name themselves here
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    # Scripts only from files of this origin (the alerts page's poller), never inline.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+                               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -112,7 +113,7 @@ def login_post() -> Any:
     throttle.succeeded(ADMIN_ACCOUNT, address)
     admin.close_session(request.cookies.get(SESSION_COOKIE))  # never keep an id the browser brought
     sid, _ = admin.open_session()
-    response = redirect(url_for("monitoring.page_fleet"), code=303)
+    response = redirect(url_for("fleet_web.page_fleet"), code=303)
     response.set_cookie(SESSION_COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="Strict", secure=request.is_secure)
     return response

@@ -27,6 +27,7 @@ except ImportError as exc:  # the station's own install leaves central's depende
 from central.store.commands import CommandRepository
 from central.store.devices import DeviceRepository
 from central.store.engine import Database
+from central.store.fleet import FleetRepository
 from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
 from central.store.reports import ReportRepository
@@ -48,6 +49,10 @@ class Transaction:
     @cached_property
     def devices(self) -> DeviceRepository:
         return DeviceRepository(self.conn, self._db)
+
+    @cached_property
+    def fleet(self) -> FleetRepository:
+        return FleetRepository(self.conn, self._db)
 
     @cached_property
     def items(self) -> ItemRepository:

@@ -48,6 +48,11 @@ class CommandRepository:
             commands.c.id == command_id, commands.c.device_id == device_id, commands.c.status == "pending")
             .values(status=status, error=error, result_at=result_at))
 
+    def has_pending(self, device_id: str, *, now: datetime) -> bool:
+        c = commands.c
+        return self._conn.execute(select(c.id).where(c.device_id == device_id, c.status == "pending",
+                                                     c.expires_at > now).limit(1)).first() is not None
+
     def deliver(self, device_id: str, *, now: datetime, limit: int) -> list[Any]:
         """The pending, unexpired commands for a device (oldest first), counted as delivered."""
         c = commands.c

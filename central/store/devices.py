@@ -1,4 +1,5 @@
-"""Registered devices: ids, token hashes, zones. Each gets its ``device_state`` row at birth."""
+"""Registered devices: ids, token hashes, zones. Each gets its ``device_state`` and
+``device_presence`` rows at birth."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from central.store.engine import Database
-from central.store.schema import device_state, devices
+from central.store.schema import device_presence, device_state, devices
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class DeviceRow:
     zones: tuple[str, ...]
     commune: str
     created_at: datetime
+    province: str = ""
 
 
 class DuplicateDevice(Exception):
@@ -29,23 +31,25 @@ class DuplicateDevice(Exception):
 
 def _row(row: Row) -> DeviceRow:
     return DeviceRow(id=row.id, token_hash=row.token_hash, zones=tuple(json.loads(row.zones)),
-                     commune=row.commune, created_at=row.created_at)
+                     commune=row.commune, created_at=row.created_at, province=row.province)
 
 
 class DeviceRepository:
     def __init__(self, conn: Connection, database: Database) -> None:
         self._conn, self._db = conn, database
 
-    def add(self, device_id: str, *, token_hash: str, zones: Sequence[str], now: datetime) -> None:
+    def add(self, device_id: str, *, token_hash: str, zones: Sequence[str], now: datetime,
+            province: str = "") -> None:
         """Raises DuplicateDevice; the caller's transaction is then unusable (roll it back)."""
         try:
             with self._conn.begin_nested():
                 self._conn.execute(devices.insert().values(
                     id=device_id, token_hash=token_hash, zones=json.dumps(list(zones)),
-                    commune=device_id.split("-", 1)[0], created_at=now))
+                    commune=device_id.split("-", 1)[0], created_at=now, province=province))
         except IntegrityError:
             raise DuplicateDevice(device_id) from None
         self._conn.execute(self._db.insert(device_state).values(device_id=device_id).on_conflict_do_nothing())
+        self._conn.execute(self._db.insert(device_presence).values(device_id=device_id).on_conflict_do_nothing())
 
     def get(self, device_id: str) -> DeviceRow | None:
         row = self._conn.execute(select(devices).where(devices.c.id == device_id)).one_or_none()

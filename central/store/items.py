@@ -114,6 +114,19 @@ class ItemRepository:
                                                     for key in sorted(set(audience))])
         return seq
 
+    def titles(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """The published title of each of these items central holds (one query)."""
+        wanted = sorted(set(item_ids))
+        if not wanted:
+            return {}
+        out = {}
+        for row in self._conn.execute(select(items.c.id, items.c.published, items.c.draft)
+                                      .where(items.c.id.in_(wanted))):
+            doc = json.loads(row.published) if row.published else json.loads(row.draft)
+            if isinstance(doc, dict) and isinstance(doc.get("title"), str):
+                out[row.id] = doc["title"]
+        return out
+
     def feed_top(self) -> int:
         """The newest feed position handed out (committed or not yet visible)."""
         return int(self._conn.execute(select(feed_counter.c.last_seq).where(feed_counter.c.id == 1)).scalar_one())

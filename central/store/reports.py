@@ -1,8 +1,10 @@
 """What devices report: their last state (one row each), sampled heartbeats, uploaded logs.
 
-A heartbeat is one UPDATE of the device's ``device_state`` row (and, once per sample period, one
-small INSERT into ``heartbeat_samples``). An upload inserts each entry once per (device, entry
-id, at) and moves the device's last play and play count in the same transaction.
+Heartbeats arrive in groups (``central.heartbeats``): one upsert of each device's narrow
+``device_presence`` row, a rewrite of its ``device_state`` row only when the heartbeat says
+something new or a sample is due, and one small INSERT into ``heartbeat_samples`` per sample
+period. An upload inserts each entry once per (device, entry id, at) and moves the device's
+last play and play count in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, delete, func, literal, or_, select, update
 
 from central.store.engine import Database
-from central.store.schema import device_logs, device_state, devices, heartbeat_samples
+from central.store.schema import device_logs, device_presence, device_state, devices, heartbeat_samples
 from central.store.types import UtcDateTime
 
 
@@ -56,6 +58,35 @@ class NewEntry:
     data: str          # JSON text
 
 
+@dataclass(frozen=True)
+class PendingHeartbeat:
+    device_id: str
+    received_at: datetime
+    body: str                       # JSON as received
+    interval_s: int
+    boot_id: str
+    software_version: str
+    problems: str                   # space-separated labels
+    offline_at: datetime
+    display_key: str                # central.heartbeats.display_key of the body
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    interval_s: int | None
+    boot_id: str | None
+    software_version: str | None
+    problems: str
+    heartbeat: str | None
+    last_sample_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    heartbeat: PendingHeartbeat
+    last_sample_at: datetime | None
+
+
 def _state(row: Row) -> StateRow:
     return StateRow(device_id=row.device_id, last_seen_at=row.last_seen_at, offline_at=row.offline_at,
                     interval_s=row.interval_s, software_version=row.software_version,
@@ -76,33 +107,61 @@ class ReportRepository:
 
     # ------------------------------------------------------------------ heartbeats
 
-    def record_heartbeat(self, device_id: str, *, now: datetime, body: str, interval_s: int, boot_id: str,
-                         software_version: str, problems: Sequence[str], offline_at: datetime,
-                         sample_every: timedelta) -> bool:
-        """Update the device's last state; keep a sample when the last is older than
-        ``sample_every``. Returns whether a sample was kept."""
+    def current_states(self, device_ids: Sequence[str]) -> dict[str, CurrentState]:
+        """What ``device_state`` holds now for these devices (to decide what a group changes)."""
         s = device_state.c
-        due = or_(s.last_sample_at.is_(None), s.last_sample_at <= now - sample_every)
-        values = {"last_seen_at": now, "offline_at": offline_at, "interval_s": interval_s, "boot_id": boot_id,
-                  "software_version": software_version, "problems": " ".join(problems), "heartbeat": body,
-                  "last_sample_at": case((due, literal(now, UtcDateTime())), else_=s.last_sample_at)}
-        sampled = self._conn.execute(update(device_state).where(s.device_id == device_id).values(**values)
-                                     .returning(s.last_sample_at)).scalar_one_or_none()
-        if sampled is None:  # a device registered before its state row existed (cannot happen after 0002)
-            self._conn.execute(device_state.insert().values(device_id=device_id, **{**values, "last_sample_at": now}))
-            sampled = now
-        if sampled != now:
-            return False
-        self._conn.execute(heartbeat_samples.insert().values(device_id=device_id, received_at=now, body=body))
-        return True
+        out: dict[str, CurrentState] = {}
+        ids = list(device_ids)
+        for start in range(0, len(ids), 900):
+            for r in self._conn.execute(select(s.device_id, s.interval_s, s.boot_id, s.software_version, s.problems,
+                                               s.heartbeat, s.last_sample_at)
+                                        .where(s.device_id.in_(ids[start:start + 900]))):
+                out[r.device_id] = CurrentState(r.interval_s, r.boot_id, r.software_version, r.problems or "",
+                                                r.heartbeat, r.last_sample_at)
+        return out
+
+    def write_presence(self, heartbeats: Sequence[PendingHeartbeat]) -> None:
+        """Last seen and offline-at of each device; never moved back by an older heartbeat
+        (two worker processes may each hold one of the same device)."""
+        if not heartbeats:
+            return
+        statement = self._db.insert(device_presence)
+        statement = statement.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={"last_seen_at": statement.excluded.last_seen_at, "offline_at": statement.excluded.offline_at},
+            where=or_(device_presence.c.last_seen_at.is_(None),
+                      device_presence.c.last_seen_at < statement.excluded.last_seen_at))
+        self._conn.execute(statement, [{"device_id": hb.device_id, "last_seen_at": hb.received_at,
+                                        "offline_at": hb.offline_at} for hb in heartbeats])
+
+    def write_states(self, writes: Sequence[StateWrite]) -> None:
+        if not writes:
+            return
+        columns = ("interval_s", "boot_id", "software_version", "problems", "heartbeat", "last_sample_at")
+        statement = self._db.insert(device_state)
+        statement = statement.on_conflict_do_update(
+            index_elements=["device_id"], set_={c: getattr(statement.excluded, c) for c in columns})
+        self._conn.execute(statement, [
+            {"device_id": w.heartbeat.device_id, "interval_s": w.heartbeat.interval_s, "boot_id": w.heartbeat.boot_id,
+             "software_version": w.heartbeat.software_version, "problems": w.heartbeat.problems,
+             "heartbeat": w.heartbeat.body, "last_sample_at": w.last_sample_at} for w in writes])
+
+    def add_samples(self, heartbeats: Sequence[PendingHeartbeat]) -> None:
+        if heartbeats:
+            self._conn.execute(heartbeat_samples.insert(), [
+                {"device_id": hb.device_id, "received_at": hb.received_at, "body": hb.body} for hb in heartbeats])
+
+    def _with_presence(self) -> Any:
+        return select(device_state, device_presence.c.last_seen_at, device_presence.c.offline_at).select_from(
+            device_state.outerjoin(device_presence, device_presence.c.device_id == device_state.c.device_id))
 
     def state(self, device_id: str) -> StateRow | None:
-        row = self._conn.execute(select(device_state).where(device_state.c.device_id == device_id)).one_or_none()
+        row = self._conn.execute(self._with_presence().where(device_state.c.device_id == device_id)).one_or_none()
         return _state(row) if row is not None else None
 
     def states(self) -> dict[str, StateRow]:
-        """Every registered device's state (a fleet of any size: the fleet pages will page it)."""
-        query = select(device_state).join(devices, devices.c.id == device_state.c.device_id)
+        """Every registered device's state (the CLI's listing; the fleet pages page it instead)."""
+        query = self._with_presence().join(devices, devices.c.id == device_state.c.device_id)
         return {r.device_id: _state(r) for r in self._conn.execute(query)}
 
     def samples(self, device_id: str, *, limit: int = 100) -> list[tuple[datetime, dict[str, Any]]]:
@@ -125,14 +184,21 @@ class ReportRepository:
              "outcome": e.outcome, "data": e.data, "received_at": now} for e in entries])}
         return [e for e in entries if (e.entry_id, e.at) in stored]
 
-    def note_plays(self, device_id: str, count: int, last_at: datetime, last_play: dict[str, Any]) -> None:
-        """Add ``count`` plays; make ``last_play`` the device's last one unless a later one is known."""
+    def note_plays(self, device_id: str, count: int, last_at: datetime, last_play: dict[str, Any],
+                   failed_at: datetime | None = None) -> None:
+        """Add ``count`` plays; make ``last_play`` the device's last one unless a later one is known;
+        ``failed_at``: the latest of these plays that failed or was skipped (the alerts view)."""
         s = device_state.c
         newer = or_(s.last_play_at.is_(None), s.last_play_at <= last_at)
-        self._conn.execute(update(device_state).where(s.device_id == device_id).values(
-            plays_logged=s.plays_logged + count,
-            last_play_at=case((newer, literal(last_at, UtcDateTime())), else_=s.last_play_at),
-            last_play=case((newer, json.dumps(last_play, ensure_ascii=False)), else_=s.last_play)))
+        values: dict[str, Any] = {
+            "plays_logged": s.plays_logged + count,
+            "last_play_at": case((newer, literal(last_at, UtcDateTime())), else_=s.last_play_at),
+            "last_play": case((newer, json.dumps(last_play, ensure_ascii=False)), else_=s.last_play)}
+        if failed_at is not None:
+            later = or_(s.last_failed_play_at.is_(None), s.last_failed_play_at <= failed_at)
+            values["last_failed_play_at"] = case((later, literal(failed_at, UtcDateTime())),
+                                                 else_=s.last_failed_play_at)
+        self._conn.execute(update(device_state).where(s.device_id == device_id).values(**values))
 
     def entries(self, device_id: str, *, types: Iterable[str] | None = None, exclude: str | None = None,
                 newest_first: bool = False, limit: int | None = None) -> list[LogRow]:
@@ -153,6 +219,25 @@ class ReportRepository:
             select(device_logs).where(and_(c.item_id == item_id, c.type == "play"))
             .order_by(c.at.desc(), c.seq.desc()).limit(limit))]
 
+    def play_summary(self, *, start: datetime, end: datetime, commune: str | None = None,
+                     province: str | None = None) -> list[dict[str, Any]]:
+        """Proof of play ending between ``start`` and ``end`` (UTC), per (commune, device, item,
+        outcome): how many, first and last. One grouped query over the play log."""
+        c, d = device_logs.c, devices.c
+        query = (select(d.commune, d.province, c.device_id, c.item_id, c.outcome, func.count().label("plays"),
+                        func.min(c.at).label("first_at"), func.max(c.at).label("last_at"))
+                 .select_from(device_logs.join(devices, devices.c.id == c.device_id))
+                 .where(c.type == "play", c.at >= literal(start, UtcDateTime()), c.at < literal(end, UtcDateTime()))
+                 .group_by(d.commune, d.province, c.device_id, c.item_id, c.outcome)
+                 .order_by(d.commune, c.device_id, c.item_id, c.outcome))
+        if commune is not None:
+            query = query.where(d.commune == commune)
+        if province is not None:
+            query = query.where(d.province == province)
+        return [{"commune": r.commune, "province": r.province, "device_id": r.device_id, "item_id": r.item_id,
+                 "outcome": r.outcome, "plays": int(r.plays), "first_at": r.first_at, "last_at": r.last_at}
+                for r in self._conn.execute(query)]
+
     # ------------------------------------------------------------------ retention
 
     def prune(self, *, samples_before: datetime, logs_before: datetime | None) -> dict[str, int]:
@@ -167,3 +252,4 @@ class ReportRepository:
     def count(self, table: str) -> int:
         target = {"heartbeat_samples": heartbeat_samples, "device_logs": device_logs}[table]
         return int(self._conn.execute(select(func.count()).select_from(target)).scalar_one())
+

@@ -40,27 +40,47 @@ devices = Table(
     Column("zones", Text, nullable=False),                    # JSON list of zone names
     Column("commune", Text, nullable=False),                  # the 5-digit commune code of the id
     Column("created_at", UtcDateTime, nullable=False),
+    # fleet monitoring (0006): the province, given at registration ("" when not given)
+    Column("province", Text, nullable=False, server_default=""),
 )
 Index("devices_commune", devices.c.commune, devices.c.id)
+Index("devices_province", devices.c.province, devices.c.commune, devices.c.id)  # fleet monitoring (0006)
 
-# A device's last known state: one row per registered device, updated in place by each
-# heartbeat and by each uploaded play. Nothing here is an aggregate computed on read.
+# A device's last known state: one row per registered device, updated in place when what the
+# device reports changes (and once per sample period); nothing here is an aggregate computed on
+# read. The last heartbeat's time is in ``device_presence``.
 device_state = Table(
     "device_state", metadata,
     Column("device_id", Text, primary_key=True),
-    Column("last_seen_at", UtcDateTime),          # central's clock at the last heartbeat
-    Column("offline_at", UtcDateTime),            # last_seen_at + 1.5 announced intervals
     Column("interval_s", Integer),
     Column("boot_id", Text),
     Column("software_version", Text),
     Column("problems", Text, nullable=False, server_default=""),   # space-separated labels
-    Column("heartbeat", Text),                    # JSON of the last heartbeat as received
+    Column("heartbeat", Text),                    # JSON of the last heartbeat stored (see below)
     Column("last_sample_at", UtcDateTime),        # when heartbeat_samples last took one
     Column("last_play_at", UtcDateTime),
     Column("last_play", Text),                    # JSON of the last play entry's row
     Column("plays_logged", BigInteger, nullable=False, server_default="0"),
+    # fleet monitoring (0006): the last uploaded play that failed or was skipped (alerts view)
+    Column("last_failed_play_at", UtcDateTime),
 )
-Index("device_state_offline_at", device_state.c.offline_at)
+# fleet monitoring (0006): the fleet page's filters and sorts
+Index("device_state_software", device_state.c.software_version)
+Index("device_state_failed_play", device_state.c.last_failed_play_at)
+
+# fleet monitoring (0006): when each device was last heard from, the one thing every heartbeat
+# changes: a narrow row (about 60 bytes; SQLite keeps it clustered by device, WITHOUT ROWID), so
+# one page holds ~70 devices and a group commit of heartbeats rewrites few pages. "Offline" is
+# the indexed ``offline_at`` (last heartbeat + 1.5 announced intervals).
+device_presence = Table(
+    "device_presence", metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("last_seen_at", UtcDateTime),          # central's clock at the last heartbeat
+    Column("offline_at", UtcDateTime),
+    sqlite_with_rowid=False,
+)
+Index("device_presence_offline_at", device_presence.c.offline_at)
+Index("device_presence_last_seen", device_presence.c.last_seen_at)
 
 # Sampled heartbeat history: at most one heartbeat per device per sample period, kept for the
 # retention period (central.config.Retention).

@@ -68,34 +68,39 @@ def test_a_heartbeat_updates_the_last_state_and_samples_the_history(central: Cen
     for minute in range(5):  # five heartbeats a minute apart: one sample
         assert post(central, "heartbeat", heartbeat(sent_at=f"2025-06-01T00:0{minute}:00Z")).status_code == 200
         central.clock.advance(60)
+        monitor.flush_heartbeats()  # a minute apart: each in its own group (central.heartbeats)
     with store.read() as tx:
         state = tx.reports.state(central.device_id)
         assert tx.reports.count("heartbeat_samples") == 1
-    assert state.heartbeat["sent_at"] == "2025-06-01T00:04:00Z" and state.software_version == "0.1.0"
+    # Only the times changed: the stored heartbeat is the first (its sample), the presence the last.
+    assert state.heartbeat["sent_at"] == "2025-06-01T00:00:00Z" and state.software_version == "0.1.0"
+    assert abs((central.clock() - timedelta(seconds=60) - state.last_seen_at).total_seconds()) < 5
     assert state.offline_at == state.last_seen_at + timedelta(seconds=90) and state.interval_s == 60
     central.clock.advance(15 * 60)
     post(central, "heartbeat", heartbeat(sent_at="2025-06-01T00:20:00Z",
                                          clock={"trusted": False, "offset_s": None, "source": "none"}))
     history = monitor.heartbeat_history(central.device_id)
     assert [h["heartbeat"]["sent_at"] for h in history] == ["2025-06-01T00:20:00Z", "2025-06-01T00:00:00Z"]
-    with store.read() as tx:
+    with store.read() as tx:  # (the history read wrote the held heartbeat)
         assert tx.reports.state(central.device_id).problems == ("clock_untrusted",)
 
 
 def test_offline_at_is_indexed_and_answers_who_is_offline(central: CentralHandle) -> None:
     central.add_device("12345-0002")
     post(central, "heartbeat", heartbeat())
+    central.server.app.extensions["central.monitor"].flush_heartbeats()
     store = central.catalog.store
     with store.read() as tx:
         if store.is_postgresql:
-            indexes = tx.conn.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'device_state'")).scalars()
+            indexes = tx.conn.execute(text("SELECT indexdef FROM pg_indexes "
+                                           "WHERE tablename = 'device_presence'")).scalars()
         else:
-            indexes = tx.conn.execute(text("SELECT sql FROM sqlite_master WHERE tbl_name = 'device_state'"
+            indexes = tx.conn.execute(text("SELECT sql FROM sqlite_master WHERE tbl_name = 'device_presence'"
                                            " AND type = 'index'")).scalars()
         assert any("offline_at" in (sql or "") for sql in indexes)
         now = central.clock()
         later = now + timedelta(seconds=91)
-        offline_sql = text("SELECT device_id FROM device_state WHERE offline_at < :t")
+        offline_sql = text("SELECT device_id FROM device_presence WHERE offline_at < :t")
         bind = {"t": later if store.is_postgresql else later.strftime("%Y-%m-%dT%H:%M:%SZ")}
         assert tx.conn.execute(offline_sql, bind).scalars().all() == [central.device_id]
 

@@ -45,9 +45,50 @@ def test_verify_and_security_exposure() -> None:
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     levels = dict(re.findall(r"Overall exposure level for (\S+): ([0-9.]+)", result.stdout))
-    assert set(levels) == {"commune-radio.service", "commune-radio-panel.service"}
+    assert set(levels) == {"commune-radio.service", "commune-radio-panel.service", "commune-central.service"}
     assert float(levels["commune-radio.service"]) <= 3.0
     assert float(levels["commune-radio-panel.service"]) <= 3.0
+    assert float(levels["commune-central.service"]) <= 2.0
+
+
+def test_verify_catches_a_weakened_central_unit(tmp_path: Path) -> None:
+    work = tmp_path / "units"
+    shutil.copytree(UNITS, work)
+    path = work / "commune-central.service"
+    text = path.read_text(encoding="utf-8").replace("User=commune-central", "User=root")
+    for line in ("CapabilityBoundingSet=\n", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes",
+                 "SystemCallFilter=@system-service", "PrivateDevices=yes", "ProtectKernelTunables=yes",
+                 "PrivateUsers=yes", "RestrictNamespaces=yes", "ProtectSystem=strict"):
+        text = text.replace(line, "#" + line)
+    path.write_text(text, encoding="utf-8")
+    result = run_verify(work)
+    assert result.returncode != 0
+    assert "commune-central.service exposure" in result.stdout + result.stderr
+
+
+def test_central_unit_directives() -> None:
+    u = unit("commune-central.service")
+    s = u["Service"]
+    command = s["ExecStart"][0].split()
+    assert command[:3] == ["/opt/commune-central/current/bin/commune-central", "serve", "--server"]
+    assert command[3] == "gunicorn" and "--trusted-proxy" in command
+    assert command[command.index("--host") + 1] == "127.0.0.1"      # only nginx reaches it
+    assert s["Restart"] == ["always"] and u["Unit"]["StartLimitIntervalSec"] == ["0"]
+    assert s["KillMode"] == ["mixed"]                                  # SIGTERM to the arbiter first
+    assert s["User"] == ["commune-central"] and s["UMask"] == ["0077"]
+    assert int(s["LimitNOFILE"][0]) >= 16384                           # thousands of keep-alive devices
+    # The station's hardening, and more: no devices at all, no W+X memory, no other users.
+    daemon = unit("commune-radio.service")["Service"]
+    for key in ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "CapabilityBoundingSet",
+                "DevicePolicy", "ProtectClock", "ProtectKernelTunables", "ProtectKernelModules",
+                "ProtectKernelLogs", "ProtectControlGroups", "ProtectHostname", "ProtectProc",
+                "RestrictAddressFamilies", "RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID",
+                "LockPersonality", "RemoveIPC", "SystemCallArchitectures", "SystemCallFilter",
+                "SystemCallErrorNumber"):
+        assert s[key] == daemon[key], key
+    assert s["ReadWritePaths"] == ["/var/lib/commune-central"]
+    assert s["PrivateDevices"] == ["yes"] and "DeviceAllow" not in s
+    assert s["MemoryDenyWriteExecute"] == ["yes"] and s["PrivateUsers"] == ["yes"]
 
 
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
@@ -106,7 +147,7 @@ def test_panel_unit_has_fewer_rights() -> None:
 
 def test_units_parse_as_ini() -> None:
     # Guards against stray characters that systemd would silently skip.
-    for name in ("commune-radio.service", "commune-radio-panel.service"):
+    for name in ("commune-radio.service", "commune-radio-panel.service", "commune-central.service"):
         parser = configparser.ConfigParser(strict=False, interpolation=None)
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         parser.read(UNITS / name, encoding="utf-8")
