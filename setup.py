@@ -10,6 +10,13 @@ CENTRAL = [
     "alembic>=1.13,<2",
     "psycopg[binary]>=3.1.18,<4; platform_machine == 'x86_64' or platform_machine == 'aarch64'",
     "psycopg>=3.1.18,<4; platform_machine != 'x86_64' and platform_machine != 'aarch64'",
+    # Automatic intake (central/intake/): RSS/Atom, article text, CAP alerts and their XML signatures.
+    "feedparser>=6.0.10,<7",
+    "trafilatura>=1.6",
+    "signxml>=3.2",
+    "lxml>=4.9",
+    "lxml-html-clean>=0.1",
+    "urllib3>=2.3",  # read1(): a trickling server is timed out on the total deadline  # justext (under trafilatura) needs it; lxml no longer bundles it
 ]
 
 setup(

@@ -23,6 +23,8 @@ from central.config import CentralConfig
 from central.device_api import device_api
 from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
+from central.intake.service import Intake
+from central.intake_web import intake_web
 from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
 from central.monitoring_web import local_time, monitoring
@@ -46,6 +48,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
                                                 retention=config.retention)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
+    app.extensions["central.intake"] = Intake(catalog)  # issue 12: feeds and CAP alerts → drafts
     app.jinja_env.filters["local_time"] = local_time
 
     @app.errorhandler(ApiError)
@@ -73,6 +76,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(device_api)
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
+    app.register_blueprint(intake_web)
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:

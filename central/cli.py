@@ -121,6 +121,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_admin_token(admin.create_token())
     maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock)
     maintenance.start()
+    from central.intake.service import IntakeThread
+
+    intake = IntakeThread(app.extensions["central.intake"])  # polls due sources (commune-central source …)
+    intake.start()
     print(f"commune-central: http://{args.host}:{args.port} (data {config.data_dir.resolve()}, "
           f"database {catalog.store.database.describe()})", flush=True)
     try:
@@ -128,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="central",
                        clear_untrusted_proxy_headers=False)
     finally:
+        intake.stop()
         maintenance.stop()
         catalog.close()
     return 0
@@ -336,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     from central.monitoring_cli import add_monitoring_commands  # issue 5: command, monitor
 
     add_monitoring_commands(sub, common)
+    from central.intake_cli import add_intake_commands  # issue 12: source add/list/poll/…
+
+    add_intake_commands(sub, common)
     return parser
 
 

@@ -27,6 +27,7 @@ except ImportError as exc:  # the station's own install leaves central's depende
 from central.store.commands import CommandRepository
 from central.store.devices import DeviceRepository
 from central.store.engine import Database
+from central.store.intake import IntakeRepository
 from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
 from central.store.reports import ReportRepository
@@ -63,6 +64,10 @@ class Transaction:
     @cached_property
     def sessions(self) -> SessionRepository:
         return SessionRepository(self.conn, self._db)
+
+    @cached_property
+    def intake(self) -> IntakeRepository:  # issue 12: automatic intake (central/intake/)
+        return IntakeRepository(self.conn, self._db)
 
 
 class Store:
