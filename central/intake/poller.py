@@ -175,7 +175,10 @@ class Poller:
             result.refused.append(f"{entry.title[:80]}: {exc.vi} / {exc.en}")
             return
         try:
-            with self.store.write() as tx:
+            # Not flushed on its own: a row lost to a crash is made again by the next poll (the draft
+            # id is derived from the guid, so it finds the same draft), and the durable status
+            # write that ends the poll flushes every row before it, in order.
+            with self.store.write(durable=False) as tx:
                 tx.intake.add_entry(source_id=source.id, guid=guid, link=entry.link,
                                     content_sha256=entry.content_sha256, title=entry.title,
                                     published_at=entry.published_at, taken_at=now, item_id=item_id, outcome="draft",
