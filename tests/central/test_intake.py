@@ -7,6 +7,7 @@ pages and hostile inputs come from central/intake/fixtures.py over real HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -220,3 +221,25 @@ def test_source_status_api_is_for_operators_only(central: CentralHandle,
     missing = requests.get(f"{central.url}/api/intake/items/nope/provenance", headers=central.admin_headers(),
                            timeout=30).json()
     assert missing == {"item_id": "nope", "provenance": None}
+
+
+def test_serve_polls_due_sources_in_the_background(central: CentralHandle,
+                                                   portal: tuple[FixtureServer, PortalUrls]) -> None:
+    import time
+
+    from central.intake.service import IntakeThread
+
+    _, urls = portal
+    service = intake(central)
+    service.sources.add("portal", "feed", urls.feed, interval_s=60)
+    thread = IntakeThread(service, every_s=0.2)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while service.sources.get("portal").items_taken < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        thread.stop()
+    status = service.sources.get("portal")
+    assert status.items_taken == 5 and status.next_poll_at is not None
+    assert status.next_poll_at > central.clock() + timedelta(seconds=30)  # not due again before its interval
