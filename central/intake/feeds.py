@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,8 +91,9 @@ def parse_feed(body: bytes, *, content_type: str | None = None, base_url: str | 
                                "nothing was taken.")
         where = getattr(problem, "getLineNumber", lambda: None)()
         at_vi, at_en = (f" (dòng {where})", f" (line {where})") if where else ("", "")
-        raise intake_error("malformed", f"Nguồn tin không phải XML hợp lệ{at_vi}: {str(problem)[:120]}; không lấy gì.",
-                           f"The feed is not well-formed XML{at_en}: {str(problem)[:120]}; nothing was taken.")
+        detail = re.sub(r"^<unknown>:\d+:\d+:\s*", "", str(problem))[:120]
+        raise intake_error("malformed", f"Nguồn tin không phải XML hợp lệ{at_vi}: {detail}; không lấy gì.",
+                           f"The feed is not well-formed XML{at_en}: {detail}; nothing was taken.")
     if not parsed.get("version"):
         raise intake_error("not_a_feed", "Địa chỉ này không trả về RSS hay Atom.",
                            "This address does not serve RSS or Atom.")
