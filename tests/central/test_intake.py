@@ -24,7 +24,7 @@ from tests.conftest import CentralHandle
 @pytest.fixture
 def portal() -> Iterator[tuple[FixtureServer, PortalUrls]]:
     with FixtureServer() as server:
-        yield server, install_portal(server, articles=5, huge_bytes=8_000_000)
+        yield server, install_portal(server, articles=5)  # hostile bodies of 50 MB
 
 
 def intake(central: CentralHandle) -> Intake:
