@@ -10,8 +10,9 @@ CAP source's URL is a CAP message or a feed of links to CAP messages; each new o
 A feed that cannot be fetched or parsed is refused whole: the source's status gets the
 error (code, Vietnamese, English), and nothing else changes. An entry whose draft is refused
 is skipped and named in the status; the others are taken. Validators (ETag, Last-Modified,
-body hash) are kept only after a poll that took everything, so an interrupted or capped poll
-is taken up again by the next one.
+body hash) are kept only after a poll that went through the whole feed with nothing left to
+fetch again, so an interrupted or capped poll, or a CAP message that failed to arrive, is taken
+up again by the next one.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class PollResult:
     new: int = 0                    # drafts (or alerts) taken
     duplicates: int = 0
     refused: list[str] = field(default_factory=list)
+    retry: bool = False             # something failed to arrive: poll the whole feed again next time
     error: IntakeError | None = None
     elapsed_s: float = 0.0
 
@@ -103,18 +105,20 @@ class Poller:
                 tx.intake.record_error(source.id, now=self.clock(), status=result.status, error=exc.as_dict(),
                                        next_poll_at=next_at, taken=result.new)
             return self._done(result, started)
+        complete = complete and not result.retry
         with self.store.write() as tx:
+            # Entries refused for what they are (a draft the catalog refuses, a forged alert) are
+            # not retried while the feed stays the same; one that failed to arrive is (``retry``).
+            tx.intake.record_success(source.id, now=self.clock(), status=result.status, next_poll_at=next_at,
+                                     etag=fetched.etag if complete else None,
+                                     last_modified=fetched.last_modified if complete else None,
+                                     body_sha256=body_sha if complete else None, taken=result.new)
             if result.refused:
                 refused = intake_error(
                     "entries_refused", f"{len(result.refused)} tin bị từ chối: {result.refused[0][:200]}",
                     f"{len(result.refused)} entries refused: {result.refused[0][:200]}")
                 tx.intake.record_error(source.id, now=self.clock(), status=result.status, error=refused.as_dict(),
-                                       next_poll_at=next_at, taken=result.new)
-            else:
-                tx.intake.record_success(source.id, now=self.clock(), status=result.status, next_poll_at=next_at,
-                                         etag=fetched.etag if complete else None,
-                                         last_modified=fetched.last_modified if complete else None,
-                                         body_sha256=body_sha if complete else None, taken=result.new)
+                                       next_poll_at=next_at)
         return self._done(result, started)
 
     @staticmethod
@@ -198,6 +202,7 @@ class Poller:
             result.requests += fetched.requests
         except IntakeError as exc:
             result.requests += 1
+            result.retry = True
             result.refused.append(f"{entry.link[:80]}: {exc.vi} / {exc.en}")
             return
         self._take_alert(source, fetched.body, entry.link, result)

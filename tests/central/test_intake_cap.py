@@ -278,5 +278,21 @@ def test_a_polled_cap_feed_takes_each_message_once(central: CentralHandle, ident
                                                                            ("draft", "priority")]
     status = service.sources.get("nchmf-feed")
     assert status.last_error is not None and status.last_error["code"] == "intake.entries_refused"
+    # The forgery stays refused; the unchanged feed is one request answered 304.
     again = service.poll("nchmf-feed")
-    assert again.new == 0 and len(items(central)) == 2
+    assert (again.status, again.requests, again.new) == (304, 1, 0) and len(items(central)) == 2
+
+
+def test_a_cap_message_that_failed_to_arrive_is_fetched_again(central: CentralHandle, identity: SigningIdentity,
+                                                              cap_server: FixtureServer) -> None:
+    url = cap_server.route("/cap/index.atom", Route(cap_index(cap_server.url, ["/cap/late.xml"]),
+                                                    content_type="application/atom+xml"))
+    service = intake(central)
+    service.sources.add("nchmf-feed", "cap", url, certificates=[identity.cert_pem])
+    first = service.poll("nchmf-feed")  # the message is not there yet (404)
+    assert first.new == 0 and first.retry and "HTTP 404" in first.refused[0]
+    cap_server.route("/cap/late.xml", Route(sign_cap(alert(central, "LATE"), identity), content_type="application/xml"))
+    second = service.poll("nchmf-feed")
+    assert (second.status, second.new) == (200, 1)  # the index was read again, not answered 304
+    assert service.sources.get("nchmf-feed").last_error is None
+    assert service.poll("nchmf-feed").status == 304
