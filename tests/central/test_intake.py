@@ -243,3 +243,39 @@ def test_serve_polls_due_sources_in_the_background(central: CentralHandle,
     status = service.sources.get("portal")
     assert status.items_taken == 5 and status.next_poll_at is not None
     assert status.next_poll_at > central.clock() + timedelta(seconds=30)  # not due again before its interval
+
+
+@pytest.mark.parametrize("central_engine", ["sqlite"])
+def test_copy_database_carries_sources_and_provenance_to_postgresql(
+        central: CentralHandle, portal: tuple[FixtureServer, PortalUrls], postgres_cluster: Any) -> None:
+    from central.catalog import Catalog
+    from central.config import CentralConfig
+    from central.store import Store
+    from central.store.copy import copy_database
+
+    server, urls = portal
+    intake(central).sources.add("portal", "feed", urls.feed)
+    assert intake(central).poll("portal").new == 5
+    name = postgres_cluster.new_database_name()
+    target_url = postgres_cluster.create_database(name)
+    try:
+        target = Store.open(target_url)
+        try:
+            counts = copy_database(central.catalog.store, target)
+        finally:
+            target.close()
+        assert counts["intake_sources"] == 1 and counts["intake_entries"] == 5
+        config = CentralConfig(data_dir=central.data_dir, database_url=target_url)
+        with Catalog(central.data_dir, config=config) as copied:
+            moved = Intake(copied)
+            item_id = next(r["id"] for r in copied.list_items())
+            found = provenance_of(copied.store, item_id)
+            assert found is not None and found.source_id == "portal" and found.link
+            # The copy polls on: validators kept (304), and new entries get new row ids.
+            assert moved.poll("portal").status == 304
+            newer = sample_articles(1, offset=800)[0]
+            server.route("/rss/tin-moi.rss", Route(rss_feed(server.url, [newer, *urls.articles])))
+            assert moved.poll("portal").new == 1
+            moved.close()
+    finally:
+        postgres_cluster.drop_database(name)
