@@ -16,7 +16,9 @@ Modules, one responsibility each:
 - ``poller``      poll due sources: fetch, parse, dedupe, turn new entries into drafts
 - ``alerts``      take one CAP message (posted or polled): verify, decide, draft/approve/revoke
 - ``provenance``  where a draft came from, for the editorial pages
-- ``web`` / ``cli``   /api/intake/…, POST /v1/intake/cap; ``commune-central source …``
+- ``service``     all of it over one catalog, and the thread ``serve`` polls from
+- (beside the package) ``central.intake_web``: /admin/sources, /api/intake/…, POST /v1/intake/cap;
+  ``central.intake_cli``: ``commune-central source …``
 - ``fixtures`` / ``fixture_server``   realistic and hostile inputs on loopback (tests, bench, demo)
 
 Nothing taken in ever airs without an approver, except a CAP alert from a source whose
