@@ -55,7 +55,10 @@ class AlertTaker:
         alert = cap.alert_from_element(verified.element)
         digest = hashlib.sha256(xml).hexdigest()
         with self.store.read() as tx:
-            known = tx.intake.known(source.id, guid=alert.key, link=None, content_sha256=digest)
+            # The same alert through another source (a replay, or two sources carrying one sender)
+            # is the same alert: it makes no second item.
+            known = tx.intake.known(source.id, guid=alert.key, link=None, content_sha256=digest) or next(
+                iter(tx.intake.entries_for_cap([alert.key])), None)
         if known is not None:
             return AlertOutcome("duplicate", known.item_id, identifier=alert.identifier)
         now = self.clock()

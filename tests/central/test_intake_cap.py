@@ -145,6 +145,12 @@ def test_a_valid_signed_alert_becomes_an_emergency_draft_for_its_communes(
     assert again["outcome"] == "duplicate" and len(items(central)) == 1
     status = intake(central).sources.get("nchmf")
     assert status.items_taken == 1 and status.last_error is None
+    # Replayed through another CAP source that pins the same certificate: still the same alert.
+    other = intake(central).sources.add("relay", "cap", None, push=True, certificates=[identity.cert_pem])
+    assert other is not None
+    replay = post(central, other, sign_cap(cap_alert("NCHMF-1", sent=sent, expires=sent + timedelta(hours=6)),
+                                           identity)).json()
+    assert replay["outcome"] == "duplicate" and len(items(central)) == 1
 
 
 def test_an_allowed_sender_at_extreme_immediate_airs_at_once(central: CentralHandle, identity: SigningIdentity) -> None:
