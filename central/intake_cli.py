@@ -7,6 +7,7 @@ Examples::
         --auto-approve-sender canhbao@nchmf.gov.vn          # prints the push token once
     commune-central source list
     commune-central source poll portal                     # or --all (every enabled source)
+    commune-central source entries portal                  # what it gave lately: drafts and their links
     commune-central source disable portal | enable portal | remove portal
     commune-central source token nchmf                     # a new push token (the old one stops working)
 """
@@ -102,6 +103,17 @@ def cmd_source_poll(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_source_entries(args: argparse.Namespace) -> int:
+    catalog, intake = _intake(args)
+    with catalog:
+        rows = intake.sources.entries(args.name, limit=args.limit)
+    print("lấy lúc/taken\tđăng lúc/published\tkết quả/outcome\tbản tin/item\tnguồn văn bản/text from\ttiêu đề/title\tliên kết/link")
+    for e in rows:
+        print(f"{_local(e.taken_at)}\t{_local(e.published_at)}\t{e.outcome}\t{e.item_id or '-'}\t{e.extraction}\t"
+              f"{e.title}\t{e.link or '-'}" + (f"\n  {e.note}" if e.note else ""))
+    return 0
+
+
 def _set(args: argparse.Namespace, action: str) -> int:
     catalog, intake = _intake(args)
     with catalog:
@@ -148,6 +160,10 @@ def add_intake_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     poll.add_argument("name", nargs="?")
     poll.add_argument("--all", action="store_true")
     poll.set_defaults(func=cmd_source_poll)
+    entries = source.add_parser("entries", parents=[common], help="what a source gave lately (provenance of drafts)")
+    entries.add_argument("name")
+    entries.add_argument("--limit", type=int, default=20)
+    entries.set_defaults(func=cmd_source_entries)
     for action in ("enable", "disable", "remove"):
         p = source.add_parser(action, parents=[common])
         p.add_argument("name")

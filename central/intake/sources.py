@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import protocol
 from central.store import Store
-from central.store.intake import DuplicateSource, SourceRow
+from central.store.intake import DuplicateSource, EntryRow, SourceRow
 from protocol.errors import ValidationError
 
 SOURCE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -202,6 +202,12 @@ class Sources:
         if row is None:
             raise _no_source(source_id)
         return status_of(row)
+
+    def entries(self, source_id: str, *, limit: int = 20) -> list[EntryRow]:
+        """What this source gave most recently (newest first): the provenance of its drafts."""
+        self.get(source_id)
+        with self.store.read() as tx:
+            return tx.intake.entries(source_id, limit=limit)
 
     def set_enabled(self, source_id: str, enabled: bool) -> None:
         with self.store.write() as tx:

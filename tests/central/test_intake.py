@@ -197,6 +197,10 @@ def test_a_disabled_source_is_not_due_and_the_cli_manages_sources(
     assert "intake.malformed" in listing
     assert central_cli(["source", "poll", "portal", *args]) == 0
     assert "HTTP 304, 1 yêu cầu/requests, 0 mới/new" in capsys.readouterr().out
+    assert central_cli(["source", "entries", "portal", "--limit", "2", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "\tdraft\tin-" in lines[1] and lines[1].split("\t")[6].endswith(".htm")
+    assert lines[1].split("\t")[1] == "02/12/2026 13:20"  # the 5th article: 06:20 UTC, shown in local time
     assert central_cli(["source", "remove", "bad", *args]) == 0
     assert central_cli(["source", "add", "x", "--kind", "feed", "--url", "ftp://a/b", *args]) == 2
     assert "Địa chỉ nguồn không hợp lệ" in capsys.readouterr().err
