@@ -11,6 +11,11 @@ Parts (each in its own module of this package):
 Threads: scheduler, one on-air session at a time, preparation, sync, reporter, control
 socket. Nothing a request, an item or the player does may kill the daemon: each failure is
 logged and the loop carries on. Every exit path it can catch switches all relays off.
+
+Why this module is over 400 lines: it is the one place where the parts are built and wired
+(store, clock, power, settings refresh, player, sync, reporter, control), and its start-up and
+shutdown order is easier to check when it reads top to bottom in one file; the behaviour itself
+lives in the part modules.
 """
 
 from __future__ import annotations

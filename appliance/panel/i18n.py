@@ -182,6 +182,12 @@ VI: dict[str, str] = {
     "Play now": "Phát ngay",
     "Play request sent.": "Đã gửi lệnh phát.",
     "Schedule refused": "Lịch phát bị từ chối",
+    "Voice on air": "Giọng đọc khi phát",
+    "Voice packs": "Gói giọng đọc",
+    "from central": "do trung tâm cung cấp",
+    "pending": "đang chờ tải",
+    "central's voice": "giọng trung tâm đã dựng sẵn",
+    "this station's voice": "giọng của trạm",
     "Kind": "Loại",
     # announcements
     "New announcement": "Thông báo mới",

@@ -32,6 +32,7 @@ from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
 from central.store.reports import ReportRepository
 from central.store.sessions import SessionRepository
+from central.store.speech import SpeechRepository
 
 
 class Transaction:
@@ -68,6 +69,10 @@ class Transaction:
     @cached_property
     def intake(self) -> IntakeRepository:  # issue 12: automatic intake (central/intake/)
         return IntakeRepository(self.conn, self._db)
+
+    @cached_property
+    def speech(self) -> SpeechRepository:
+        return SpeechRepository(self.conn, self._db)
 
 
 class Store:

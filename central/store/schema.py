@@ -214,3 +214,24 @@ Index("intake_entries_link", intake_entries.c.source_id, intake_entries.c.link)
 Index("intake_entries_hash", intake_entries.c.source_id, intake_entries.c.content_sha256)
 Index("intake_entries_item", intake_entries.c.item_id)
 Index("intake_entries_cap", intake_entries.c.cap_key)
+
+# ---- speech (issue 17): central's rendered speech of text items, and voice packs it offers.
+# One speech document per item, for the item's current version (protocol §4.3); replaced when
+# the item is approved again, deleted when an editor removes it.
+item_speech = Table(
+    "item_speech", metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),       # JSON of the signed speech document
+    Column("media_sha256", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Voice packs offered to every device (protocol §4.4); a withdrawn offer is deleted.
+voice_pack_offers = Table(
+    "voice_pack_offers", metadata,
+    Column("pack_id", Text, primary_key=True),
+    Column("document", Text, nullable=False),       # JSON of the signed offer
+    Column("media_sha256", Text, nullable=False),
+    Column("offered_at", UtcDateTime, nullable=False),
+)

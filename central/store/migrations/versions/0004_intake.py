@@ -7,8 +7,11 @@
 
 New tables only; nothing to carry over. Frozen: change the schema in a new revision.
 
+Chained after 0005 (speech, merged to main first), so the revisions stay one line:
+0001 → 0002 → 0005 → 0004; a database already at 0005 gets these tables on its next start.
+
 Revision ID: 0004
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -20,7 +23,7 @@ from alembic import op
 from central.store.types import UtcDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
