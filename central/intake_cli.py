@@ -67,7 +67,7 @@ def cmd_source_add(args: argparse.Namespace) -> int:
 def cmd_source_list(args: argparse.Namespace) -> int:
     catalog, intake = _intake(args)
     with catalog:
-        rows = intake.sources.list()
+        rows = intake.sources.list_sources()
     if args.json:
         print(json.dumps([s.as_json() for s in rows], ensure_ascii=False, indent=2))
         return 0
@@ -83,7 +83,7 @@ def cmd_source_poll(args: argparse.Namespace) -> int:
     catalog, intake = _intake(args)
     with catalog:
         if args.all:
-            names = [s.id for s in intake.sources.list() if s.enabled and s.url]
+            names = [s.id for s in intake.sources.list_sources() if s.enabled and s.url]
         elif args.name:
             names = [args.name]
         else:

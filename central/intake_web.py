@@ -37,7 +37,7 @@ def _intake() -> Intake:
 
 @intake_web.get("/api/intake/sources")
 def sources() -> Response:
-    return json_response({"sources": [s.as_json() for s in _intake().sources.list()]})
+    return json_response({"sources": [s.as_json() for s in _intake().sources.list_sources()]})
 
 
 @intake_web.post("/api/intake/sources/<source_id>/poll")
@@ -69,7 +69,7 @@ def _vn_number(value: int) -> str:
 
 
 def _page(message: ValidationError | None = None, status: int = 200, form: dict[str, str] | None = None) -> Any:
-    rows = _intake().sources.list()
+    rows = _intake().sources.list_sources()
     return render_template("intake_sources.html", sources=[s.as_json() for s in rows], error=message, form=form or {},
                            vn_number=_vn_number, now=protocol.format_utc(_intake().catalog.clock())), status
 

@@ -192,7 +192,7 @@ class Sources:
             raise _invalid(f"Nguồn {source_id} đã tồn tại.", f"Source {source_id} already exists.") from None
         return token
 
-    def list(self) -> list[SourceStatus]:
+    def list_sources(self) -> list[SourceStatus]:
         with self.store.read() as tx:
             return [status_of(r) for r in tx.intake.sources()]
 

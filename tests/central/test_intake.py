@@ -204,7 +204,7 @@ def test_a_disabled_source_is_not_due_and_the_cli_manages_sources(
     assert central_cli(["source", "remove", "bad", *args]) == 0
     assert central_cli(["source", "add", "x", "--kind", "feed", "--url", "ftp://a/b", *args]) == 2
     assert "Địa chỉ nguồn không hợp lệ" in capsys.readouterr().err
-    assert [s.id for s in intake(central).sources.list()] == ["portal"]
+    assert [s.id for s in intake(central).sources.list_sources()] == ["portal"]
 
 
 def test_source_status_api_is_for_operators_only(central: CentralHandle,
