@@ -14,6 +14,13 @@ CENTRAL = [
     "gunicorn>=22,<28; platform_system != 'Windows'",
     # Proof-of-play reports as spreadsheets (central.play_reports).
     "openpyxl>=3.1,<4",
+    # Automatic intake (central/intake/): RSS/Atom, article text, CAP alerts and their XML signatures.
+    "feedparser>=6.0.10,<7",
+    "trafilatura>=1.6",
+    "signxml>=3.2",
+    "lxml>=4.9",
+    "lxml-html-clean>=0.1",  # justext (under trafilatura) needs it; lxml no longer bundles it
+    "urllib3>=2.3",  # read1(): a trickling server is timed out on the total deadline
 ]
 
 setup(

@@ -26,6 +26,8 @@ from central.faults import FaultMiddleware, Faults
 from central.fleet import FleetViews
 from central.fleet_web import fleet_web
 from central.http import ApiError, error_response
+from central.intake.service import Intake
+from central.intake_web import intake_web
 from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
 from central.monitoring_web import local_time, monitoring, problem_labels
@@ -52,6 +54,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
                                                  before_read=app.extensions["central.monitor"].flush_heartbeats)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
+    app.extensions["central.intake"] = Intake(catalog)  # issue 12: feeds and CAP alerts → drafts
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["problem_labels"] = problem_labels
 
@@ -81,6 +84,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
     app.register_blueprint(fleet_web)
+    app.register_blueprint(intake_web)
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:

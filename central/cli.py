@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     from central.monitoring_cli import add_monitoring_commands  # issue 5: command, monitor
 
     add_monitoring_commands(sub, common)
+    from central.intake_cli import add_intake_commands  # issue 12: source add/list/poll/…
+
+    add_intake_commands(sub, common)
     return parser
 
 

@@ -25,6 +25,7 @@ from central.login_throttle import LoginThrottled
 PUBLIC_ENDPOINTS = frozenset({
     "device_api.info", "device_api.feed", "device_api.media", "device_api.heartbeat", "device_api.logs",
     "operator.login", "operator.login_post",
+    "intake_web.cap_post",  # a CAP sender's own bearer token (central/intake_web.py)
 })
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_ACCOUNT = "admin"  # the one admin token; real accounts will name themselves here

@@ -68,6 +68,7 @@ def serve_gunicorn(config: CentralConfig, options: ServeOptions) -> None:
     from gunicorn.app.base import BaseApplication
 
     from central.app import create_app
+    from central.intake.service import IntakeThread
     from central.maintenance import MaintenanceThread
 
     lock_path = Path(config.data_dir) / "maintenance.lock"
@@ -86,18 +87,26 @@ def serve_gunicorn(config: CentralConfig, options: ServeOptions) -> None:
             catalog = app.extensions["central.catalog"]
             maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock, lock_path=lock_path)
             app.extensions["central.maintenance"] = maintenance
+            app.extensions["central.intake_thread"] = IntakeThread(app.extensions["central.intake"],
+                                                                   only_when=lambda: maintenance.holds_lock)
             return app
 
     def _post_worker_init(worker: Any) -> None:
         maintenance = worker.wsgi.extensions.get("central.maintenance")
         if maintenance is not None:
             maintenance.start()
+        intake = worker.wsgi.extensions.get("central.intake_thread")
+        if intake is not None:  # polls due feed and CAP sources (commune-central source …)
+            intake.start()
 
     def _worker_exit(_server: Any, worker: Any) -> None:
         app = getattr(worker, "wsgi", None)
         if app is None:
             return
         maintenance = app.extensions.get("central.maintenance")
+        intake = app.extensions.get("central.intake_thread")
+        if intake is not None and intake.is_alive():
+            intake.stop()
         if maintenance is not None:
             maintenance.stop()
         app.extensions["central.catalog"].close()
@@ -110,12 +119,15 @@ def serve_waitress(config: CentralConfig, options: ServeOptions) -> None:
     import waitress
 
     from central.app import create_app
+    from central.intake.service import IntakeThread
     from central.maintenance import MaintenanceThread
 
     app = create_app(config.data_dir, config=config, trusted_proxies=options.trusted_proxies)
     catalog = app.extensions["central.catalog"]
     maintenance = MaintenanceThread(catalog.store, config.retention, catalog.clock)
     maintenance.start()
+    intake = IntakeThread(app.extensions["central.intake"])  # polls due sources (commune-central source …)
+    intake.start()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # systemd's stop: close the store, then exit 0
     try:
         # Proxy headers are judged by the app (central.proxies); waitress must leave them to it.
@@ -124,6 +136,7 @@ def serve_waitress(config: CentralConfig, options: ServeOptions) -> None:
                        clear_untrusted_proxy_headers=False, connection_limit=options.worker_connections,
                        channel_timeout=options.keepalive_s)
     finally:
+        intake.stop()
         maintenance.stop()
         catalog.close()
 

@@ -168,6 +168,9 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
                 if "start_after_s" in entry else "chưa xếp lịch / not scheduled")
         out(f"  - [{entry['priority']:8}] {entry['id']}: {entry['title']} ({entry['kind']}; {when})")
     out(f"• {len(ids)} bản tin đã duyệt và ký / bulletins approved and signed")
+    from appliance.demo.intake import take_feed_article  # a feed article through intake and approval
+
+    take_feed_article(catalog, now=now, out=out)
     return DemoEnvironment(base=base, central_url=server.url, config_path=config_path, config=config,
                            central_server=server, catalog=catalog, token=token, admin_token=admin_token)
 

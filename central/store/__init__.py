@@ -28,6 +28,7 @@ from central.store.commands import CommandRepository
 from central.store.devices import DeviceRepository
 from central.store.engine import Database
 from central.store.fleet import FleetRepository
+from central.store.intake import IntakeRepository
 from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
 from central.store.reports import ReportRepository
@@ -69,6 +70,10 @@ class Transaction:
     @cached_property
     def sessions(self) -> SessionRepository:
         return SessionRepository(self.conn, self._db)
+
+    @cached_property
+    def intake(self) -> IntakeRepository:  # issue 12: automatic intake (central/intake/)
+        return IntakeRepository(self.conn, self._db)
 
     @cached_property
     def speech(self) -> SpeechRepository:

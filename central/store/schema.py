@@ -11,7 +11,7 @@ signed or received.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, Table, Text, UniqueConstraint
 
 from central.store.types import UtcDateTime
 
@@ -187,6 +187,53 @@ admin_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 Index("admin_sessions_expires", admin_sessions.c.expires_at)
+
+# ---------------------------------------------------------------- intake (issue 12; owner: intake)
+# Sources central retrieves from (RSS/Atom feeds, CAP alerts) with their per-source status, and
+# one entry per article or alert taken: the provenance of the draft it became (central/intake/).
+# Read and written only by central/store/intake.py.
+intake_sources = Table(
+    "intake_sources", metadata,
+    Column("id", Text, primary_key=True),            # operator-chosen name: [a-z0-9][a-z0-9_-]*
+    Column("kind", Text, nullable=False),            # feed | cap
+    Column("url", Text),                             # polled URL (a CAP source may only be posted to)
+    Column("config", Text, nullable=False),          # JSON: allowed hosts, targets, interval, CAP rules
+    Column("enabled", Boolean, nullable=False),
+    Column("token_sha256", Text, unique=True),       # CAP sources: the poster's bearer token, hashed
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_sha256", Text),                     # of the last feed body parsed (unchanged 200s)
+    Column("next_poll_at", UtcDateTime),
+    Column("last_poll_at", UtcDateTime),
+    Column("last_status", Integer),                  # HTTP status of the last poll
+    Column("last_success_at", UtcDateTime),
+    Column("last_error_at", UtcDateTime),
+    Column("last_error", Text),                      # JSON {code, vi, en}, cleared by a success
+    Column("items_taken", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+intake_entries = Table(
+    "intake_entries", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("source_id", Text, nullable=False),
+    Column("guid", Text, nullable=False),            # feed entry id, else link, else content hash
+    Column("link", Text),
+    Column("content_sha256", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("published_at", UtcDateTime),             # the original publication time, as the source said
+    Column("taken_at", UtcDateTime, nullable=False),
+    Column("item_id", Text),                         # the draft it became (None: a Test alert, a Cancel)
+    Column("outcome", Text, nullable=False),         # draft | approved | test | cancel | ...
+    Column("extraction", Text, nullable=False),      # page | summary | cap
+    Column("note", Text, nullable=False, server_default=""),
+    Column("cap_key", Text),                         # CAP "sender,identifier" (references point at it)
+    UniqueConstraint("source_id", "guid", name="intake_entries_guid"),
+)
+Index("intake_entries_link", intake_entries.c.source_id, intake_entries.c.link)
+Index("intake_entries_hash", intake_entries.c.source_id, intake_entries.c.content_sha256)
+Index("intake_entries_item", intake_entries.c.item_id)
+Index("intake_entries_cap", intake_entries.c.cap_key)
 
 # ---- speech (issue 17): central's rendered speech of text items, and voice packs it offers.
 # One speech document per item, for the item's current version (protocol §4.3); replaced when

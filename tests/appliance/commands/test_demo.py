@@ -25,6 +25,7 @@ def test_demo_syncs_bulletins_and_broadcasts_into_capture(tmp_path: Path) -> Non
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "5 bản tin đã duyệt và ký" in out
+    assert "Lấy tin tự động / intake: 3 bài" in out and "shortened by the editor, approved" in out
     assert "daemon sẵn sàng / ready" in out
     assert "relay trung-tam: BẬT / ON" in out
     assert "đang phát / playing: Tin cảnh báo mưa lớn" in out
@@ -32,7 +33,7 @@ def test_demo_syncs_bulletins_and_broadcasts_into_capture(tmp_path: Path) -> Non
 
     db = sqlite3.connect(base / "appliance" / "state.sqlite3")
     states = dict(db.execute("SELECT id, state FROM items").fetchall())
-    assert len(states) == 5 and set(states.values()) == {"ready"}
+    assert len(states) == 6 and set(states.values()) == {"ready"}  # 5 seeded + the approved feed article
     plays = db.execute("SELECT item_id, outcome, trigger FROM play_log").fetchall()
     assert ("demo-thoitiet-001", "interrupted", "schedule") in plays or \
         ("demo-thoitiet-001", "completed", "schedule") in plays
