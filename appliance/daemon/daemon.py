@@ -29,6 +29,7 @@ from appliance.control import ControlServer
 from appliance.daemon.actions import OperatorActions
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.housekeeping import prune_captures
+from appliance.daemon.live import LiveSessions
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.preparation import PreparationQueue
@@ -89,6 +90,7 @@ class Daemon:
         self.onair: OnAir | None = None
         self.scheduler: Scheduler | None = None
         self.actions: OperatorActions | None = None
+        self.live: LiveSessions | None = None
         self.syncer: Any = None
         self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
@@ -134,9 +136,9 @@ class Daemon:
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
             remove_stale_temps(d) for d in (self.config.capture_path, data / "tts-cache", data / "prepared"))
-        self.amplifiers = Amplifiers(self.config.zones, store=store, clock=self.clock,
-                                     pin_factory=self._pin_factory if self._pin_factory is not None
-                                     else default_pin_factory(), listener=self._emit)
+        pins = self._pin_factory if self._pin_factory is not None else default_pin_factory()
+        self.amplifiers = Amplifiers(self.config.zones, store=store, clock=self.clock, pin_factory=pins,
+                                     listener=self._emit)
         self.amplifiers.all_off("start-up: all relays off", log_unchanged=True)
         self.playlog = PlayLog(store)
         recovered = self.playlog.recover("daemon restarted during playback (crash or power cut)")
@@ -168,6 +170,11 @@ class Daemon:
                                        volume=volume, wake=self.wake, status=self.status,
                                        reload=lambda actor: self.reload_settings(actor=actor),
                                        sync_now=self._request_sync)
+        self.live = LiveSessions(store=store, clock=self.clock, config=self.current_config, state=self.state,
+                                 onair=self.onair, wake=self.wake, emit=self._emit)
+        self.actions.live = self.live
+        if self.config.live.button_pin >= 0:
+            self.live.attach_button(self.config.live.button_pin, pins)
         replayed = self.actions.replay_pending_emergencies()
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
                                      store=store, group=self.config.control.socket_group)
@@ -207,6 +214,9 @@ class Daemon:
         session = self.onair.session if self.onair is not None else None
         if session is not None and self.onair is not None:
             self.onair.cancel_and_wait(session, reason)
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                self.live.close()
         self.emergency_off(reason)
         if self.preparation is not None:
             self.preparation.close()
@@ -293,6 +303,11 @@ class Daemon:
                 if removed:
                     self.store.log_event("capture.pruned", f"{removed} old captures deleted ({freed} bytes)",
                                          {"removed": removed, "bytes": freed})
+                if self.live is not None:
+                    removed, freed = self.live.prune()
+                    if removed:
+                        self.store.log_event("live.pruned", f"{removed} old live recordings deleted ({freed} bytes)",
+                                             {"removed": removed, "bytes": freed})
             except Exception as exc:  # tidying must never take the daemon down
                 with contextlib.suppress(Exception):
                     self.store.log_event("housekeeping.error", repr(exc)[:500], level="warning",
