@@ -143,13 +143,14 @@ def _register_blueprints(app: Flask) -> None:
         emergency,
         health,
         items,
+        live,
         playlog,
         schedule,
         settings,
         zones,
     )
 
-    for module in (auth, dashboard, items, announcements, schedule, emergency, zones, playlog, settings, api,
+    for module in (auth, dashboard, items, announcements, schedule, emergency, live, zones, playlog, settings, api,
                    health):
         app.register_blueprint(module.bp)
 
@@ -225,9 +226,11 @@ def _security_headers(response: Any) -> Any:
     # Media responses carry their own, stricter policy (sandbox; media_response.py).
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: HTTPS form posts carry the Referer that CSRF's strict check needs; none leaves the panel.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    # No page may use the microphone but the live-voice page, which sets its own (views/live.py).
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
