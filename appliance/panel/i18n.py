@@ -317,6 +317,9 @@ VI: dict[str, str] = {
     "No recorded message yet.": "Chưa có tin ghi âm nào.",
     "Could not make the announcement: %(error)s": "Không tạo được thông báo: %(error)s",
     "Recording": "Bản ghi âm",
+    "First time on this phone: install the station's certificate, then open the HTTPS address.":
+        "Lần đầu trên điện thoại này: cài chứng chỉ của trạm rồi mở địa chỉ HTTPS.",
+    "Station certificate": "Chứng chỉ của trạm",
 }
 
 # Error messages raised by validation carry both languages themselves (appliance.errors).

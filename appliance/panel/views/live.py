@@ -51,8 +51,12 @@ def index() -> ResponseReturnValue:
     recordings = state.store.query(
         "SELECT * FROM live_sessions WHERE mode = 'record' AND recording IS NOT NULL AND item_id IS NULL"
         " ORDER BY requested_at DESC LIMIT 10")
+    from appliance.panel.tls import fingerprint, tls_files
+
+    files = tls_files(state.config.data_path)
+    ca_fingerprint = fingerprint(files) if files.ca.is_file() else ""
     response = render_template("live.html", live=status, secure_url=secure_url, recordings=recordings,
-                               zones=state.config.zones)
+                               zones=state.config.zones, ca_fingerprint=ca_fingerprint)
     headers = {"Permissions-Policy": LIVE_PERMISSIONS}
     return response, 200, headers
 
@@ -166,3 +170,19 @@ def announce() -> ResponseReturnValue:
         tx.execute("UPDATE live_sessions SET item_id = ? WHERE id = ?", (item_id, session_id))
     flash_t("Announcement saved.", "ok")
     return redirect(url_for("announcements.index", saved=item_id))
+
+
+@bp.route("/live/station-ca.pem")
+def station_ca() -> ResponseReturnValue:
+    """The station's certificate authority, for an officer to install once on a phone."""
+    from flask import send_file
+
+    from appliance.panel.tls import tls_files
+
+    files = tls_files(panel().config.data_path)
+    if not files.ca.is_file():
+        abort(404)
+    response = send_file(files.ca, mimetype="application/x-x509-ca-cert", as_attachment=True,
+                         download_name="commune-radio-station-ca.crt", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
