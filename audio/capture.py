@@ -95,10 +95,17 @@ class CaptureSource:
         """Begin capturing (a no-op for pushed chunks)."""
 
     def read(self, timeout: float) -> bytes | None:
-        try:
-            return self._queue.get(timeout=timeout if not self._ended.is_set() else 0)
-        except queue.Empty:
-            return b"" if self._ended.is_set() else None
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = self._ended.is_set()
+            try:   # short slices: an end is noticed at once, not after the whole timeout
+                return self._queue.get(timeout=max(0.0, min(0.05, deadline - time.monotonic())) if not ended
+                                       else 0)
+            except queue.Empty:
+                if ended:
+                    return b""
+                if time.monotonic() >= deadline:
+                    return None
 
     def close(self) -> None:
         self._closed.set()
