@@ -394,8 +394,11 @@ class LiveSessions:
                 self.current = None
             self.last = live
         live.done.set()
+        feed, pacer = live.feed, live.feed.pacer if live.feed is not None else None
         self._emit({"type": "live_end", "session_id": live.id, "outcome": ending.kind, "reason": ending.en,
-                    "recording": str(path) if path else None, "seconds": seconds})
+                    "recording": str(path) if path else None, "seconds": seconds,
+                    "underruns": pacer.underruns if pacer else 0, "jitter_dropped_bytes": pacer.dropped if pacer else 0,
+                    "player_dropped_bytes": feed.dropped_bytes if feed else 0})
         self._wake()
 
     def prune(self) -> tuple[int, int]:

@@ -2,9 +2,12 @@
 
 ``LiveFeed.run`` is the feed's thread. It drops whatever the source captured before the
 audio goes on air (the warm-up: what was said then would only add delay), plays the chime
-at real-time pace when asked, then copies every chunk to the FIFO libVLC reads (non-blocking:
-if the player falls behind, audio is dropped rather than latency added) and to the Opus
-recorder, measuring the level. It ends (closing the FIFO, so the player plays what it has and
+at real-time pace when asked, then gives every chunk to the Opus recorder as it comes and to
+the FIFO libVLC reads through a ``Pacer``: the FIFO is written at exactly real-time pace by the
+station's clock, from a small jitter buffer (silence while it fills, the oldest audio dropped
+when it holds too much). libVLC never starves (a starved libVLC re-buffers and keeps the delay
+for the rest of the session: on a loaded machine the latency ratcheted up to half a second
+before this), and the delay stays bounded whatever the network does. It ends (closing the FIFO, so the player plays what it has and
 stops) on the first of ``stop_rule``'s reasons, an operator's stop, or the session's cancel.
 ``stop_rule`` is pure.
 """
@@ -24,6 +27,10 @@ from audio.capture import CaptureSource, level_dbfs
 from audio.recorder import OpusRecorder
 
 READ_TIMEOUT_S = 0.1
+TICK_S = 0.02               # the FIFO is topped up this often
+JITTER_TARGET_S = 0.08      # the pacer starts (and restarts after an underrun) with this much buffered
+JITTER_MAX_S = 0.3          # more than this buffered: the oldest is dropped back to the target
+JITTER_WINDOW_S = 1.0       # audio buffered all through such a window beyond the target is dropped
 OPEN_TIMEOUT_S = 10.0       # the player must open the FIFO within this
 CHUNK_BYTES = 1600          # 50 ms of the live format
 
@@ -60,6 +67,59 @@ def stop_rule(now: float, *, started: float, last_data: float, silent_since: flo
     return None
 
 
+class Pacer:
+    """A jitter buffer read at a fixed rate. Pure (no clock: the caller asks for ``n`` bytes).
+
+    After a late burst (a network hiccup: silence played, then the late audio arrives all at
+    once) the buffer holds more than it needs; what stayed buffered through a whole window
+    beyond the target was never needed, and is dropped, so the delay comes back down.
+    """
+
+    def __init__(self, byte_rate: int, *, target_s: float = JITTER_TARGET_S, max_s: float = JITTER_MAX_S,
+                 window_s: float = JITTER_WINDOW_S, frame: int = 2) -> None:
+        self.frame = frame
+        self.target = int(byte_rate * target_s) // frame * frame
+        self.max = int(byte_rate * max_s) // frame * frame
+        self.window = int(byte_rate * window_s)
+        self.buffer = bytearray()
+        self.primed = False
+        self.dropped = 0
+        self.underruns = 0
+        self._taken = 0            # bytes taken in this window
+        self._lowest: int | None = None
+
+    def add(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > self.max:
+            excess = len(self.buffer) - self.target
+            del self.buffer[:excess]
+            self.dropped += excess
+
+    def take(self, n: int) -> bytes:
+        n -= n % self.frame
+        if not self.primed and len(self.buffer) >= self.target:
+            self.primed = True
+        if not self.primed:
+            return bytes(n)
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        if len(out) < n:           # the source is late: silence, and fill up again
+            self.primed = False
+            self.underruns += 1
+            self._taken, self._lowest = 0, None
+            return out + bytes(n - len(out))
+        self._lowest = len(self.buffer) if self._lowest is None else min(self._lowest, len(self.buffer))
+        self._taken += n
+        if self._taken >= self.window:
+            surplus = self._lowest - self.target
+            surplus -= surplus % self.frame
+            if surplus > 0:
+                del self.buffer[:surplus]
+                self.dropped += surplus
+            self._taken, self._lowest = 0, None
+        return out
+
+
 class LiveFeed:
     def __init__(self, source: CaptureSource, *, limits: LiveLimits, recorder: OpusRecorder | None,
                  fifo: Path | None = None, chime: bytes = b"") -> None:
@@ -77,6 +137,7 @@ class LiveFeed:
         self.done = threading.Event()
         self._stop: Ending | None = None
         self._fd: int | None = None
+        self.pacer: Pacer | None = None
 
     @property
     def elapsed_s(self) -> float:
@@ -115,11 +176,15 @@ class LiveFeed:
         self.started_mono = now = time.monotonic()
         last_data = now
         silent_since: float | None = None
+        fmt = self.source.fmt
+        pacer = self.pacer = Pacer(fmt.byte_rate, frame=fmt.width * fmt.channels)
+        paced = 0                  # bytes written to the FIFO since the voice began
         while not cancel.is_set():
             if self._stop is not None:
                 self.ending = self._stop
                 return
-            data = self.source.read(READ_TIMEOUT_S)
+            wait = TICK_S if self.fifo is not None else READ_TIMEOUT_S
+            data = self.source.read(wait)
             now = time.monotonic()
             if data:
                 last_data = now
@@ -128,9 +193,15 @@ class LiveFeed:
                     silent_since = silent_since if silent_since is not None else now
                 else:
                     silent_since = None
-                self._write(data)
+                pacer.add(data)
                 if self.recorder is not None:
                     self.recorder.write(data)
+            if self.fifo is not None:
+                due = int((now - self.started_mono) * fmt.byte_rate) - paced
+                due -= due % pacer.frame
+                if due > 0:
+                    self._write(pacer.take(due))
+                    paced += due
             ending = stop_rule(now, started=self.started_mono, last_data=last_data, silent_since=silent_since,
                                ended=data == b"", limits=self.limits, end_at=end_at)
             if ending is not None:

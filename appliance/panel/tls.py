@@ -10,7 +10,9 @@ fingerprint); ``commune-radio panel-cert`` makes a new server certificate when t
 address changes, keeping the CA so phones need nothing new.
 
 Waitress speaks no TLS; the HTTPS side is werkzeug's threaded server (Flask's own dependency)
-with an ``ssl`` context: enough for a handful of operators on a LAN.
+with an ``ssl`` context: enough for a handful of operators on a LAN. Its answers carry no HSTS
+and its session cookie is not ``Secure``: plain HTTP keeps working beside it on the same host
+(a TLS proxy in front, docs/deployment.md, is the way to HTTPS only).
 """
 
 from __future__ import annotations
@@ -144,7 +146,11 @@ def serve_https(app: Any, files: TlsFiles, *, host: str, port: int) -> HttpsServ
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(files.cert), str(files.key))
-    server = make_server(host, port, app, threaded=True, ssl_context=context)
+    def own_tls(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["commune_radio.own_tls"] = True     # appliance.panel.app: no HSTS, no Secure cookie
+        return app(environ, start_response)
+
+    server = make_server(host, port, own_tls, threaded=True, ssl_context=context)
     thread = threading.Thread(target=server.serve_forever, name="panel-https", daemon=True)
     thread.start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

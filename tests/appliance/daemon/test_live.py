@@ -227,3 +227,19 @@ def test_record_now_broadcast_later(rig, tmp_path: Path, mic) -> None:
     recording = config.data_path / "live" / row["recording"]
     assert recording.stat().st_size > 1000
     assert store.query_one("SELECT COUNT(*) FROM play_log")[0] == 0
+
+
+def test_a_push_button_toggles_the_station_microphone(rig, tmp_path: Path, mic) -> None:
+    daemon, rec, store, config, microphone, client = start_live(rig, tmp_path, mic, button_pin=22)
+    button = daemon._pin_factory.pin(22)          # gpiozero MockFactory: the wired push button
+    button.drive_low()                            # pressed (to ground)
+    on_air = rec.wait_for(lambda e: e["type"] == "live_on_air", timeout=20)
+    button.drive_high()
+    assert relays_on(daemon) == {"a", "b"}
+    time.sleep(2.0)
+    button.drive_low()                            # pressed again: stop
+    button.drive_high()
+    rec.wait_for(lambda e: e["type"] == "live_end" and e["session_id"] == on_air["session_id"], timeout=20)
+    row = store.query_one("SELECT * FROM live_sessions WHERE id = ?", (on_air["session_id"],))
+    assert row["speaker"] == "button:gpio22" and row["source"] == "station" and row["outcome"] == "stopped"
+    wait_relays_off(daemon)

@@ -172,3 +172,22 @@ def test_panel_cert_command(tmp_path: Path) -> None:
     before = (out / "cert.pem").read_bytes()
     assert main(["panel-cert", "--dir", str(out), "--if-missing"]) == 0
     assert (out / "cert.pem").read_bytes() == before
+
+
+def test_pacer_keeps_the_delay_bounded() -> None:
+    from appliance.daemon.live_feed import Pacer
+
+    pacer = Pacer(32_000, target_s=0.08, max_s=0.3, window_s=1.0)
+    assert pacer.take(640) == bytes(640)               # silence while it fills
+    pacer.add(b"\x01\x00" * 1280)                      # 80 ms: primed
+    assert pacer.take(640) == b"\x01\x00" * 320
+    assert pacer.take(4000)[-2:] == b"\x00\x00" and pacer.underruns == 1 and not pacer.primed
+    pacer.add(b"\x02\x00" * 8000)                      # a late burst of 500 ms: trimmed to the target
+    assert len(pacer.buffer) == pacer.target and pacer.dropped > 0
+    pacer = Pacer(32_000, target_s=0.08, max_s=0.3, window_s=1.0)
+    pacer.add(bytes(6400))                             # 200 ms buffered, then fed exactly at real time
+    for _ in range(50):                                # one second of 20 ms takes
+        pacer.add(bytes(640))
+        assert len(pacer.take(640)) == 640
+    assert len(pacer.buffer) == pacer.target           # the surplus nobody needed is dropped
+    assert pacer.take(641) and len(pacer.take(641)) == 640   # whole samples only

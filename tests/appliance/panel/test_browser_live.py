@@ -162,3 +162,44 @@ def test_operator_speaks_live_from_the_browser(stack: dict[str, Any]) -> None:
             with __import__("contextlib").suppress(Exception):
                 browser.close()
         assert not [m for m in console if "error" in m.lower()], console
+
+
+def test_a_phone_on_the_lan_uses_the_panel_over_https(stack: dict[str, Any], tmp_path: Path) -> None:
+    """Over the panel's own HTTPS port (a LAN address is no secure context over HTTP): login passes
+    CSRF's strict referrer check, the page is a secure context, and the microphone goes on air."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from appliance.panel.tls import make_certificate, serve_https, tls_files
+
+    daemon, rec, config = stack["daemon"], stack["recorder"], stack["config"]
+    files = tls_files(config.data_path)
+    make_certificate(files, names=["localhost"], addresses=["127.0.0.1"])
+    https = serve_https(create_app(config, store=Store.open(config.db_path)), files, host="127.0.0.1", port=0)
+    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={stack['microphone']}"]
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+            # The officer trusted the station's certificate once; headless Chromium has no CA store
+            # to install it into, so certificate errors are accepted here instead.
+            context = browser.new_context(ignore_https_errors=True, locale="vi-VN")
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(https.url + "login")
+            page.fill("input[name=username]", "chutich")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(https.url)
+            page.goto(https.url + "live")
+            assert page.evaluate("window.isSecureContext") is True
+            expect(page.locator("#live-insecure")).to_be_hidden()
+            page.click("#live-toggle")
+            on_air = rec.wait_for(lambda e: e["type"] == "live_on_air", timeout=20)
+            expect(page.locator("#live-state")).to_contain_text("ĐANG PHÁT", timeout=10_000)
+            shot(page, "live-05-https")
+            page.click("#live-toggle")
+            rec.wait_for(lambda e: e["type"] == "live_end" and e["session_id"] == on_air["session_id"], timeout=20)
+            wait_relays_off(daemon)
+            browser.close()
+    finally:
+        https.stop()

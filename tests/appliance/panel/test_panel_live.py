@@ -125,6 +125,9 @@ def test_https_with_the_station_certificate_and_http_still_works(stack: dict[str
         context = ssl.create_default_context(cafile=str(files.ca))             # a phone that trusts the CA
         with urllib.request.urlopen(https.url + "login", context=context, timeout=10) as answer:  # noqa: S310
             assert answer.status == 200 and "csrf_token" in answer.read().decode()
+            # Plain HTTP stays usable beside it on the same host: no HSTS, no Secure-only cookie.
+            assert "Strict-Transport-Security" not in answer.headers
+            assert "Secure" not in (answer.headers.get("Set-Cookie") or "")
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(https.url + "login", context=ssl.create_default_context(), timeout=10)  # noqa: S310
     finally:
