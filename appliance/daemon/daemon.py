@@ -173,6 +173,7 @@ class Daemon:
         self.live = LiveSessions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                  onair=self.onair, wake=self.wake, emit=self._emit)
         self.actions.live = self.live
+        self.live.recover()
         if self.config.live.button_pin >= 0:
             self.live.attach_button(self.config.live.button_pin, pins)
         replayed = self.actions.replay_pending_emergencies()

@@ -401,6 +401,31 @@ class LiveSessions:
                     "player_dropped_bytes": feed.dropped_bytes if feed else 0})
         self._wake()
 
+    def recover(self) -> int:
+        """At start-up: sessions a crash or power cut left 'live' are closed as interrupted; what
+        their encoder had written is kept as their recording (accountability first)."""
+        from protocol.durable import TEMP_PREFIX
+
+        rows = self.store.query("SELECT id FROM live_sessions WHERE outcome = 'live'")
+        for leftover in self.directory.glob(".live-*.pcm") if self.directory.exists() else []:
+            leftover.unlink(missing_ok=True)     # the FIFOs of sessions that were on air
+        now = iso_z(self.clock.now())
+        for row in rows:
+            part = self.directory / f"{TEMP_PREFIX}{row['id']}.ogg"
+            final = self.directory / f"{row['id']}.ogg"
+            name, size = None, None
+            if part.is_file() and part.stat().st_size > 0:
+                part.replace(final)
+                name, size = final.name, final.stat().st_size
+            else:
+                part.unlink(missing_ok=True)
+            with self.store.transaction(durable=True) as tx:
+                tx.execute("UPDATE live_sessions SET outcome = 'interrupted', ended_at = COALESCE(ended_at, ?),"
+                           " reason = ?, recording = COALESCE(recording, ?), recording_bytes = COALESCE(recording_bytes, ?)"
+                           " WHERE id = ?", (now, "daemon restarted during the session (crash or power cut)",
+                                             name, size, row["id"]))
+        return len(rows)
+
     def prune(self) -> tuple[int, int]:
         """Recordings older than ``live.recording_days`` are deleted (their rows stay, without a file)."""
         days = self._config().live.recording_days

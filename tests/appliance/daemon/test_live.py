@@ -243,3 +243,26 @@ def test_a_push_button_toggles_the_station_microphone(rig, tmp_path: Path, mic) 
     row = store.query_one("SELECT * FROM live_sessions WHERE id = ?", (on_air["session_id"],))
     assert row["speaker"] == "button:gpio22" and row["source"] == "station" and row["outcome"] == "stopped"
     wait_relays_off(daemon)
+
+
+def test_a_session_cut_by_a_crash_is_closed_at_restart_with_what_was_recorded(rig, tmp_path: Path) -> None:
+    from appliance.state.store import Store
+    from protocol.durable import TEMP_PREFIX
+    from tests.support.daemon_rig import make_config
+
+    config = make_config(tmp_path / "data")
+    store = Store.open(config.db_path)
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO live_sessions (id, mode, source, speaker, zones, requested_at, started_at)"
+                   " VALUES ('live-00000000000000aa', 'broadcast', 'browser', 'panel:x', '[\"a\"]',"
+                   " '2026-12-02T01:00:00.000000Z', '2026-12-02T01:00:02.000000Z')")
+    live_dir = config.data_path / "live"
+    live_dir.mkdir(parents=True)
+    (live_dir / f"{TEMP_PREFIX}live-00000000000000aa.ogg").write_bytes(b"OggS" + bytes(2000))
+    (live_dir / ".live-00000000000000aa.pcm").write_bytes(b"")
+    daemon, rec, store, config = rig(store=store)
+    daemon.start()
+    row = store.query_one("SELECT * FROM live_sessions WHERE id = 'live-00000000000000aa'")
+    assert row["outcome"] == "interrupted" and "restarted" in row["reason"] and row["ended_at"]
+    assert row["recording"] == "live-00000000000000aa.ogg" and (live_dir / row["recording"]).exists()
+    assert not list(live_dir.glob(".*"))
