@@ -78,6 +78,7 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
                           for r in (plan.refused if plan is not None else ())],
         "problems": [p.as_dict() for p in daemon.problems.active()],
         "disk": disk_facts(daemon),
+        "power": daemon.power.status() if daemon.power is not None else None,
         "healthy": daemon.healthy(),
         "liveness": {"ages_s": daemon.heartbeats.ages(), "wedged": daemon.wedged_threads()},
         "process": procstats.snapshot(),

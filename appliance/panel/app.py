@@ -335,6 +335,7 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "fmt_date": lambda d, weekday=True: i18n.format_date(d, web.lang(), weekday=weekday),
             "device_id": state.config.device.id,
             "reason_label": web.reason_label,
+            "reason_text": web.play_reason,
         }
 
 
