@@ -31,6 +31,7 @@ from appliance.daemon.actions import OperatorActions
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.live import LiveSessions
+from appliance.daemon.live_button import LiveButton
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.power import PowerWatcher
@@ -184,7 +185,7 @@ class Daemon:
         self.actions.live = self.live
         self.live.recover()
         if self.config.live.button_pin >= 0:
-            self.live.attach_button(self.config.live.button_pin, pin_factory)
+            self.live.button = LiveButton(self.live, self.config.live.button_pin, pin_factory)
         replayed = self.actions.replay_pending_emergencies()
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
                                      store=store, group=self.config.control.socket_group)

@@ -13,7 +13,9 @@ Opus recording until it stops (the operator, silence, the source lost, the maxim
 the window's end) or is cancelled (an emergency, the daemon stopping). ``closed`` runs on
 every exit path: the recording is finished, the row completed, and the amplifiers go off
 after their cool-down with the session. A recording (``mode='record'``) uses the same source
-and feed without the player.
+and feed without the player. The feed, the records on the card and the push button have their
+own modules (``live_feed``, ``live_records``, ``live_button``); what remains here, a little over
+400 lines, is one session's life from its checks to its row, which reads best in one place.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from zoneinfo import ZoneInfo
 
 from appliance.broadcast import planner
 from appliance.broadcast.windows import allows
+from appliance.daemon import live_records
 from appliance.daemon.broadcast_state import BroadcastState, Transient
-from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.live_feed import Ending, LiveFeed, LiveLimits
 from appliance.errors import ControlError
 from appliance.state.config import Config
@@ -402,72 +404,16 @@ class LiveSessions:
         self._wake()
 
     def recover(self) -> int:
-        """At start-up: sessions a crash or power cut left 'live' are closed as interrupted; what
-        their encoder had written is kept as their recording (accountability first)."""
-        from protocol.durable import TEMP_PREFIX
-
-        rows = self.store.query("SELECT id FROM live_sessions WHERE outcome = 'live'")
-        for leftover in self.directory.glob(".live-*.pcm") if self.directory.exists() else []:
-            leftover.unlink(missing_ok=True)     # the FIFOs of sessions that were on air
-        now = iso_z(self.clock.now())
-        for row in rows:
-            part = self.directory / f"{TEMP_PREFIX}{row['id']}.ogg"
-            final = self.directory / f"{row['id']}.ogg"
-            name, size = None, None
-            if part.is_file() and part.stat().st_size > 0:
-                part.replace(final)
-                name, size = final.name, final.stat().st_size
-            else:
-                part.unlink(missing_ok=True)
-            with self.store.transaction(durable=True) as tx:
-                tx.execute("UPDATE live_sessions SET outcome = 'interrupted', ended_at = COALESCE(ended_at, ?),"
-                           " reason = ?, recording = COALESCE(recording, ?), recording_bytes = COALESCE(recording_bytes, ?)"
-                           " WHERE id = ?", (now, "daemon restarted during the session (crash or power cut)",
-                                             name, size, row["id"]))
-        return len(rows)
+        """At start-up: sessions a crash left 'live' are closed (appliance.daemon.live_records)."""
+        return live_records.recover(self.store, self.directory, now=iso_z(self.clock.now()))
 
     def prune(self) -> tuple[int, int]:
         """Recordings older than ``live.recording_days`` are deleted (their rows stay, without a file)."""
-        days = self._config().live.recording_days
-        before = {p.name for p in self.directory.glob("*.ogg")} if self.directory.exists() else set()
-        removed, freed = prune_captures(self.directory, keep_s=days * 86400.0, max_bytes=1 << 62, pattern="*.ogg")
-        gone = before - {p.name for p in self.directory.glob("*.ogg")}
-        if gone:
-            with self.store.transaction(durable=True) as tx:
-                for name in gone:
-                    tx.execute("UPDATE live_sessions SET recording = NULL WHERE recording = ?", (name,))
-        return removed, freed
+        return live_records.prune(self.store, self.directory, days=self._config().live.recording_days)
 
     def close(self) -> None:
         live = self.current
         if live is not None and not live.done.is_set():
             self._stop(live, Ending("interrupted", "Trạm dừng.", "The station is stopping."))
         if self.button is not None:
-            with contextlib.suppress(Exception):
-                self.button.close()
-
-    # ------------------------------------------------------------------ the push button
-
-    def attach_button(self, pin: int, pin_factory: Any) -> None:
-        """A push button (to ground) on ``pin`` toggles the station microphone on air."""
-        from gpiozero import Button
-
-        self.button = Button(pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
-        self.button.when_pressed = lambda: self.toggle_station(f"button:gpio{pin}")
-
-    def toggle_station(self, actor: str) -> None:
-        live = self.current
-        try:
-            if live is not None and not live.done.is_set():
-                if live.source_kind == "station":
-                    self.stop(live.id, actor=actor)
-                return
-            self.start(source="station", mode="broadcast", zones=None, urgent=False, chime=None, actor=actor)
-        except Exception as exc:  # noqa: BLE001 - a button press never takes the daemon down
-            with contextlib.suppress(Exception):
-                self.store.log_event("live.button_refused", str(exc)[:500], {"actor": actor}, level="warning")
-
-
-def recording_path(config: Config, name: str) -> Path:
-    return config.data_path / "live" / name
-
+            self.button.close()

@@ -266,3 +266,15 @@ def test_a_session_cut_by_a_crash_is_closed_at_restart_with_what_was_recorded(ri
     assert row["outcome"] == "interrupted" and "restarted" in row["reason"] and row["ended_at"]
     assert row["recording"] == "live-00000000000000aa.ogg" and (live_dir / row["recording"]).exists()
     assert not list(live_dir.glob(".*"))
+
+
+def test_the_clock_trust_hold_does_not_block_live_voice(rig, tmp_path: Path, mic) -> None:
+    microphone = mic()
+    daemon, rec, store, config = rig(trusted=False, live={"capture_device": str(microphone.path), "chime": False})
+    daemon.start()
+    assert daemon.status()["clock"]["trusted"] is False
+    client = ControlClient(config.socket_path)
+    session_id = client.request("live_start", actor="cli:test", source="station", zones=["a"])["session_id"]
+    rec.wait_for(lambda e: e["type"] == "live_on_air" and e["session_id"] == session_id, timeout=20)
+    client.request("live_stop", actor="cli:test")
+    rec.wait_for(lambda e: e["type"] == "live_end" and e["session_id"] == session_id, timeout=20)
