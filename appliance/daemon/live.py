@@ -368,7 +368,7 @@ class LiveSessions:
             live.finished = True
         if session is not None and live.ending is None:
             reason = session.cancel_reason or "ended before air"
-            live.ending = Ending("interrupted", reason, reason)
+            live.ending = Ending("preempted" if "mergency" in reason else "interrupted", reason, reason)
         ending = live.ending or Ending("failed", "Kết thúc bất thường.", "Ended abnormally.")
         live.ending = ending
         live.phase = "ended"

@@ -191,3 +191,25 @@ def test_pacer_keeps_the_delay_bounded() -> None:
         assert len(pacer.take(640)) == 640
     assert len(pacer.buffer) == pacer.target           # the surplus nobody needed is dropped
     assert pacer.take(641) and len(pacer.take(641)) == 640   # whole samples only
+
+
+def test_old_recordings_are_pruned_and_their_rows_kept(tmp_path: Path) -> None:
+    from appliance.daemon import live_records
+    from appliance.state.store import Store
+
+    store = Store.open(tmp_path / "state.sqlite3")
+    directory = tmp_path / "live"
+    directory.mkdir()
+    for name, age_days in (("live-000000000000000a", 100), ("live-000000000000000b", 2)):
+        path = directory / f"{name}.ogg"
+        path.write_bytes(b"OggS" + bytes(100))
+        old = time.time() - age_days * 86400
+        os.utime(path, (old, old))
+        with store.transaction() as tx:
+            tx.execute("INSERT INTO live_sessions (id, mode, source, speaker, zones, requested_at, outcome, recording)"
+                       " VALUES (?, 'broadcast', 'station', 'cli:x', '[]', '2026-01-01T00:00:00.000000Z',"
+                       " 'completed', ?)", (name, path.name))
+    assert live_records.prune(store, directory, days=90) == (1, 104)
+    rows = {r["id"]: r["recording"] for r in store.query("SELECT id, recording FROM live_sessions")}
+    assert rows == {"live-000000000000000a": None, "live-000000000000000b": "live-000000000000000b.ogg"}
+    store.close()
