@@ -25,7 +25,7 @@ setup(
     include_package_data=True,
     package_data={
         "appliance": ["state/migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
-                      "panel/static/*", "demo/*.toml"],
+                      "panel/static/*", "panel/data/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
                     "store/migrations/versions/*.py", "templates/*.html"],

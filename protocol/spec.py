@@ -10,6 +10,8 @@ PROTOCOL_VERSION = 1
 ITEM_DOMAIN = b"commune-radio/item/v1\n"
 COMMAND_DOMAIN = b"commune-radio/command/v1\n"
 VOICE_PACK_DOMAIN = b"commune-radio/voice-pack/v1\n"
+SPEECH_DOMAIN = b"commune-radio/speech/v1\n"
+VOICE_PACK_OFFER_DOMAIN = b"commune-radio/voice-pack-offer/v1\n"
 SIGNATURE_ALG = "ed25519"
 
 MAX_TITLE_CHARS = 200
@@ -22,6 +24,12 @@ MAX_COMMAND_LIFETIME_S = 86_400
 COMMAND_FUTURE_SKEW_S = 300
 MAX_SAFE_INT = 2**53 - 1  # I-JSON / RFC 8785 integer range
 HEARTBEAT_MAX_BYTES = 2048
+# Proof of play keeps what was said (protocol §10): a play entry's optional text is at most this
+# many UTF-8 bytes (longer texts are cut at a character boundary by the station), and a play
+# entry's data at most PLAY_DATA_MAX_BYTES as UTF-8 JSON (other entries: ENTRY_DATA_MAX_CHARS).
+PLAY_TEXT_MAX_BYTES = 4096
+PLAY_DATA_MAX_BYTES = 12_288
+ENTRY_DATA_MAX_CHARS = 4096
 FEED_PAGE_LIMIT = 500
 
 KINDS = ("text", "audio", "stream")
@@ -50,6 +58,13 @@ STREAM_MEDIA_TYPES = (
     "audio/mpeg", "audio/aac", "audio/aacp", "audio/ogg", "audio/opus", "audio/flac", "audio/webm",
     "audio/mp4", "application/vnd.apple.mpegurl", "audio/mpegurl", "audio/x-mpegurl",
 )
+# Central's rendered speech (§4.3) is PCM WAV; a voice pack (§4.4) is a zip file.
+SPEECH_MEDIA_TYPES = ("audio/wav",)
+VOICE_PACK_MIME = "application/vnd.commune-radio.voice-pack+zip"
+VOICE_PACK_MAX_BYTES = 450_000_000
+# What a device may ask the feed to carry beside the items (``?include=``, §9).
+FEED_INCLUDES = ("speech", "voice_packs")
+MAX_VOICE_PACK_OFFERS = 32
 MEDIA_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9._~/-]{1,511}$")
 STREAM_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+,;=:@!$&'()*?-]*)?$")
 TZID_RE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")

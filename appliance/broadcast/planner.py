@@ -82,7 +82,7 @@ from appliance.errors import ScheduleError
 __all__ = [
     "ALL_ZONES", "Interrupted", "OnAir", "Occurrence", "Plan", "PlanState", "PlannableItem",
     "Prepare", "Preempt", "Priority", "Reason", "Record", "Refusal", "RelayPlan", "Request", "Settings",
-    "Skip", "Slot", "Start", "Trigger", "Waiting", "ZoneRule", "expand", "occurrence_key", "plan",
+    "Skip", "Slot", "Start", "Trigger", "Waiting", "ZoneRule", "expand", "forecast", "occurrence_key", "plan",
     "settings_from_config", "slot_from_schedule", "validate_slot", "zone_rules_from_config", "ON_BATTERY_REASON",
 ]
 
@@ -286,6 +286,41 @@ def _validity_problem(item: PlannableItem, at: datetime) -> Reason | None:
     return None
 
 
+def _admission_problem(o: Occurrence, item: PlannableItem, at: datetime, settings: Settings) -> Reason | None:
+    """Why ``o`` may not play at ``at`` whatever else happens: validity, zones, length."""
+    problem = _validity_problem(item, at)
+    if problem is None and not o.zones:
+        problem = Reason("no_zones", "Không vùng loa nào của trạm này được chọn.",
+                         "None of this station's zones is targeted.")
+    if problem is None and o.duration_s > settings.max_duration_s:
+        problem = Reason("too_long", f"Thời lượng {_mins(o.duration_s)} phút vượt mức tối đa "
+                                     f"{_mins(settings.max_duration_s)} phút.",
+                         f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
+                         f"{_mins(settings.max_duration_s)} min.")
+    return problem
+
+
+def forecast(o: Occurrence, item: PlannableItem | None, zones: Iterable[ZoneRule],
+             settings: Settings) -> Reason | None:
+    """Why a future scheduled occurrence will not play, by the rules ``plan`` applies when it
+    comes due (the item's validity and readiness, the station's zones, the length, the zones'
+    broadcast windows); None when none of them stops it. What will be on air then and whether
+    the clock is trusted are known only at that time. The panel shows this, so that what it
+    says will play is what the daemon plays."""
+    if item is None:
+        return Reason("unknown_item", f"Không có bản tin '{o.item_id}'.", f"There is no item '{o.item_id}'.")
+    problem = _admission_problem(o, item, o.scheduled_at, settings)
+    if problem is not None:
+        return problem
+    if not item.ready:
+        return Reason("not_ready", "Âm thanh chưa sẵn sàng: không phát nếu đến giờ vẫn chưa có.",
+                      "The audio is not ready: it will not play unless it is by then.")
+    rules = {z.name: z for z in zones}
+    if not _window_zones(o, o.zones, o.scheduled_at, rules, ZoneInfo(settings.tz)):
+        return _outside_window_reason(o, o.zones, rules)
+    return None
+
+
 def _window_zones(occurrence: Occurrence, zones: tuple[str, ...], begin: datetime,
                   zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[str, ...]:
     if occurrence.priority == "emergency" or occurrence.trigger == "emergency" or occurrence.urgent:
@@ -439,15 +474,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         return True
 
     def admissible(o: Occurrence, item: PlannableItem, at: datetime) -> bool:
-        problem = _validity_problem(item, at)
-        if problem is None and not o.zones:
-            problem = Reason("no_zones", "Không vùng loa nào của trạm này được chọn.",
-                             "None of this station's zones is targeted.")
-        if problem is None and o.duration_s > settings.max_duration_s:
-            problem = Reason("too_long", f"Thời lượng {_mins(o.duration_s)} phút vượt mức tối đa "
-                                         f"{_mins(settings.max_duration_s)} phút.",
-                             f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
-                             f"{_mins(settings.max_duration_s)} min.")
+        problem = _admission_problem(o, item, at, settings)
         if problem is not None:
             skip(o, problem)
             return False

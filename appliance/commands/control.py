@@ -140,6 +140,10 @@ def format_status(status: dict[str, Any], *, en: bool = False) -> str:
         lines.append(f"{t('Problems now', 'Sự cố đang xảy ra')}:")
         for problem in problems:
             lines.append(f"  {problem.get('since')} {problem.get('code')}: {problem.get('en' if en else 'vi')}")
+    if status.get("settings"):
+        from appliance.commands.check_config import format_sources
+
+        lines.extend(format_sources(status["settings"], en=en))
     errors = status.get("recent_errors") or []
     if errors:
         lines.append(f"{t('Recent errors', 'Lỗi gần đây')}:")

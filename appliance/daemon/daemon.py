@@ -9,9 +9,14 @@ Parts (each in its own module of this package):
 - ``status``: the status report; ``broadcast_state``: requests and sessions between plans.
 
 Threads: scheduler, one on-air session at a time, preparation, sync, reporter, control
-socket (live voice and the power watcher have their own modules; only their wiring is here,
-which is why this module is a little over 400 lines). Nothing a request, an item or the player does may kill the daemon: each failure is
-logged and the loop carries on. Every exit path it can catch switches all relays off.
+socket; live voice (``live``, its feed, records and push button) and the power watcher have
+their own modules, only their wiring is here. Nothing a request, an item or the player does
+may kill the daemon: each failure is logged and the loop carries on. Every exit path it can catch switches all relays off.
+
+Why this module is over 400 lines: it is the one place where the parts are built and wired
+(store, clock, power, live voice, settings refresh, player, sync, reporter, control), and its start-up and
+shutdown order is easier to check when it reads top to bottom in one file; the behaviour itself
+lives in the part modules.
 """
 
 from __future__ import annotations
@@ -78,6 +83,9 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._sync_now = threading.Event()
         self._housekept: float | None = None
+        self._settings_lock = threading.Lock()
+        self._settings_version = ""
+        self.settings_sources: list[dict[str, Any]] = []   # effective panel-editable settings, with sources
         # Set when the daemon must be restarted (a database damaged while running): ``run`` exits 75.
         self.restart_requested = threading.Event()
         self.started_monotonic: float | None = None
@@ -136,7 +144,9 @@ class Daemon:
         recovered = last_recovery(store)
         if recovered is not None:
             self.problems.raise_("store.recovered", recovered["vi"], recovered["en"], at=recovered["at"])
+        self._settings_version = operator_settings.version(store)
         self.config = operator_settings.effective_config(self._file_config, store)
+        self.settings_sources = operator_settings.sources(self._file_config, store)
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
             remove_stale_temps(d) for d in (self.config.capture_path, data / "tts-cache", data / "prepared"))
@@ -174,7 +184,8 @@ class Daemon:
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
-                                   heartbeats=self.heartbeats, emit=self._emit, on_battery=self.power.on_battery)
+                                   heartbeats=self.heartbeats, emit=self._emit, on_battery=self.power.on_battery,
+                                   refresh=self.refresh_settings)
         self.actions = OperatorActions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                        onair=self.onair, amplifiers=self.amplifiers, player=self._player,
                                        volume=volume, wake=self.wake, status=self.status,
@@ -374,20 +385,38 @@ class Daemon:
 
     # ------------------------------------------------------------------ operator actions
 
+    def refresh_settings(self) -> None:
+        """Reload the panel settings if they changed in the store since they were last read (the
+        scheduler calls this before every plan, so a save whose ``reload`` request was lost still
+        applies before the next slot is decided)."""
+        try:
+            stored = operator_settings.version(self.store)
+        except CommuneRadioError:
+            return
+        if stored != self._settings_version:
+            self.reload_settings(actor="settings:store")
+
     def reload_settings(self, *, actor: str) -> None:
         """Re-apply the operator's panel settings over the configuration file.
 
-        Broadcast windows, sync interval and volume apply at once (they are read on every
-        use); a new TTS voice or rate re-prepares upcoming text items with it.
+        Broadcast windows and zone rules apply at the next plan (the scheduler derives them
+        from the config in force), sync interval and volume at once; a new TTS voice or rate
+        re-prepares upcoming text items with it.
         """
-        previous = self.config
-        self.config = operator_settings.effective_config(self._file_config, self.store)
+        with self._settings_lock:
+            previous = self.config
+            self._settings_version = operator_settings.version(self.store)
+            self.config = operator_settings.effective_config(self._file_config, self.store)
+            self.settings_sources = operator_settings.sources(self._file_config, self.store)
+            changed = sorted(e["key"] for e in self.settings_sources if _setting(previous, e["key"]) != e["value"])
         if (previous.tts != self.config.tts or previous.audio.chime != self.config.audio.chime) \
                 and self.preparation is not None:
             self.preparation.voice_changed(self.config)
         if previous.audio.volume != self.config.audio.volume and self.actions is not None:
             self.actions.set_volume(self.config.audio.volume, actor=actor)
-        self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor})
+        self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor, "changed": changed})
+        self._emit({"type": "settings_reloaded", "actor": actor, "changed": changed})
+        self.wake()
 
     def handle_request(self, action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         """The control channel's handler (params already validated by appliance.control)."""
@@ -401,6 +430,10 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         return status_report(self)
+
+
+def _setting(config: Config, key: str) -> Any:
+    return operator_settings.value_of(config, key)
 
 
 def _default_player(config: Config, volume: int) -> Any:

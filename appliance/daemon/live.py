@@ -235,7 +235,7 @@ class LiveSessions:
         live = self.current
         if live is None or live.done.is_set() or (session_id and live.id != session_id):
             return {"message": {"vi": "Không có phiên nói trực tiếp nào.", "en": "No live session."}}
-        ending = Ending("stopped", f"Dừng bởi {actor}.", f"Stopped by {actor}.")
+        ending = Ending("stopped", f"Dừng bởi {actor}", f"Stopped by {actor}")
         self._stop(live, ending)
         live.done.wait(8.0)
         return {"message": {"vi": "Đã dừng nói trực tiếp.", "en": "Live session stopped."}, "session_id": live.id}

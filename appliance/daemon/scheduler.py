@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import threading
 import time
@@ -48,8 +47,12 @@ class Scheduler:
     def __init__(self, *, store: Store, clock: Clock, config: Callable[[], Config], amplifiers: Amplifiers,
                  trust: ClockTrust, playlog: PlayLog, onair: OnAir, preparation: PreparationQueue,
                  state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None],
-                 on_battery: Callable[[], bool] = lambda: False) -> None:
+                 on_battery: Callable[[], bool] = lambda: False,
+                 refresh: Callable[[], None] | None = None) -> None:
         self.store = store
+        # Called before every plan: the daemon re-reads the operator's settings when they changed.
+        self._refresh = refresh
+        self._rules_for: tuple[Config, planner.Settings, tuple[planner.ZoneRule, ...]] | None = None
         self.clock = clock
         self._config = config
         self.amplifiers = amplifiers
@@ -96,6 +99,8 @@ class Scheduler:
 
     def step(self) -> float:
         """One plan; returns how long to sleep before the next."""
+        if self._refresh is not None:
+            self._refresh()
         jump = self._jumps.check()
         if jump:
             self.store.log_event("clock.jump", f"wall clock stepped {jump:+.1f} s; re-planning",
@@ -123,13 +128,24 @@ class Scheduler:
             wait = min(wait, relay_deadline - self.clock.monotonic())
         return wait
 
-    @functools.cached_property
-    def settings(self) -> planner.Settings:
-        return planner.settings_from_config(self._config())
+    def _rules(self) -> tuple[planner.Settings, tuple[planner.ZoneRule, ...]]:
+        """The planner's settings and zone rules of the config in force now: derived again whenever
+        the daemon's config changes (a window saved in the panel applies at the next plan)."""
+        config = self._config()
+        cached = self._rules_for
+        if cached is None or cached[0] is not config:
+            cached = (config, planner.settings_from_config(config),
+                      tuple(planner.zone_rules_from_config(config)))
+            self._rules_for = cached
+        return cached[1], cached[2]
 
-    @functools.cached_property
+    @property
+    def settings(self) -> planner.Settings:
+        return self._rules()[0]
+
+    @property
     def zone_rules(self) -> tuple[planner.ZoneRule, ...]:
-        return tuple(planner.zone_rules_from_config(self._config()))
+        return self._rules()[1]
 
     # ------------------------------------------------------------------ inputs
 
@@ -232,7 +248,12 @@ class Scheduler:
     def _apply(self, result: planner.Plan, now: datetime) -> None:
         for skip in result.skip:
             occ = skip.occurrence
-            row = self.playlog.skip(play_start_of(occ, actor="scheduler"), skip.reason.en)
+            item = self.store.get_item(occ.item_id) or {}
+            transient = self.state.transient_text(occ.item_id)
+            if transient is not None:
+                item = {"title": transient[:60]}
+            row = self.playlog.skip(play_start_of(occ, actor=self.state.actor_of(occ.key), title=item.get("title") or "",
+                                                  text=transient), skip.reason.en, skip.reason.vi)
             self.state.forget_request(occ.key)
             if row is not None:
                 self._emit({"type": "skipped", "item_id": occ.item_id, "key": occ.key, "reason": skip.reason.en,

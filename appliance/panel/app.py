@@ -320,6 +320,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask, state: PanelState) -> None:
+    from appliance.broadcast.reasons import actor_label
     from appliance.panel import web
 
     @app.context_processor
@@ -336,6 +337,8 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "device_id": state.config.device.id,
             "reason_label": web.reason_label,
             "reason_text": web.play_reason,
+            "actor_label": lambda actor: actor_label(actor, web.lang()),
+            "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
         }
 
 

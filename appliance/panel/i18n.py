@@ -182,6 +182,12 @@ VI: dict[str, str] = {
     "Play now": "Phát ngay",
     "Play request sent.": "Đã gửi lệnh phát.",
     "Schedule refused": "Lịch phát bị từ chối",
+    "Voice on air": "Giọng đọc khi phát",
+    "Voice packs": "Gói giọng đọc",
+    "from central": "do trung tâm cung cấp",
+    "pending": "đang chờ tải",
+    "central's voice": "giọng trung tâm đã dựng sẵn",
+    "this station's voice": "giọng của trạm",
     "Kind": "Loại",
     # announcements
     "New announcement": "Thông báo mới",
@@ -338,6 +344,29 @@ VI: dict[str, str] = {
     "First time on this phone: install the station's certificate, then open the HTTPS address.":
         "Lần đầu trên điện thoại này: cài chứng chỉ của trạm rồi mở địa chỉ HTTPS.",
     "Station certificate": "Chứng chỉ của trạm",
+    "What was said": "Nội dung đã đọc",
+    "Keep as it is": "Giữ nguyên",
+    "Will not play": "Sẽ không phát",
+    "Delete announcement": "Xoá thông báo",
+    "These slots are deleted with it:": "Các lịch phát sau bị xoá cùng:",
+    "It has no slots.": "Thông báo này không có lịch phát.",
+    "It stops playing at once. You can undo this for 24 hours from the announcements page.":
+        "Thông báo ngừng phát ngay. Có thể hoàn tác trong 24 giờ ở trang Thông báo.",
+    "Delete the announcement and %(count)s slots": "Xoá thông báo và %(count)s lịch phát",
+    "Deleted, with %(count)s slots. You can undo this for 24 hours.":
+        "Đã xoá, cùng %(count)s lịch phát. Có thể hoàn tác trong 24 giờ.",
+    "Restored, with %(count)s slots.": "Đã khôi phục, cùng %(count)s lịch phát.",
+    "Deleted in the last 24 hours": "Đã xoá trong 24 giờ qua",
+    "%(count)s slots": "%(count)s lịch phát",
+    "Undo": "Hoàn tác",
+    "Elapsed": "Đã phát",
+    "Locked until %(time)s": "Bị khoá đến %(time)s",
+    "Remaining": "Còn lại",
+    "Updated": "Cập nhật lúc",
+    "refreshes by itself": "tự cập nhật",
+    "Will not play today": "Hôm nay sẽ không phát",
+    "Will not play at %(time)s: %(reason)s": "Sẽ không phát lúc %(time)s: %(reason)s",
+    "The slot plays until the end of that day.": "Lịch phát đến hết ngày đó.",
 }
 
 # Error messages raised by validation carry both languages themselves (appliance.errors).
@@ -397,4 +426,14 @@ def format_date(day: date, language: str, *, weekday: bool = True) -> str:
     text = f"{day:%d/%m/%Y}"
     if weekday:
         text = f"{WEEKDAYS[normalize_language(language)][day.weekday()]}, {text}"
+    return text
+
+
+def format_number(value: float | int | None, language: str, digits: int = 1) -> str:
+    """1234.5 -> '1.234,5' in Vietnamese (decimal comma, dot for thousands); '1,234.5' in English."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{digits}f}"
+    if normalize_language(language) == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text

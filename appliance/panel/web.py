@@ -45,8 +45,15 @@ class PanelState:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def effective_config(self) -> Config:
-        """The config file plus the admin's panel overrides (windows, voice, intervals)."""
-        return settings_overrides.effective_config(self.config, self.store)
+        """The config file plus the admin's panel overrides (windows, voice, intervals); rebuilt
+        only when the stored overrides change (their version is one small read)."""
+        version = settings_overrides.version(self.store)
+        cached = self.extras.get("effective_config")
+        if cached is not None and cached[0] == version:
+            return cached[1]  # type: ignore[no-any-return]
+        config = settings_overrides.effective_config(self.config, self.store)
+        self.extras["effective_config"] = (version, config)
+        return config
 
 
 def panel() -> PanelState:

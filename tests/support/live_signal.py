@@ -61,29 +61,35 @@ def resample(data: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:
     return np.interp(np.linspace(0, len(data) - 1, n), np.arange(len(data)), data).astype(np.float32)
 
 
-def find(capture: np.ndarray, reference: np.ndarray, window_s: float = 1.0, rate: int = RATE) -> tuple[float, int]:
+def find(capture: np.ndarray, reference: np.ndarray, window_s: float = 0.5, rate: int = RATE,
+         pieces: int = 4) -> tuple[float, int]:
     """(best normalised correlation of a ``window_s`` piece of ``reference`` in ``capture``, its lag).
 
-    The piece is taken from the middle of the reference; the capture may contain the reference
-    looped (a browser's fake microphone loops its file), so any lag is accepted.
+    ``pieces`` pieces spread over the reference are each looked for, and the best match counts: one
+    dropout in the capture (a late chunk on a loaded machine) does not hide the signal around it.
+    The capture may contain the reference looped (a browser's fake microphone loops its file), so
+    any lag is accepted. A 0.5 s piece holds six tones of twelve pitches in a pseudo-random order:
+    nothing but that signal correlates above 0.9 with it.
     """
     n = int(window_s * rate)
     if len(capture) < n or len(reference) < n:
         return 0.0, -1
-    start = (len(reference) - n) // 2
-    piece = reference[start:start + n] - reference[start:start + n].mean()
     best, lag = 0.0, -1
-    # FFT cross-correlation, then the exact normalised value at the top candidates.
     size = 1 << int(np.ceil(np.log2(len(capture) + n)))
-    corr = np.fft.irfft(np.fft.rfft(capture, size) * np.conj(np.fft.rfft(piece, size)), size)[:len(capture) - n + 1]
-    for candidate in np.argsort(corr)[-20:]:
-        seg = capture[candidate:candidate + n]
-        seg = seg - seg.mean()
-        denom = float(np.linalg.norm(seg) * np.linalg.norm(piece))
-        if denom > 0:
-            value = float(np.dot(seg, piece) / denom)
-            if value > best:
-                best, lag = value, int(candidate)
+    spectrum = np.fft.rfft(capture, size)
+    for k in range(pieces):
+        start = (len(reference) - n) * (k + 1) // (pieces + 1)
+        piece = reference[start:start + n] - reference[start:start + n].mean()
+        # FFT cross-correlation, then the exact normalised value at the top candidates.
+        corr = np.fft.irfft(spectrum * np.conj(np.fft.rfft(piece, size)), size)[:len(capture) - n + 1]
+        for candidate in np.argsort(corr)[-20:]:
+            seg = capture[candidate:candidate + n]
+            seg = seg - seg.mean()
+            denom = float(np.linalg.norm(seg) * np.linalg.norm(piece))
+            if denom > 0:
+                value = float(np.dot(seg, piece) / denom)
+                if value > best:
+                    best, lag = value, int(candidate)
     return best, lag
 
 

@@ -213,3 +213,15 @@ def test_old_recordings_are_pruned_and_their_rows_kept(tmp_path: Path) -> None:
     rows = {r["id"]: r["recording"] for r in store.query("SELECT id, recording FROM live_sessions")}
     assert rows == {"live-000000000000000a": None, "live-000000000000000b": "live-000000000000000b.ogg"}
     store.close()
+
+
+def test_the_signal_finder_tells_the_signal_from_other_sound() -> None:
+    import numpy as np
+
+    reference = live_signal.tone_sequence(4.0)
+    capture = np.concatenate([np.zeros(8000, np.float32), reference, np.zeros(8000, np.float32)])
+    assert live_signal.find(capture, reference)[0] > 0.99
+    other = live_signal.tone_sequence(4.0, seed=99)                     # same tones, another order
+    noise = np.random.default_rng(1).normal(0, 0.2, 64000).astype(np.float32)
+    assert live_signal.find(other, reference)[0] < 0.9
+    assert live_signal.find(noise, reference)[0] < 0.3

@@ -91,6 +91,7 @@ def test_operator_speaks_live_from_the_browser(stack: dict[str, Any]) -> None:
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             expect(page).to_have_url(url + "/")
+            page.click("#menu-button")                                 # the phone menu (issue 11)
             page.click("nav >> text=Nói trực tiếp")
             expect(page.locator("h1")).to_contain_text("Nói trực tiếp")
             expect(page.locator("#live-insecure")).to_be_hidden()     # localhost is a secure context
