@@ -129,7 +129,7 @@ def test_operator_speaks_live_from_the_browser(stack: dict[str, Any]) -> None:
 
             # The play log plays the recording.
             page.goto(url + "/playlog")
-            player = page.locator(f"tr[data-item='{session_id}'] audio")
+            player = page.locator(f"tr.live-recording-row[data-item='{session_id}'] audio")
             expect(player).to_have_count(1)
             src = player.get_attribute("src")
             answer = page.request.get(url + src)
