@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "relay-reset": ("appliance.commands.control", "đặt lại ngắt bảo vệ ampli / reset a relay watchdog trip"),
     "relays-off": ("appliance.commands.relays_off", "tắt mọi rơ-le, không cần daemon / switch every relay off"),
     "panel": ("appliance.commands.panel", "chạy bảng điều khiển web / run the web panel"),
+    "panel-cert": ("appliance.commands.panel_cert", "tạo chứng chỉ HTTPS của bảng điều khiển / make the panel's "
+                   "HTTPS certificate"),
     "health": ("appliance.commands.health", "sức khoẻ của đài (0 tốt, 1 cảnh báo, 2 hỏng) / station health"),
     "update": ("appliance.commands.update", "cập nhật phần mềm an toàn / install a new version safely"),
 }

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.control_live import LIVE_ACTIONS, UNLOGGED_LIVE_ACTIONS, validate_live
 from appliance.errors import ControlError
 from appliance.state.store import Store
 from protocol.errors import CommuneRadioError
@@ -46,7 +47,7 @@ REQUEST_DEADLINE_S = 10.0
 IDLE_TIMEOUT_S = 30.0
 MAX_TEXT_CHARS = 5000
 ACTOR_RE = re.compile(r"^(cli|panel|central|demo|test|bench):[^\s]{1,100}$")
-READ_ONLY_ACTIONS = {"status"}
+READ_ONLY_ACTIONS = {"status"} | UNLOGGED_LIVE_ACTIONS   # not written to the event log
 
 Handler = Callable[[str, dict[str, Any], str], dict[str, Any]]
 
@@ -99,6 +100,8 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
     if not isinstance(actor, str) or not ACTOR_RE.match(actor):
         raise _bad("Thiếu hoặc sai 'actor' (ví dụ 'cli:root', 'panel:lan').",
                    "Missing or malformed 'actor' (e.g. 'cli:root', 'panel:lan').")
+    if action in LIVE_ACTIONS:
+        return action, validate_live(action, params, zone_names, _zones), actor
     if action in {"status", "stop", "reload", "schedule_changed", "sync_now"}:
         _only(params, set())
         return action, {}, actor

@@ -1,7 +1,9 @@
 """Playback through libVLC (python-vlc), with a WAV capture output and a watchdog.
 
-One ``Player`` plays one thing at a time: a prepared file or a live http(s) stream (a relay
-of a national or provincial station, played for a given duration). Each playback runs in its
+One ``Player`` plays one thing at a time: a prepared file, a live http(s) stream (a relay
+of a national or provincial station, played for a given duration), or raw PCM arriving in a
+FIFO (a live voice: ``play(fifo, live_pcm=(rate, channels))``, demuxed as ``rawaud`` with a
+small caching delay; bench/live.py measures the latency). Each playback runs in its
 own supervisor thread that owns every libVLC call for it. libVLC callbacks only put events
 into a queue, because libVLC is not re-entrant from inside its callbacks.
 
@@ -181,12 +183,16 @@ class _Settings:
     network_caching_ms: int
 
 
+LIVE_CACHING_MS = 60   # a FIFO of live PCM: enough to absorb the writer's 50 ms chunks
+
+
 class _Session:
     """One playback: the supervisor thread owns all libVLC objects of it."""
 
     def __init__(self, vlc: Any, settings: _Settings, source: Source, limits: WatchLimits,
-                 volume: int, playback: Playback) -> None:
+                 volume: int, playback: Playback, live_pcm: tuple[int, int] | None = None) -> None:
         self.vlc = vlc
+        self.live_pcm = live_pcm
         self.settings = settings
         self.source = source
         self.limits = limits
@@ -210,8 +216,10 @@ class _Session:
         self.inbox.put((kind, None))
 
     def _instance_args(self) -> list[str]:
+        # No preparsing: it would open (and close) a live FIFO before the player does.
         args = ["--no-video", "--quiet", "--no-sub-autodetect-file",
-                f"--file-caching={self.settings.file_caching_ms}",
+                *(["--no-auto-preparse"] if self.live_pcm else []),
+                f"--file-caching={LIVE_CACHING_MS if self.live_pcm else self.settings.file_caching_ms}",
                 f"--network-caching={self.settings.network_caching_ms}"]
         if self.settings.output == "capture":
             assert self.capture_part is not None
@@ -245,7 +253,7 @@ class _Session:
             capture_path=capture, failure=failure, stop_reason=ending.stop_reason))
 
     def _play(self) -> _Ending:
-        if not self.source.is_stream:
+        if not self.source.is_stream and self.live_pcm is None:
             check_file(Path(self.source.uri))
         if self.settings.output == "capture":
             assert self.settings.capture_dir is not None
@@ -267,6 +275,11 @@ class _Session:
                 media = instance.media_new(self.source.uri)
             else:
                 media = instance.media_new_path(self.source.uri)
+            if self.live_pcm is not None:
+                rate, channels = self.live_pcm
+                for option in (":demux=rawaud", f":rawaud-samplerate={rate}", f":rawaud-channels={channels}",
+                               ":rawaud-fourcc=s16l", f":file-caching={LIVE_CACHING_MS}"):
+                    media.add_option(option)
             player.set_media(media)
             events = player.event_manager()
             for event_type, kind in ((vlc.EventType.MediaPlayerPlaying, "playing"),
@@ -484,8 +497,11 @@ class Player:
         return session.playback
 
     def play(self, source: Path | str, *, expected_duration_s: float | None, max_duration_s: float | None = None,
-             label: str = "") -> Playback:
+             label: str = "", live_pcm: tuple[int, int] | None = None) -> Playback:
         """Start playing ``source`` (a file or an http/https URL) and return at once.
+
+        ``live_pcm=(rate, channels)``: ``source`` is a FIFO of s16le PCM that a live feed writes
+        (libVLC opens it for reading; the writer's end of file ends the playback).
 
         Problems with the source (missing file, bad URL, 404, garbage) come back as a
         Playback whose result has outcome 'error'; invalid arguments raise ValidationError.
@@ -504,7 +520,7 @@ class Player:
             except PlaybackError as exc:
                 playback._finish(PlaybackResult("error", 0.0, str(exc), None, exc))
                 return playback
-            session = _Session(self._vlc, self._settings, parsed, limits, self._volume, playback)
+            session = _Session(self._vlc, self._settings, parsed, limits, self._volume, playback, live_pcm)
             self._current = session
             session.thread.start()
             return playback

@@ -211,6 +211,23 @@ ensure_link "venvs/$VERSION" "$OPT/current"
 ensure_dir "$ROOT/usr/local/bin" 755 0 0
 ensure_link "/opt/$APP/current/bin/$APP" "$ROOT/usr/local/bin/$APP"
 
+# ------------------------------------------------------------------ HTTPS certificate
+# Browsers give the microphone ("Nói trực tiếp") only to a secure page: the panel also serves
+# HTTPS (panel.https_port) with a certificate signed by the station's own CA, made once here
+# (docs/deployment.md: how an officer trusts it on a phone; `commune-radio panel-cert` renews it).
+say "panel HTTPS certificate"
+TLS="$DATA/panel-tls"
+if [ ! -e "$TLS/cert.pem" ]; then
+  # shellcheck disable=SC2046
+  "$VENV/bin/$APP" panel-cert --if-missing --dir "$TLS" $(for a in $(hostname -I 2>/dev/null || true); do
+    printf -- '--address %s ' "$a"; done) || echo "warning: no HTTPS certificate made" >&2
+  if [ -e "$TLS/cert.pem" ]; then
+    chown -R "$APP_UID:$APP_GID" "$TLS"
+    chmod 750 "$TLS"
+    note_change "HTTPS certificate made in $TLS"
+  fi
+fi
+
 # ------------------------------------------------------------------ units and journald
 say "systemd units"
 for unit in "$SRC"/systemd/*.service; do

@@ -62,6 +62,10 @@ class PlannableItem:
     revoked: bool = False
     ready: bool = True
     duration_s: float | None = None
+    # A live voice session (appliance.daemon.live): ranks after emergencies, pre-empts the rest,
+    # has no known length; ``urgent`` lets it play outside the broadcast windows (logged).
+    live: bool = False
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class Occurrence:
     slot_id: str = ""
     item_version: int = 1
     limit_s: float | None = None   # the slot's own length: audio stops there (None: the item's length)
+    live: bool = False              # a live voice session (PlannableItem.live)
+    urgent: bool = False            # a live session allowed outside the windows
 
     @property
     def expected_end(self) -> datetime:

@@ -16,6 +16,10 @@ Rules (issue 4):
   priority, then normal; then earlier scheduled time; then item id. The reason is stated.
 - Broadcast windows per zone refuse normal and priority playback (the whole expected span
   must lie inside a window); emergency ignores them.
+- A live voice request (``PlannableItem.live``) ranks right after emergencies: it pre-empts
+  anything on air that is not an emergency or live (resumed afterwards like for an emergency)
+  and an emergency pre-empts it (never resumed: a voice cannot be replayed). Its start must
+  lie in a window and it stops at the window's end, unless it is ``urgent``.
 - An occurrence not started in time plays if it is at most ``grace_s`` late, otherwise it
   is skipped with the reason (``station_off`` when its grace ran out before this run of the
   station began, ``PlanState.running_since``). Time spent playing other items does not count as lateness
@@ -222,11 +226,13 @@ def _lateness(scheduled_at: datetime, now: datetime, busy: list[tuple[datetime, 
 
 _RANK_NAMES = {
     0: ("khẩn cấp", "emergency"),
-    1: ("tiếp tục bản tin bị ngắt", "resumed after interruption"),
-    2: ("phát ngay theo yêu cầu", "play-now request"),
-    3: ("ưu tiên", "priority"),
-    4: ("thường", "normal"),
+    1: ("nói trực tiếp", "live voice"),
+    2: ("tiếp tục bản tin bị ngắt", "resumed after interruption"),
+    3: ("phát ngay theo yêu cầu", "play-now request"),
+    4: ("ưu tiên", "priority"),
+    5: ("thường", "normal"),
 }
+_LIVE_RANK = 1
 
 
 @dataclass(frozen=True)
@@ -244,11 +250,13 @@ class _Candidate:
 def _rank(occurrence: Occurrence, resume: bool) -> int:
     if occurrence.priority == "emergency" or occurrence.trigger == "emergency":
         return 0
+    if occurrence.live:
+        return _LIVE_RANK
     if resume:
-        return 1
-    if occurrence.trigger != "schedule":
         return 2
-    return 3 if occurrence.priority == "priority" else 4
+    if occurrence.trigger != "schedule":
+        return 3
+    return 4 if occurrence.priority == "priority" else 5
 
 
 def _choice_reason(chosen: _Candidate, runner_up: _Candidate | None) -> Reason:
@@ -315,7 +323,7 @@ def forecast(o: Occurrence, item: PlannableItem | None, zones: Iterable[ZoneRule
 
 def _window_zones(occurrence: Occurrence, zones: tuple[str, ...], begin: datetime,
                   zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[str, ...]:
-    if occurrence.priority == "emergency" or occurrence.trigger == "emergency":
+    if occurrence.priority == "emergency" or occurrence.trigger == "emergency" or occurrence.urgent:
         return zones
     end = begin + timedelta(seconds=occurrence.duration_s)
     return tuple(z for z in zones if allows(zone_rules[z].windows, begin, end, tz))
@@ -340,7 +348,7 @@ def _end_by(o: Occurrence, item: PlannableItem, zones: tuple[str, ...], audio_at
         shown = until.astimezone(tz)
         candidates.append((until, Reason("expired", f"Dừng khi bản tin hết hiệu lực ({shown:%H:%M}).",
                                          f"Stopped when the item expired ({shown:%H:%M}).")))
-    if o.priority == "emergency" or o.trigger == "emergency":
+    if o.priority == "emergency" or o.trigger == "emergency" or o.urgent:
         return min(candidates, key=lambda c: c[0]) if candidates else (None, None)
     if o.limit_s:
         candidates.append((audio_at + timedelta(seconds=o.limit_s), Reason(
@@ -508,7 +516,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             zones_wanted = tuple(z for z in zones_wanted if z in r.zones)
         priority: Priority = "emergency" if r.trigger == "emergency" else item.priority
         o = Occurrence(key, item.id, at, item.duration_s or 0.0, zones_wanted, priority, r.trigger,
-                       f"request:{r.request_id}", item.version)
+                       f"request:{r.request_id}", item.version, live=item.live, urgent=item.live and item.urgent)
         if admissible(o, item, now) and timely(o, item):
             candidates.append(_Candidate(o, _rank(o, False)))
 
@@ -546,11 +554,17 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             preempt = Preempt(on_air.occurrence, False, Reason(
                 "revoked", "Bản tin đang phát đã bị thu hồi: dừng ngay.", "The item on air was revoked: stopped at once."))
         elif candidates and candidates[0].rank == 0 and _rank(on_air.occurrence, False) != 0:
-            resume = settings.resume_interrupted
+            resume = settings.resume_interrupted and not on_air.occurrence.live
             preempt = Preempt(on_air.occurrence, resume, Reason(
                 "emergency",
                 "Bản tin khẩn cấp ngắt bản tin đang phát" + (" (sẽ phát lại sau)." if resume else " (không phát lại)."),
                 "Emergency pre-empts the item on air" + (" (resumed afterwards)." if resume else " (not resumed).")))
+        elif candidates and candidates[0].rank == _LIVE_RANK and _rank(on_air.occurrence, False) > _LIVE_RANK:
+            resume = settings.resume_interrupted
+            preempt = Preempt(on_air.occurrence, resume, Reason(
+                "live",
+                "Nói trực tiếp ngắt bản tin đang phát" + (" (sẽ phát lại sau)." if resume else " (không phát lại)."),
+                "A live voice pre-empts the item on air" + (" (resumed afterwards)." if resume else " (not resumed).")))
         elif on_air.occurrence.duration_s > 0:
             busy_until = on_air.expected_end
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from appliance.commands import load_config
+from appliance.state.config import Config
 from appliance.state.store import Store
 
 
@@ -32,10 +33,29 @@ def run(args: argparse.Namespace) -> int:
                  "Chưa có tài khoản: mở {url}setup để đặt mật khẩu quản trị (chỉ làm được một lần).")
         print(setup.format(url=url), flush=True)
     print(("Panel: " if args.lang == "en" else "Bảng điều khiển: ") + url, flush=True)
+    https = _https(config, host, server, args.lang)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        if https is not None:
+            https.stop()
     return 0
+
+
+def _https(config: Config, host: str, server: object, lang: str) -> object:
+    """HTTPS beside HTTP when a certificate exists (browsers give the microphone only to it)."""
+    from appliance.panel.tls import serve_https, tls_files
+
+    files = tls_files(config.data_path)
+    if not config.panel.https_port:
+        return None
+    if not files.ready():
+        print(("No HTTPS: run `commune-radio panel-cert` (live voice from a phone needs it)." if lang == "en" else
+               "Chưa có HTTPS: chạy `commune-radio panel-cert` (nói trực tiếp từ điện thoại cần HTTPS)."), flush=True)
+        return None
+    https = serve_https(server.application, files, host=host, port=config.panel.https_port)  # type: ignore[attr-defined]
+    print(("Panel (HTTPS): " if lang == "en" else "Bảng điều khiển (HTTPS): ") + https.url, flush=True)
+    return https

@@ -54,10 +54,13 @@ class OperatorActions:
         self._reload = reload
         self._sync_now = sync_now
         self.volume = volume
+        self.live: Any = None     # appliance.daemon.live.LiveSessions, set by the daemon
 
     def handle(self, action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         if action == "status":
             return self._status()
+        if action.startswith("live_") and self.live is not None:
+            return dict(self.live.handle(action, params, actor))
         if action == "play":
             return self.play_now(params["item_id"], zones=params.get("zones"), actor=actor)
         if action == "say":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import datetime
+from typing import Any
 
 from appliance.broadcast import planner
 
@@ -23,6 +24,7 @@ class Transient:
 
     item: planner.PlannableItem
     text: str
+    live: Any = None     # appliance.daemon.live.LiveSession: a live voice, not a text
 
 
 def request_key(request: planner.Request) -> str:

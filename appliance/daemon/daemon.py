@@ -9,11 +9,12 @@ Parts (each in its own module of this package):
 - ``status``: the status report; ``broadcast_state``: requests and sessions between plans.
 
 Threads: scheduler, one on-air session at a time, preparation, sync, reporter, control
-socket. Nothing a request, an item or the player does may kill the daemon: each failure is
-logged and the loop carries on. Every exit path it can catch switches all relays off.
+socket; live voice (``live``, its feed, records and push button) and the power watcher have
+their own modules, only their wiring is here. Nothing a request, an item or the player does
+may kill the daemon: each failure is logged and the loop carries on. Every exit path it can catch switches all relays off.
 
 Why this module is over 400 lines: it is the one place where the parts are built and wired
-(store, clock, power, settings refresh, player, sync, reporter, control), and its start-up and
+(store, clock, power, live voice, settings refresh, player, sync, reporter, control), and its start-up and
 shutdown order is easier to check when it reads top to bottom in one file; the behaviour itself
 lives in the part modules.
 """
@@ -34,6 +35,8 @@ from appliance.control import ControlServer
 from appliance.daemon.actions import OperatorActions
 from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.housekeeping import prune_captures
+from appliance.daemon.live import LiveSessions
+from appliance.daemon.live_button import LiveButton
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
 from appliance.daemon.power import PowerWatcher
@@ -98,6 +101,7 @@ class Daemon:
         self.onair: OnAir | None = None
         self.scheduler: Scheduler | None = None
         self.actions: OperatorActions | None = None
+        self.live: LiveSessions | None = None
         self.syncer: Any = None
         self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
@@ -187,6 +191,12 @@ class Daemon:
                                        volume=volume, wake=self.wake, status=self.status,
                                        reload=lambda actor: self.reload_settings(actor=actor),
                                        sync_now=self._request_sync)
+        self.live = LiveSessions(store=store, clock=self.clock, config=self.current_config, state=self.state,
+                                 onair=self.onair, wake=self.wake, emit=self._emit)
+        self.actions.live = self.live
+        self.live.recover()
+        if self.config.live.button_pin >= 0:
+            self.live.button = LiveButton(self.live, self.config.live.button_pin, pin_factory)
         replayed = self.actions.replay_pending_emergencies()
         self.control = ControlServer(self.config.socket_path, self.handle_request, zone_names=self.config.zone_names(),
                                      store=store, group=self.config.control.socket_group)
@@ -227,6 +237,9 @@ class Daemon:
         session = self.onair.session if self.onair is not None else None
         if session is not None and self.onair is not None:
             self.onair.cancel_and_wait(session, reason)
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                self.live.close()
         self.emergency_off(reason)
         if self.preparation is not None:
             self.preparation.close()
@@ -315,6 +328,11 @@ class Daemon:
                 if removed:
                     self.store.log_event("capture.pruned", f"{removed} old captures deleted ({freed} bytes)",
                                          {"removed": removed, "bytes": freed})
+                if self.live is not None:
+                    removed, freed = self.live.prune()
+                    if removed:
+                        self.store.log_event("live.pruned", f"{removed} old live recordings deleted ({freed} bytes)",
+                                             {"removed": removed, "bytes": freed})
             except Exception as exc:  # tidying must never take the daemon down
                 with contextlib.suppress(Exception):
                     self.store.log_event("housekeeping.error", repr(exc)[:500], level="warning",

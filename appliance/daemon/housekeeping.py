@@ -18,12 +18,12 @@ CAPTURE_MAX_BYTES = 1_000_000_000
 
 
 def prune_captures(directory: Path, *, now: float | None = None, keep_s: float = CAPTURE_KEEP_S,
-                   max_bytes: int = CAPTURE_MAX_BYTES) -> tuple[int, int]:
+                   max_bytes: int = CAPTURE_MAX_BYTES, pattern: str = "*.wav") -> tuple[int, int]:
     """Delete captures older than ``keep_s`` and the oldest beyond ``max_bytes``; returns (files, bytes)."""
     now = time.time() if now is None else now
     entries: list[tuple[float, int, Path]] = []
     with contextlib.suppress(FileNotFoundError):
-        for path in directory.glob("*.wav"):
+        for path in directory.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
                 info = path.stat()
                 entries.append((info.st_mtime, info.st_size, path))

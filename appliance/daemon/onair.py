@@ -8,7 +8,11 @@ cut there with a short fade, made in the clip before it plays, and logged ``cut`
 reason. Order of durable writes: the ``playing`` row is committed (fsync) just before
 audio starts; at start-up rows still ``playing`` are marked interrupted, so the occurrence is
 in the records and never plays twice. Whatever the player or the media do, the session ends
-with its relays released and the daemon alive.
+with its relays released and the daemon alive. A live voice (``Session.voice``) has no clip:
+``appliance.daemon.live`` carries its audio from the warm-up's end until it stops.
+
+Why this length (just over 400 lines): the session's phases and the outcome of each are one
+sequence; live voice and relays plug into it at ``_play``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Session:
     label: str
     actor: str
     text: str | None = None                      # emergency text to speak (no item)
+    voice: Any = None                            # appliance.daemon.live.LiveSession (a live voice)
     end_by: datetime | None = None               # audio stops here (Start.end_by)
     end_reason: planner.Reason | None = None
     phase: str = "warmup"
@@ -134,8 +139,9 @@ class OnAir:
         audio_at = max(warmed_at, start.audio_at) if occ.trigger == "schedule" else warmed_at
         session = Session(occurrence=occ, zones=start.zones, audio_at=audio_at, resume=start.resume,
                           started_at=real_now, label=title, actor=actor,
-                          text=transient.text if transient else None, end_by=start.end_by,
-                          end_reason=start.end_reason)
+                          text=transient.text if transient and transient.live is None else None,
+                          end_by=start.end_by, end_reason=start.end_reason,
+                          voice=transient.live if transient else None)
         # Relays first: the warm-up runs while the audio is resolved (TTS for an emergency text).
         self.amplifiers.acquire(list(start.zones), session.owner, f"warm-up: {title}")
         self.session = session
@@ -203,6 +209,9 @@ class OnAir:
                                (occ.slot_id[len("request:"):],))
             self.state.session_ended(session.zones, occ.item_id, self.clock.now())
             self.amplifiers.session_ended(list(session.zones), session.owner, "playback ended")
+            if session.voice is not None:   # its recording and row, whatever ended it
+                with contextlib.suppress(Exception):
+                    session.voice.closed(session)
             if session.silent and self.problems.clear("stream.stalled"):
                 self._emit({"type": "problem_cleared", "code": "stream.stalled"})
             self.heartbeats.idle("player")
@@ -236,8 +245,12 @@ class OnAir:
         if emergency:
             emergency_audio.event(self, "emergency.recorded", session, "recorded before speech and audio",
                                   f"Đã ghi nhận lệnh khẩn cấp '{session.label}'.")
-        source, duration, is_stream, alert = (emergency_audio.resolve(self, session) if emergency
-                                              else (*self._resolve_source(session), False))
+        if session.voice is not None:
+            source, duration, is_stream, alert = None, None, False, False
+            session.voice.warming_up(session)
+        else:
+            source, duration, is_stream, alert = (emergency_audio.resolve(self, session) if emergency
+                                                  else (*self._resolve_source(session), False))
         # Wait out the warm-up; audio is requested ``lead`` early to absorb the player's start latency.
         if session.cancel.is_set() or self._wait_until(session.audio_at, lead=self._lead_s, cancel=session.cancel):
             reason = f"during warm-up: {session.cancel_reason}"
@@ -247,14 +260,16 @@ class OnAir:
                         "outcome": session.cancel_outcome, "reason": reason})
             return
         # Audio that would run past Start.end_by is cut there (appliance.daemon.end_limits).
-        source, duration, cut = fit_to_end(session, source, duration, is_stream, now=self.clock.now(),
-                                           work_dir=self._config().data_path / "prepared")
+        source, duration, cut = (source, duration, None) if session.voice is not None else fit_to_end(
+            session, source, duration, is_stream, now=self.clock.now(), work_dir=self._config().data_path / "prepared")
         session.phase = "playing"
         self._emit({"type": "play_start", "item_id": occ.item_id, "title": session.label, "key": occ.key,
                     "play_id": session.play_id, "zones": list(session.zones), "trigger": occ.trigger,
                     "scheduled_at": iso_z(occ.scheduled_at)})
         try:
-            if is_stream:
+            if session.voice is not None:
+                outcome, reason, played = session.voice.air(session, self)
+            elif is_stream:
                 outcome, reason, played = relay_stream(session, str(source), duration, self._play_and_follow,
                                                        RelayHooks(self, session))
             else:

@@ -46,6 +46,7 @@ SETUP_ENDPOINTS = {"auth.setup", "static", "auth.set_language"} | HEALTH_ENDPOIN
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION_COOKIE = "cr_session"
 
+OWN_TLS_KEY = "commune_radio.own_tls"   # set by appliance.panel.tls on its requests
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -58,7 +59,9 @@ class _SessionInterface(SecureCookieSessionInterface):
     """Secure cookies whenever the panel is reached over HTTPS (behind a TLS proxy or not)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+        # Not over the panel's own HTTPS port (tls.py): it serves beside plain HTTP on the same
+        # host, and a Secure cookie would log that browser out of the HTTP port.
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (request.is_secure and not _own_tls())
 
 
 def _secret_key(data_dir: Path) -> bytes:
@@ -143,13 +146,14 @@ def _register_blueprints(app: Flask) -> None:
         emergency,
         health,
         items,
+        live,
         playlog,
         schedule,
         settings,
         zones,
     )
 
-    for module in (auth, dashboard, items, announcements, schedule, emergency, zones, playlog, settings, api,
+    for module in (auth, dashboard, items, announcements, schedule, emergency, live, zones, playlog, settings, api,
                    health):
         app.register_blueprint(module.bp)
 
@@ -225,15 +229,22 @@ def _security_headers(response: Any) -> Any:
     # Media responses carry their own, stricter policy (sandbox; media_response.py).
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: HTTPS form posts carry the Referer that CSRF's strict check needs; none leaves the panel.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    # No page may use the microphone but the live-voice page, which sets its own (views/live.py).
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
-    if request.is_secure:  # HTTPS, directly or through a trusted TLS proxy (proxies.py)
+    if request.is_secure and not _own_tls():  # HTTPS through a trusted TLS proxy (proxies.py)
         response.headers["Strict-Transport-Security"] = HSTS
     return response
+
+
+def _own_tls() -> bool:
+    """The panel's own HTTPS port (appliance.panel.tls), which keeps plain HTTP beside it: no HSTS."""
+    return bool(request.environ.get(OWN_TLS_KEY))
 
 
 # ---------------------------------------------------------------------- errors

@@ -46,7 +46,10 @@ def _day_start_utc(day: date, zone: ZoneInfo) -> str:
 
 
 def plays(store: Store, flt: PlayFilter, zone: ZoneInfo) -> list[dict[str, Any]]:
-    sql = ("SELECT p.*, i.title AS item_title FROM play_log p LEFT JOIN items i ON i.id = p.item_id"
+    # A live voice session's row links its recording (live_sessions, issue 15).
+    sql = ("SELECT p.*, i.title AS item_title, l.id AS live_id, l.recording AS live_recording,"
+           " l.source AS live_source FROM play_log p LEFT JOIN items i ON i.id = p.item_id"
+           " LEFT JOIN live_sessions l ON l.play_id = p.id"
            " WHERE 1=1")
     params: list[Any] = []
     when = "COALESCE(p.actual_start, p.scheduled_start, p.created_at)"

@@ -313,6 +313,37 @@ VI: dict[str, str] = {
     "locked": "bị khoá",
     "Revoke": "Thu hồi",
     "Last used": "Dùng lần cuối",
+    # live voice (issue 15: views/live.py, templates/live.html)
+    "Live voice": "Nói trực tiếp",
+    "Starting…": "Đang bắt đầu…",
+    "Warming up the amplifiers: wait…": "Đang khởi động ampli: chờ một chút…",
+    "Chime: speak after it": "Đang phát chuông: nói sau tiếng chuông",
+    "ON AIR: speak now": "ĐANG PHÁT: mời nói",
+    "RECORDING: speak now": "ĐANG GHI ÂM: mời nói",
+    "Not on air": "Không phát",
+    "This browser gives the microphone only to a secure page (HTTPS).":
+        "Trình duyệt chỉ cho dùng micrô trên trang an toàn (HTTPS).",
+    "The microphone was refused: allow it in the browser and try again.":
+        "Micrô bị từ chối: hãy cho phép trong trình duyệt rồi thử lại.",
+    "Speak live": "Nói trực tiếp",
+    "Stop speaking": "Dừng nói",
+    "Record a message": "Ghi âm để phát sau",
+    "Station microphone: go live": "Micrô của trạm: bắt đầu nói",
+    "Station microphone: stop": "Micrô của trạm: dừng",
+    "Speak to the loudspeakers from this device's microphone, or from the station's. A live voice interrupts "
+    "normal items; an emergency interrupts it.":
+        "Nói ra loa bằng micrô của thiết bị này hoặc của trạm. Nói trực tiếp ngắt bản tin thường; "
+        "bản tin khẩn cấp ngắt nói trực tiếp.",
+    "Urgent: allowed outside the broadcast windows (logged)": "Khẩn: được phát ngoài khung giờ (có ghi lại)",
+    "On air now: %(speaker)s": "Đang phát: %(speaker)s",
+    "Recorded messages": "Tin đã ghi âm",
+    "Make it an announcement": "Tạo thông báo từ bản ghi",
+    "No recorded message yet.": "Chưa có tin ghi âm nào.",
+    "Could not make the announcement: %(error)s": "Không tạo được thông báo: %(error)s",
+    "Recording": "Bản ghi âm",
+    "First time on this phone: install the station's certificate, then open the HTTPS address.":
+        "Lần đầu trên điện thoại này: cài chứng chỉ của trạm rồi mở địa chỉ HTTPS.",
+    "Station certificate": "Chứng chỉ của trạm",
     "What was said": "Nội dung đã đọc",
     "Keep as it is": "Giữ nguyên",
     "Will not play": "Sẽ không phát",

@@ -195,6 +195,24 @@ class PanelConfig:
     # Reverse proxies (TLS terminators) believed about X-Forwarded-Proto/-For/-Host/-Port.
     trusted_proxies: list[str] = _field([], lambda v: all(_ip_network(x) for x in v),
                                         "a list of IP addresses or networks, e.g. ['127.0.0.1']")
+    # HTTPS beside plain HTTP (browsers give the microphone only to a secure page), with the
+    # certificate install.sh makes (<data_dir>/panel-tls/); 0: no HTTPS.
+    https_port: int = _field(8443, lambda v: 0 <= v <= 65535, "0 (off) or a TCP port 1-65535")
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveConfig:
+    """Live voice (appliance.daemon.live): the station microphone and the session's limits."""
+
+    # An ALSA capture device ('plughw:1,0', 'default') or a WAV/FIFO path; '' = no station microphone.
+    capture_device: str = _field("")
+    max_minutes: int = _field(15, lambda v: 1 <= v <= 120, "1 to 120 minutes")
+    silence_stop_s: int = _field(60, lambda v: 5 <= v <= 900, "5 to 900 seconds")
+    silence_dbfs: float = _field(-50.0, lambda v: -90.0 <= v <= -10.0, "-90 to -10 dBFS")
+    source_lost_s: float = _field(2.5, lambda v: 0.5 <= v <= 10.0, "0.5 to 10 seconds")
+    chime: bool = _field(True)
+    recording_days: int = _field(90, lambda v: 1 <= v <= 3650, "1 to 3650 days")
+    button_pin: int = _field(-1, lambda v: -1 <= v <= 53, "-1 (none) or a BCM GPIO number")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +251,7 @@ class Config:
     zones: list[ZoneConfig] = dataclasses.field(default_factory=_default_zones)
     control: ControlConfig = dataclasses.field(default_factory=ControlConfig)
     panel: PanelConfig = dataclasses.field(default_factory=PanelConfig)
+    live: LiveConfig = dataclasses.field(default_factory=LiveConfig)
     power: PowerConfig = dataclasses.field(default_factory=PowerConfig)
     source: str = dataclasses.field(default="<defaults>", compare=False)
 
@@ -264,7 +283,7 @@ class Config:
 
 
 _VI_UNITS = [("words per minute", "từ mỗi phút"), ("seconds", "giây"), ("minutes", "phút"),
-             ("bytes", "byte"), ("a count", "số lượng"), (" ms", " mili giây")]
+             ("bytes", "byte"), ("days", "ngày"), ("a count", "số lượng"), (" ms", " mili giây")]
 _VI_EXPECTED = {
     "an absolute path": "một đường dẫn tuyệt đối",
     "seconds > 0": "số giây lớn hơn 0",
@@ -276,6 +295,7 @@ _VI_EXPECTED = {
     "a TCP port 1-65535": "một cổng TCP từ 1 đến 65535",
     "a BCM GPIO number 0-53": "một số chân GPIO (BCM) từ 0 đến 53",
     "-1 (none) or a BCM GPIO number": "-1 (không dùng) hoặc một số chân GPIO (BCM)",
+    "0 (off) or a TCP port 1-65535": "0 (tắt) hoặc một cổng TCP từ 1 đến 65535",
     "'vi' or 'en'": "'vi' hoặc 'en'",
     "'espeak', 'neural' or 'piper'": "'espeak', 'neural' hoặc 'piper'",
     "0 to 50 (tens of milliseconds)": "từ 0 đến 50 (đơn vị 10 mili giây)",

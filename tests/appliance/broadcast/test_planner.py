@@ -512,3 +512,43 @@ def test_plan_is_pure_and_deterministic() -> None:
     second = plan(t, list(reversed(items)), list(reversed(slots)), ZONES, SETTINGS, PlanState())
     assert first == second
     assert first.now.tzinfo is UTC
+
+
+# --------------------------------------------------------------------------- live voice (issue 15)
+
+
+LIVE = PlannableItem("live-x", kind="live", priority="priority", live=True)
+URGENT = PlannableItem("live-u", kind="live", priority="priority", live=True, urgent=True)
+
+
+def test_a_live_voice_pre_empts_a_normal_item_stops_at_the_window_end_and_an_emergency_pre_empts_it() -> None:
+    t = local(2025, 5, 1, 6, 0)
+    st = station([PlannableItem("news", duration_s=600), LIVE, PlannableItem("siren", priority="emergency",
+                                                                              duration_s=60)], [once("news", t)], t)
+    st.step()
+    st.now = t + timedelta(minutes=2)
+    st.state = dataclasses.replace(st.state, requests=(Request("l1", "live-x", "operator", st.now, ("a",)),))
+    p = st.step()
+    assert p.preempt is not None and p.preempt.occurrence.item_id == "news" and p.preempt.resume
+    assert p.preempt.reason.code == "live"
+    assert p.start is not None and p.start.occurrence.live and p.start.zones == ("a",)
+    assert p.start.end_reason is not None and p.start.end_reason.code == "window_end"
+    assert p.start.end_by == local(2025, 5, 1, 21, 30)
+    st.now += timedelta(minutes=1)
+    _emergency(st)
+    p = st.step()
+    assert p.preempt is not None and p.preempt.occurrence.item_id == "live-x"
+    assert not p.preempt.resume                       # a voice is never replayed
+    assert p.start is not None and p.start.occurrence.item_id == "siren"
+
+
+def test_a_live_voice_needs_a_window_unless_urgent_and_is_not_held_by_an_untrusted_clock() -> None:
+    night = local(2025, 5, 1, 23, 0)
+    st = station([LIVE, URGENT], [], night)
+    st.state = dataclasses.replace(st.state, clock_trusted=False,
+                                   requests=(Request("l1", "live-x", "operator", night),))
+    p = st.step()
+    assert p.start is None and [s.reason.code for s in p.skip] == ["outside_window"]
+    st.state = dataclasses.replace(st.state, requests=(Request("l2", "live-u", "operator", night),))
+    p = st.step()
+    assert p.start is not None and p.start.occurrence.urgent and p.start.end_by is None
