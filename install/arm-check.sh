@@ -260,5 +260,17 @@ if [ "$MODE" = suite ]; then
   phase "suite" suite_run || overall=1
   grep -E '^(FAILED|ERROR) |[0-9]+ (passed|failed)' "$LOG/pytest.log" | tail -60 >> "$SUMMARY" || true
 fi
-echo "arch=$ARCH mode=$MODE result=$([ $overall -eq 0 ] && echo pass || echo FAIL)" | tee -a "$SUMMARY"
+# The figures on one line (docs/benchmarks.md, "ARM proof"): seconds per phase, pytest's counts.
+figures="arch=$ARCH mode=$MODE"
+while read -r name rc secs; do
+  figures+=" ${name//[.-]/_}_s=${secs#seconds=}"
+done < <(grep -E '^[a-z0-9.-]+ rc=[0-9]+ seconds=[0-9]+$' "$SUMMARY")
+if [ "$MODE" = suite ] && [ -f "$LOG/pytest.log" ]; then
+  counts="$(grep -E '^=*.*[0-9]+ (passed|failed)' "$LOG/pytest.log" | tail -1)"
+  for what in passed failed skipped deselected error errors; do
+    n="$(echo "$counts" | grep -oE "[0-9]+ $what" | grep -oE '^[0-9]+' || true)"
+    [ -n "$n" ] && figures+=" $what=$n"
+  done
+fi
+echo "RESULT $figures result=$([ $overall -eq 0 ] && echo pass || echo FAIL)" | tee -a "$SUMMARY"
 exit $overall
