@@ -125,8 +125,31 @@ mount_all() {
     MOUNTED=("$target" "${MOUNTED[@]}")
   done
 }
+# armhf under qemu-user on a 64-bit host: a 32-bit program's readdir() fails with EOVERFLOW on
+# ext4, whose directory cookies are 64-bit hashes (a real Pi's kernel hands 32-bit programs 32-bit
+# cookies). espeak-ng lists its voices that way and finds none ("voice 'vi' not installed"). An
+# emulation artefact, so the check works around it: the voice data goes on a tmpfs (small
+# cookies) for the run. Nothing changes inside the root's files.
+EMULATION_TMPFS=()
+[ "$ARCH" = armhf ] && EMULATION_TMPFS=(usr/lib/arm-linux-gnueabihf/espeak-ng-data)
+tmpfs_copies() {
+  local dir stash
+  for dir in "${EMULATION_TMPFS[@]}"; do
+    [ -d "$ROOT/$dir" ] || continue
+    mountpoint -q "$ROOT/$dir" && continue
+    stash="$(mktemp -d)"
+    cp -a "$ROOT/$dir/." "$stash/"
+    mount -t tmpfs -o size=256m,mode=0755 arm-check "$ROOT/$dir"
+    cp -a "$stash/." "$ROOT/$dir/"
+    rm -rf "$stash"
+    echo "   $dir on tmpfs (32-bit readdir under qemu-user)"
+  done
+}
 unmount_all() {
   local target
+  for target in "${EMULATION_TMPFS[@]}"; do
+    mountpoint -q "$ROOT/$target" 2>/dev/null && umount -l "$ROOT/$target"
+  done
   for target in dev/shm dev/pts dev sys proc; do
     mountpoint -q "$ROOT/$target" 2>/dev/null && umount -l "$ROOT/$target"
   done
@@ -212,8 +235,9 @@ dev_venv() {
     # systemd's tools for tests/deploy (systemctl --root, systemd-analyze verify; nothing is started).
     in_root apt-get install -y -qq --no-install-recommends systemd >/dev/null
   fi
-  in_root bash -c "cd /src/commune-radio && rm -rf /opt/arm-check-venv \\
-      && python3 -m venv --system-site-packages /opt/arm-check-venv \\
+  # Kept between runs (built fresh with --fresh): pip then only checks what is there.
+  in_root bash -c "cd /src/commune-radio && { [ -x /opt/arm-check-venv/bin/python ] \\
+      || python3 -m venv --system-site-packages /opt/arm-check-venv; } \\
       && DISABLE_SQLALCHEMY_CEXT=1 /opt/arm-check-venv/bin/pip install -q -e '.[$extras]'"
 }
 
@@ -253,6 +277,7 @@ mount_all
 phase "trust-host-cas" trust_host_cas || exit 1
 phase "copy-source" copy_source || exit 1
 phase "install.sh" run_install || overall=1
+tmpfs_copies
 phase "smoke-imports" smoke_imports || overall=1
 phase "dev-venv" dev_venv || overall=1
 phase "smoke-demo" smoke_demo || overall=1
@@ -260,5 +285,17 @@ if [ "$MODE" = suite ]; then
   phase "suite" suite_run || overall=1
   grep -E '^(FAILED|ERROR) |[0-9]+ (passed|failed)' "$LOG/pytest.log" | tail -60 >> "$SUMMARY" || true
 fi
-echo "arch=$ARCH mode=$MODE result=$([ $overall -eq 0 ] && echo pass || echo FAIL)" | tee -a "$SUMMARY"
+# The figures on one line (docs/benchmarks.md, "ARM proof"): seconds per phase, pytest's counts.
+figures="arch=$ARCH mode=$MODE"
+while read -r name rc secs; do
+  figures+=" ${name//[.-]/_}_s=${secs#seconds=}"
+done < <(grep -E '^[a-z0-9.-]+ rc=[0-9]+ seconds=[0-9]+$' "$SUMMARY")
+if [ "$MODE" = suite ] && [ -f "$LOG/pytest.log" ]; then
+  counts="$(grep -E '^=*.*[0-9]+ (passed|failed)' "$LOG/pytest.log" | tail -1)"
+  for what in passed failed skipped deselected error errors; do
+    n="$(echo "$counts" | grep -oE "[0-9]+ $what" | grep -oE '^[0-9]+' || true)"
+    [ -n "$n" ] && figures+=" $what=$n"
+  done
+fi
+echo "RESULT $figures result=$([ $overall -eq 0 ] && echo pass || echo FAIL)" | tee -a "$SUMMARY"
 exit $overall

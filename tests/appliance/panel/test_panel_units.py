@@ -199,3 +199,26 @@ def test_a_local_slot_the_settings_now_refuse_says_so_and_leaves_the_grid(rig: R
     row = page.split('id="local-slots"')[1].split("</section>")[0]
     assert "Lịch phát bị từ chối" in row and "30 phút" in row
     assert 'data-item="c1"' not in page.split('id="local-slots"')[0]
+
+
+def test_accounts_work_with_debian_12s_argon2_naming() -> None:
+    """armhf installs Debian 12's python3-argon2 (21.1), whose error is named InvalidHash: the
+    panel's accounts must import and refuse a damaged hash with it (install/arm-check.sh armhf)."""
+    import subprocess
+    import sys
+
+    from tests.support.paths import REPO
+
+    code = """
+import argon2.exceptions as ex
+old = ex.InvalidHash
+del ex.InvalidHashError                      # as in argon2-cffi 21.1
+from appliance.panel import accounts
+assert accounts.InvalidHashError is old
+try:
+    accounts._hasher.verify("not-an-argon2-hash", "x")
+except accounts.InvalidHashError:
+    print("refused")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "refused", done.stderr[-2000:]
