@@ -15,7 +15,9 @@ A heartbeat is not durable before it is answered (as before: the next one replac
 later); a process that stops writes what it holds (``close``), one killed loses at most
 ``flush_s`` of heartbeats. Reading in the same process writes the group first (``flush``), so
 what this process shows includes every heartbeat it answered; another worker process shows it
-at most ``flush_s`` later. ``plan`` is the pure decision; the writer is the shell around it.
+at most ``flush_s`` later. ``flush_s`` must stay under half a heartbeat interval (30 s): a device
+counts as offline 1.5 intervals after its last stored heartbeat, so a held one always lands
+before the previous one runs out. ``plan`` is the pure decision; the writer is the shell around it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from central.store import Store
 from central.store.reports import CurrentState, PendingHeartbeat, StateWrite
 
 log = logging.getLogger("central.heartbeats")
-FLUSH_S = 5.0
+FLUSH_S = 10.0
 MAX_PENDING = 5000
 # What changes in every heartbeat without changing what an operator needs to see now.
 VOLATILE = frozenset({"sent_at", "uptime_s", "cpu", "memory", "last_sync", "command_results"})

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zipfile
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,7 +140,9 @@ def test_bad_fleet_queries_are_refused_with_a_reason(central: CentralHandle, par
     assert page.status_code == 400 and 'id="error"' in page.text
 
 
-def test_a_fleet_page_costs_the_same_queries_whatever_the_fleet_size(central: CentralHandle) -> None:
+def test_a_fleet_page_costs_the_same_queries_whatever_the_fleet_size(central: CentralHandle,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(central.server.app.extensions["central.fleet"], "_ttl", 0)   # count every time
     register(central, 20)
     with counted_queries(central) as small:
         assert api(central, "/api/monitor/devices", limit=3, province="Lào Cai").status_code == 200
@@ -212,7 +215,8 @@ def test_device_history_shows_titles_and_local_times(central: CentralHandle) -> 
     assert "Lịch tiêm chủng tháng 6" in page.text
     assert "2025-06-01 13:35:01" in page.text                  # 06:35:01Z in Asia/Ho_Chi_Minh
     history = re.search(r'<table id="history">.*?</table>', page.text, re.S)
-    assert history and central.clock().strftime("%Y-%m-%d") in history.group(0)
+    local_day = central.clock().astimezone(zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d")
+    assert history and local_day in history.group(0)
     detail = api(central, f"/api/monitor/devices/{central.device_id}").json()
     assert detail["plays"][0]["title"] == "Lịch tiêm chủng tháng 6" and len(detail["history"]) == 1
 
@@ -280,3 +284,19 @@ def test_version_order() -> None:
     assert stale_versions([("0.9.0", 3), ("0.10.1", 5), ("0.10.0", 1)]) == ("0.10.1", ["0.9.0", "0.10.0"])
     assert stale_versions([]) == (None, [])
     assert json.dumps(stale_versions([("1.0", 1)])) == '["1.0", []]'
+
+
+def test_counts_are_kept_for_a_while_and_say_when(central: CentralHandle) -> None:
+    tokens = register(central, 30)
+    first = api(central, "/api/monitor/devices", limit=5).json()
+    device_id = sorted(tokens)[0]
+    beat(central, device_id, tokens[device_id])
+    central.server.app.extensions["central.monitor"].flush_heartbeats()
+    with counted_queries(central) as queries:
+        again = api(central, "/api/monitor/devices", limit=5).json()
+    assert again["counts_as_of"] == first["counts_as_of"] and again["counts_by_province"] == first["counts_by_province"]
+    assert len([q for q in queries if "device" in q]) == 1            # the page itself, read fresh
+    views = central.server.app.extensions["central.fleet"]
+    views._counts.clear()   # as when 30 s have passed
+    fresh = api(central, "/api/monitor/devices", limit=5).json()
+    assert sum(c["online"] for c in fresh["counts_by_province"]) == 1

@@ -95,3 +95,12 @@ def test_display_key_ignores_measurements_but_not_state() -> None:
                    {"software_version": "0.2.0"}, {"outbox_depth": 0},
                    {"last_sync": {"at": "2025-05-31T23:55:00Z", "result": "error", "error": "timeout"}}):
         assert display_key(heartbeat(**change)) != display_key(base), change
+
+
+def test_a_held_heartbeat_lands_before_the_previous_one_runs_out() -> None:
+    """Offline is 1.5 intervals after the last stored heartbeat; the next one arrives after one
+    interval and waits at most FLUSH_S: so FLUSH_S must stay under half an interval."""
+    from central.heartbeats import FLUSH_S
+    from central.monitoring import DEFAULT_INTERVAL_S, OFFLINE_AFTER_INTERVALS
+
+    assert 0 < FLUSH_S < (OFFLINE_AFTER_INTERVALS - 1) * DEFAULT_INTERVAL_S
