@@ -167,7 +167,7 @@ class Daemon:
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
-                                   heartbeats=self.heartbeats, emit=self._emit, refresh=self.refresh_settings)
+                                   heartbeats=self.heartbeats, emit=self._emit, refresh=self._before_plan)
         self.actions = OperatorActions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                        onair=self.onair, amplifiers=self.amplifiers, player=self._player,
                                        volume=volume, wake=self.wake, status=self.status,
@@ -349,6 +349,12 @@ class Daemon:
         return self.onair.media_in_use() if self.onair is not None else set()
 
     # ------------------------------------------------------------------ operator actions
+
+    def _before_plan(self) -> None:
+        """Before every plan: settings changed in the store, and emergency repeats that are due."""
+        self.refresh_settings()
+        if self.actions is not None:
+            self.actions.air_due_repeats()
 
     def refresh_settings(self) -> None:
         """Reload the panel settings if they changed in the store since they were last read (the
