@@ -327,7 +327,15 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "reason_label": web.reason_label,
             "actor_label": lambda actor: actor_label(actor, web.lang()),
             "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
+            "interrupted_text": _interrupted_text,
         }
+
+
+def _interrupted_text(resume: bool | None, default: bool) -> str:
+    """What happens to the bulletin an emergency interrupts (the English id, translated in the page)."""
+    chosen = default if resume is None else resume
+    return ("The interrupted bulletin plays again from the start afterwards." if chosen
+            else "The interrupted bulletin is not played again.")
 
 
 def _zone_label(config: Config, name: str) -> str:

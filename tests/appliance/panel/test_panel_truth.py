@@ -246,3 +246,38 @@ def test_common_passwords_are_refused_and_a_locked_account_shows_on_the_users_pa
     assert unlocked.status_code == 302
     row = client.get("/settings/users").get_data(as_text=True)
     assert "Bị khoá đến" not in row
+
+
+def test_emergency_from_a_template_with_preview_repeat_and_one_review_before_airing(rig: Rig) -> None:
+    """Issue 11 build 4 (panel side; airing on the real daemon is in test_browser_day.py)."""
+    from tests.appliance.panel.test_panel_support import audit_actions, csrf_of
+
+    client = rig.login()
+    page = client.get("/emergency?template=bao").get_data(as_text=True)
+    for title in ("Bão", "Lũ", "Sạt lở đất", "Cháy rừng", "Dịch bệnh", "Mất điện"):
+        assert f">{title}</a>" in page
+    assert "chằng chống nhà cửa" in page            # the storm template's text is in the box
+    token = csrf_of(client, "/emergency")
+    form = {"csrf_token": token, "text": "Bão số 5 đổ bộ lúc 21 giờ 30, bà con ở yên trong nhà.", "zones": "*",
+            "repeat": "times", "every_min": "15", "times": "4", "interrupted": "drop"}
+    review = client.post("/emergency", data=form)
+    body = review.get_data(as_text=True)
+    assert review.status_code == 200 and 'id="emergency-review"' in body and 'id="emergency-started"' not in body
+    assert "mỗi 15 phút, tổng cộng 4 lần" in body and "Bản tin bị ngắt sẽ không được phát lại." in body
+    assert 'name="confirm" value="yes"' in body and 'type="checkbox" name="confirm"' not in body
+    assert "emergency.broadcast" not in audit_actions(rig.store)       # nothing aired, nothing asked
+    confirmed = client.post("/emergency", data=form | {"confirm": "yes"})
+    assert confirmed.status_code == 503                                  # no daemon in this rig: it says so
+    refused = rig.store.query_one("SELECT outcome, details FROM panel_audit_log WHERE action = 'emergency.broadcast'")
+    assert refused["outcome"] == "refused" and '"times": 4' in refused["details"]
+    bad = client.post("/emergency", data=form | {"every_min": "0"})
+    assert bad.status_code == 400
+    spoken = client.post("/emergency/preview", data={"csrf_token": token, "text": "Bão số 5 lúc 21h30."})
+    text = spoken.get_data(as_text=True)
+    assert spoken.status_code == 200 and 'id="preview-audio"' in text and "21h30" not in text.split('id="spoken"')[1][:200]
+    edited = client.post("/emergency/templates", data={"csrf_token": token, "key": "lu", "title": "Lũ quét",
+                                                       "text": "Lũ quét ở thôn Đông, bà con lên đồi ngay."})
+    assert edited.status_code == 302
+    assert ">Lũ quét</a>" in client.get("/emergency").get_data(as_text=True)
+    operator = rig.login(("operator1", "operator password 2"))
+    assert operator.get("/emergency/templates").status_code == 403
