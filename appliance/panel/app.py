@@ -144,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
         health,
         items,
         playlog,
+        reports,
         schedule,
         settings,
         zones,
@@ -152,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, dashboard, items, announcements, schedule, emergency, zones, playlog, settings, api,
                    health):
         app.register_blueprint(module.bp)
+    app.register_blueprint(reports.bp)
 
 
 # ---------------------------------------------------------------------- request policy

@@ -281,3 +281,50 @@ def test_emergency_from_a_template_with_preview_repeat_and_one_review_before_air
     assert ">Lũ quét</a>" in client.get("/emergency").get_data(as_text=True)
     operator = rig.login(("operator1", "operator password 2"))
     assert operator.get("/emergency/templates").status_code == 403
+
+
+def test_monthly_report_per_bulletin_and_zone_as_a_page_and_an_xlsx(rig: Rig) -> None:
+    """Issue 11 build 5: the district report (Circular 39): totals, emergencies with their texts,
+    skipped and failed plays with the reason, local time; printable and .xlsx."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.appliance.panel.test_panel_support import add_item
+
+    add_item(rig.store, "tin-sang", title="Tin buổi sáng")
+    with rig.store.transaction() as tx:
+        rows = [("1", "tin-sang", '["trung-tam"]', "2030-01-05T23:30:00Z", "completed", "schedule", "", 300.0, None,
+                 None, None),   # 06:30 on 6 Jan in Hà Nội
+                ("2", "tin-sang", '["*"]', "2030-01-07T00:00:00Z", "skipped", "schedule",
+                 "Outside the broadcast window", None, "Ngoài khung giờ phát", None, None),
+                ("3", "emergency-ab", '["*"]', "2030-01-08T13:00:00Z", "completed", "emergency", "", 42.5, None,
+                 "Bão số 5 đổ bộ, bà con ở yên trong nhà.", "Bão số 5"),
+                ("4", "tin-sang", '["thon-dong"]', "2029-12-31T23:00:00Z", "completed", "schedule", "", 60.0, None,
+                 None, None)]   # 06:00 on 1 Jan, local: in the month; UTC says 31 Dec
+        for pid, item, zones, at, outcome, trigger, reason, played, reason_vi, text, title in rows:
+            tx.execute("INSERT INTO play_log (id, item_id, item_version, zones, scheduled_start, actual_start,"
+                       " outcome, trigger, actor, reason, reason_vi, played_s, text, title, created_at, updated_at)"
+                       " VALUES (?, ?, 1, ?, ?, ?, ?, ?, 'panel:lan', ?, ?, ?, ?, ?, ?, ?)",
+                       (pid, item, zones, at, at if outcome != "skipped" else None, outcome, trigger, reason,
+                        reason_vi, played, text, title, at, at))
+    client = rig.login()
+    page = client.get("/reports?month=2030-01").get_data(as_text=True)
+    assert "Từ 01/01/2030 đến 31/01/2030 (giờ địa phương)" in page
+    assert "Bão số 5 đổ bộ, bà con ở yên trong nhà." in page and "Ngoài khung giờ phát" in page
+    assert "08/01/2030 20:00" in page and "06/01/2030 06:30" in page and "01/01/2030 06:00" in page
+    totals = page[page.index('id="report-totals"'):page.index('id="report-bulletins"')]
+    assert ">3<" in totals and "6,7" in totals      # 3 plays, 402.5 s = 6,7 minutes (decimal comma)
+    assert "@page" in client.get("/static/panel.css").get_data(as_text=True)
+    response = client.get("/reports.xlsx?month=2030-01")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames == ["Tổng hợp", "Theo bản tin", "Theo vùng", "Khẩn cấp", "Không phát được",
+                               "Nhật ký phát"]
+    log = [r for r in book["Nhật ký phát"].iter_rows(min_row=2, values_only=True)]
+    assert len(log) == 4 and log[0][0] == "01/01/2030 06:00"
+    assert book["Khẩn cấp"]["C2"].value == "Bão số 5 đổ bộ, bà con ở yên trong nhà."
+    summary = dict(book["Tổng hợp"].iter_rows(min_row=2, values_only=True))
+    assert summary["Lượt đã phát"] == 3 and summary["Lượt khẩn cấp"] == 1
+    bad = client.get("/reports?month=2030-13")
+    assert bad.status_code == 400 and "Tháng không hợp lệ" in bad.get_data(as_text=True)
