@@ -91,9 +91,10 @@ def on_air_times(playing: dict[str, Any] | None, now: datetime) -> dict[str, int
         return {"elapsed_s": None, "remaining_s": None}
     began = i18n.parse_utc(playing.get("audio_at") or playing.get("started_at"))
     elapsed = max(0, int((now - began).total_seconds())) if began else None
-    ends = i18n.parse_utc(playing.get("end_by"))
-    if ends is None and began is not None and playing.get("duration_s"):
-        ends = began + timedelta(seconds=float(playing["duration_s"]))
+    ends = i18n.parse_utc(playing.get("end_by"))   # a cut (slot length, window end, expiry), if any
+    if began is not None and playing.get("duration_s"):
+        natural = began + timedelta(seconds=float(playing["duration_s"]))
+        ends = natural if ends is None else min(ends, natural)
     remaining = max(0, int((ends - now).total_seconds())) if ends else None
     return {"elapsed_s": elapsed, "remaining_s": remaining}
 

@@ -206,6 +206,8 @@ def test_live_dashboard_fragment_shows_on_air_times_and_a_big_stop_button(rig: R
     assert on_air_times(playing, now) == {"elapsed_s": 90, "remaining_s": 210}
     cut = dict(playing, end_by=(now + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert on_air_times(cut, now)["remaining_s"] == 20
+    far = dict(playing, end_by=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))   # a window's end
+    assert on_air_times(far, now)["remaining_s"] == 210
     client = rig.login()
     page = client.get("/").get_data(as_text=True)
     assert 'id="live" data-live-url="/dashboard/live"' in page and "<script>" not in page
