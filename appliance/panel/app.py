@@ -312,7 +312,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask, state: PanelState) -> None:
     from appliance.broadcast.reasons import actor_label
-    from appliance.panel import web
+    from appliance.panel import labels, web
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -330,6 +330,9 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "actor_label": lambda actor: actor_label(actor, web.lang()),
             "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
             "interrupted_text": _interrupted_text,
+            "audit_action": lambda code: labels.audit_action(code, web.lang()),
+            "event_kind": lambda code: labels.event_kind(code, web.lang()),
+            "relay_reason": lambda reason: labels.relay_reason(reason, web.lang()),
         }
 
 

@@ -332,6 +332,7 @@ VI: dict[str, str] = {
     "Time": "Thời gian",
     "None.": "Không có.",
     "Every play": "Nhật ký phát",
+    "Recent relay switching": "Bật tắt rơ-le gần đây",
     "It airs again every %(n)s minutes, %(m)s times in all.": "Phát lại mỗi %(n)s phút, tổng cộng %(m)s lần.",
     "It airs again every %(n)s minutes until you stop it.": "Phát lại mỗi %(n)s phút cho đến khi bạn dừng.",
     "The interrupted bulletin plays again from the start afterwards.":

@@ -330,3 +330,27 @@ def test_monthly_report_per_bulletin_and_zone_as_a_page_and_an_xlsx(rig: Rig) ->
     assert summary["Lượt đã phát"] == 3 and summary["Lượt khẩn cấp"] == 1
     bad = client.get("/reports?month=2030-13")
     assert bad.status_code == 400 and "Tháng không hợp lệ" in bad.get_data(as_text=True)
+
+
+def test_audit_entries_events_relay_switching_and_numbers_read_in_vietnamese(rig: Rig) -> None:
+    """Issue 11 build 3: codes and English sentences where an operator looks."""
+    from appliance.panel import labels
+    from appliance.panel.i18n import format_number
+
+    assert format_number(1234.5, "vi") == "1.234,5" and format_number(1234.5, "en") == "1,234.5"
+    assert labels.relay_reason("warm-up: Tin sáng") == "Khởi động loa: Tin sáng"
+    assert labels.relay_reason("start-up: all relays off") == "Khởi động trạm: tắt mọi rơ-le"
+    with rig.store.transaction() as tx:
+        tx.execute("INSERT INTO relay_log (zone, state, at, reason) VALUES ('trung-tam', 1,"
+                   " '2026-11-26T00:00:00.000000Z', 'warm-up: Tin sáng')")
+    rig.store.log_event("scheduler.error", "ValueError('x')", level="error")
+    client = rig.login()
+    zones = client.get("/zones").get_data(as_text=True)
+    assert "Khởi động loa: Tin sáng" in zones and "Thứ Năm, 26/11/2026 07:00" in zones
+    audit = client.get("/settings/audit").get_data(as_text=True)
+    assert ">Đăng nhập</td>" in audit
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Lỗi bộ lập lịch" in dashboard
+    svg = dashboard[dashboard.index("<svg"):dashboard.index("</svg>")]
+    assert ">2,5</text>" in svg     # the axis of an empty week: 0, 1,25, 2,5, 3,75, 5 minutes
+    assert "." not in "".join(t.split(">")[1] for t in svg.split("<text")[1:] if ">" in t and t.split(">")[1][:1].isdigit())
