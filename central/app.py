@@ -25,7 +25,7 @@ from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
 from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
-from central.monitoring_web import local_time, monitoring
+from central.monitoring_web import local_time, monitoring, problem_labels
 from central.operator_web import install_operator_guard, operator
 from central.proxies import TrustedProxies, parse_networks
 
@@ -47,6 +47,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
     app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["problem_labels"] = problem_labels
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:

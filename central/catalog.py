@@ -115,10 +115,14 @@ class Catalog:
             with self.store.write() as tx:
                 epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
         self.epoch = epoch
+        from central.speech import SpeechDesk  # the service of rendered speech (issue 17)
+
+        self.speech = SpeechDesk(self)
 
     # ------------------------------------------------------------------ plumbing
 
     def close(self) -> None:
+        self.speech.close()
         if self._owns_store:
             self.store.close()
 
@@ -316,6 +320,7 @@ class Catalog:
     def approve_item(self, item_id: str, *, by: str) -> dict[str, Any]:
         """Sign the draft as the next version and publish it; returns the signed document."""
         self._check_person(by)
+        speech = self.speech.render_draft(self._item_row(item_id))  # seconds of TTS: before the write lock
         with self.store.write() as tx:
             row = self._locked_row(tx, item_id)
             if row.state == "revoked":
@@ -324,7 +329,9 @@ class Catalog:
                 raise _invalid(f"Bản tin {item_id} đã được duyệt, không có thay đổi chờ duyệt.",
                                f"Item {item_id} is already approved; nothing is waiting for approval.")
             doc = self._document(row, row.draft, version=row.version + 1, by=by, revoked=False)
-            return self._publish(tx, row, doc, state="approved")
+            signed = self._publish(tx, row, doc, state="approved")
+            self.speech.attach(tx, signed, speech)  # same transaction: the item never appears without it
+            return signed
 
     def revoke_item(self, item_id: str, *, by: str = "central") -> dict[str, Any] | None:
         """Withdraw an item: devices receive a new signed version with ``revoked: true``.
@@ -358,6 +365,9 @@ class Catalog:
     def get_published(self, item_id: str) -> dict[str, Any] | None:
         row = self._item_row(item_id)
         return json.loads(row.published) if row.published is not None else None
+
+    def item_row(self, item_id: str) -> ItemRow:
+        return self._item_row(item_id)
 
     def _item_row(self, item_id: str) -> ItemRow:
         with self.store.read() as tx:
@@ -414,6 +424,10 @@ class Catalog:
         tx.items.publish(row.id, json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
                          audience=item_audience(row.zones, row.devices), valid_until=valid_until,
                          now=self.clock(), version=version, state=state)
+
+    def republish_in(self, tx: Transaction, item_id: str, doc: dict[str, Any]) -> None:
+        """The same signed document at a new feed position (its speech or offers changed)."""
+        self._store_published(tx, self._locked_row(tx, item_id), doc)
 
     # ------------------------------------------------------------------ test hooks
 

@@ -333,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_item_revoke)
     item.add_parser("list", parents=[common]).set_defaults(func=cmd_item_list)
 
+    from central.speech_cli import add_speech_commands  # issue 17: item speech, voice-pack
+
+    add_speech_commands(sub, item, common, _catalog)
+
     from central.monitoring_cli import add_monitoring_commands  # issue 5: command, monitor
 
     add_monitoring_commands(sub, common)

@@ -17,6 +17,12 @@ everything in its data directory: SQLite at ``<data_dir>/central.db``, the signi
     heartbeat_history_days = 30
     heartbeat_sample_s = 900  # one heartbeat per device kept per 15 minutes
     command_days = 90         # finished commands and reported results
+
+    [speech]                  # central renders approved text items (protocol §4.3); "" = it does not
+    engine = "neural"         # "espeak" or "neural" (a voice pack installed by `voice-pack offer`)
+    voice_pack = "vi-vbee-medium"
+    voice = "vi"              # espeak-ng's accent when engine = "espeak"
+    rate = 130
 """
 
 from __future__ import annotations
@@ -46,12 +52,48 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class SpeechConfig:
+    """How central renders the speech of approved text items; ``engine = ""`` renders nothing."""
+
+    engine: str = ""
+    voice: str = "vi"
+    voice_pack: str = ""
+    rate: int = 130
+    chime: bool = True
+    target_lufs: float = -16.0
+
+
+_SPEECH_ENGINES = ("", "espeak", "neural")
+_ESPEAK_VOICES = ("vi", "vi-vn-x-central", "vi-vn-x-south")
+
+
+def _speech(part: Mapping[str, Any]) -> SpeechConfig:
+    speech = SpeechConfig(**part)
+    checks = [
+        ("engine", speech.engine in _SPEECH_ENGINES, "'', 'espeak' hoặc 'neural'", "'', 'espeak' or 'neural'"),
+        ("voice", speech.voice in _ESPEAK_VOICES, ", ".join(_ESPEAK_VOICES), ", ".join(_ESPEAK_VOICES)),
+        ("voice_pack", isinstance(speech.voice_pack, str) and (speech.engine != "neural" or bool(speech.voice_pack)),
+         "mã gói giọng đã cài (bắt buộc khi engine = 'neural')", "an installed pack id (required when engine = 'neural')"),
+        ("rate", isinstance(speech.rate, int) and not isinstance(speech.rate, bool) and 80 <= speech.rate <= 300,
+         "80 đến 300", "80 to 300"),
+        ("chime", isinstance(speech.chime, bool), "true hoặc false", "true or false"),
+        ("target_lufs", isinstance(speech.target_lufs, int | float) and -40 <= speech.target_lufs <= -5,
+         "-40 đến -5", "-40 to -5"),
+    ]
+    for key, ok, vi, en in checks:
+        if not ok:
+            raise ConfigError(f"[speech] {key} phải là {vi}.", f"[speech] {key} must be {en}.")
+    return speech
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     data_dir: Path
     database_url: str = ""              # empty: SQLite in the data directory
     pool_size: int = 10
     max_overflow: int = 20
     retention: Retention = field(default_factory=Retention)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
 
     @property
     def effective_database_url(self) -> str:
@@ -82,7 +124,7 @@ def _table(doc: Mapping[str, Any], name: str, allowed: set[str]) -> dict[str, An
 
 def parse(doc: Mapping[str, Any], *, base: Path) -> CentralConfig:
     """A configuration from a decoded TOML document (relative paths are relative to ``base``)."""
-    unknown = sorted(set(doc) - {"data_dir", "database", "retention"})
+    unknown = sorted(set(doc) - {"data_dir", "database", "retention", "speech"})
     if unknown:
         raise ConfigError(f"Khoá lạ trong cấu hình trung tâm: {', '.join(unknown)}.",
                           f"Unknown keys in central's configuration: {', '.join(unknown)}.")
@@ -96,7 +138,8 @@ def parse(doc: Mapping[str, Any], *, base: Path) -> CentralConfig:
     retention_doc = _table(doc, "retention", set(Retention.__dataclass_fields__))
     retention = Retention(**{k: _int("retention", k, v) for k, v in retention_doc.items()})
     pool = {k: _int("database", k, database[k]) for k in ("pool_size", "max_overflow") if k in database}
-    return CentralConfig(data_dir=(base / data), database_url=url, retention=retention, **pool)
+    speech = _speech(_table(doc, "speech", set(SpeechConfig.__dataclass_fields__)))
+    return CentralConfig(data_dir=(base / data), database_url=url, retention=retention, speech=speech, **pool)
 
 
 def load(path: Path | str | None = None, *, data_dir: Path | str | None = None, database_url: str | None = None,

@@ -26,6 +26,8 @@ from central.http import (
     read_json,
 )
 from central.media import CHUNK, RangeNotSatisfiable, parse_range
+from central.speech import parse_includes
+from protocol.errors import ValidationError
 from protocol.reports import LOGS_MAX_BYTES, BadReport, validate_heartbeat, validate_logs
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -49,9 +51,14 @@ def feed(device_id: str) -> Response:
         raise ApiError(400, "bad_request", f"limit must be 1..{protocol.FEED_PAGE_LIMIT}")
     cat = catalog()
     try:
+        includes = parse_includes(request.args.get("include"))
+    except ValidationError as exc:
+        raise ApiError(400, "bad_request", exc.en) from None
+    try:
         answer = cat.feed(device, request.args.get("cursor"), limit=int(limit_text))
     except BadCursor:
         raise ApiError(400, "bad_cursor", "the cursor was not issued by this server") from None
+    answer = cat.speech.extend_feed(answer, includes)  # speech, voice packs: only when asked (§9)
     if answer.etag in _etags(request.headers.get("If-None-Match", "")):
         response = Response(status=304)
         response.headers["ETag"] = answer.etag

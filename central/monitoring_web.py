@@ -15,6 +15,8 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 import protocol
 from central.catalog import Catalog
 from central.http import ApiError, catalog, json_response, monitor, read_json
+from central.monitoring import problem_label
+from central.operator_web import SECURITY_HEADERS
 from protocol.errors import CommuneRadioError
 
 DISPLAY_TZ = "Asia/Ho_Chi_Minh"
@@ -32,6 +34,15 @@ def local_time(value: str | None) -> str:
     except ValueError:
         return value
     return moment.astimezone(zoneinfo.ZoneInfo(DISPLAY_TZ)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def problem_labels(codes: Any) -> str:
+    """Problem codes as the pages show them: "Vietnamese / English", comma separated."""
+    shown = []
+    for code in codes or ():
+        vi, en = problem_label(str(code), "vi"), problem_label(str(code), "en")
+        shown.append(vi if vi == en else f"{vi} / {en}")
+    return ", ".join(shown)
 
 
 @monitoring.get("/api/monitor/devices")
@@ -56,8 +67,11 @@ def api_item(item_id: str) -> Response:
 @monitoring.get("/monitor")
 def page_fleet() -> str:
     cat = catalog()
+    from central.voice_offers import VoiceOffers
+
+    voice = cat.speech.renderer.voice()["name"] if cat.speech.enabled else None
     return render_template("monitor_fleet.html", devices=monitor().fleet(cat.list_devices()),
-                           now=protocol.format_utc(cat.clock()))
+                           now=protocol.format_utc(cat.clock()), central_voice=voice, offers=VoiceOffers(cat).list())
 
 
 @monitoring.get("/monitor/devices/<device_id>")
@@ -71,9 +85,26 @@ def page_device(device_id: str) -> str:
 
 
 @monitoring.get("/monitor/items/<item_id>")
-def page_item(item_id: str) -> str:
-    return render_template("monitor_item.html", item_id=item_id, title=_title(catalog(), item_id),
-                           plays=monitor().item_plays(item_id))
+def page_item(item_id: str) -> Response:
+    response = Response(render_template("monitor_item.html", item_id=item_id, title=_title(catalog(), item_id),
+                                        plays=monitor().item_plays(item_id), speech=_speech(catalog(), item_id)))
+    # The page's player may load the item's speech from here; nothing else changes.
+    response.headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"] + "; media-src 'self'"
+    return response
+
+
+@monitoring.get("/monitor/items/<item_id>/speech")
+def item_speech(item_id: str) -> Response:
+    """Central's rendered speech of the item: exactly the file stations play (served inert)."""
+    doc = _speech(catalog(), item_id)
+    found = catalog().media_info(doc["media"]["sha256"]) if doc else None
+    if found is None:
+        abort(404)
+    path, size, _ = found
+    response = Response(path.read_bytes(), mimetype="audio/wav")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; " + SECURITY_HEADERS["Content-Security-Policy"]
+    return response
 
 
 @monitoring.post("/api/monitor/devices/<device_id>/commands")
@@ -122,6 +153,13 @@ def form_params(command_type: str, form: Any) -> dict[str, Any]:
     if command_type == "set_volume":
         return {"volume": int(form.get("volume") or "-1")}
     return {}
+
+
+def _speech(catalog: Catalog, item_id: str) -> dict[str, Any] | None:
+    try:
+        return catalog.speech.get(item_id)
+    except CommuneRadioError:
+        return None
 
 
 def _title(catalog: Catalog, item_id: str) -> str | None:

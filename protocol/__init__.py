@@ -7,7 +7,7 @@ crash-safe file writes both products use. Modules:
 - ``spec``: version, signature domains, limits, enumerations, field patterns;
 - ``errors``: the base of the exception hierarchy (bilingual, with stable codes);
 - ``signing``: RFC 8785 canonical JSON and Ed25519 signatures with domain separation;
-- ``items``, ``commands``, ``feed``, ``reports``: validation of what crosses the wire;
+- ``items``, ``commands``, ``feed``, ``reports``, ``speech``: validation of what crosses the wire;
 - ``rejections``, ``fields``, ``times``: their building blocks;
 - ``durable``: temp file, fsync, rename, fsync the directory.
 
@@ -40,6 +40,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                        "media_type_allowed", "zones_on_station"),
     "protocol.commands": ("Command", "check_command_shape", "validate_command", "sign_command"),
     "protocol.feed": ("FeedPage", "parse_feed_page"),
+    "protocol.speech": ("Speech", "VoicePackOffer", "sign_speech", "validate_speech", "sign_offer", "validate_offer"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -83,4 +84,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and the import g
         signing_payload,
     )
     from protocol.spec import *  # noqa: F403
+    from protocol.speech import (  # noqa: F401,E501
+        Speech,
+        VoicePackOffer,
+        sign_offer,
+        sign_speech,
+        validate_offer,
+        validate_speech,
+    )
     from protocol.times import format_utc, parse_local, parse_utc  # noqa: F401

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import CentralError
-from protocol.spec import CONTROL_RE, FEED_PAGE_LIMIT, PROTOCOL_VERSION
+from protocol.spec import CONTROL_RE, FEED_PAGE_LIMIT, MAX_VOICE_PACK_OFFERS, PROTOCOL_VERSION
 from protocol.times import parse_utc
 
 
@@ -19,6 +19,9 @@ class FeedPage:
     cursor: str
     items: list[Any]
     more: bool
+    # Only when the device asked for them (``?include=speech,voice_packs``); None: not sent.
+    speech: list[Any] | None = None
+    voice_packs: list[Any] | None = None
 
 
 
@@ -30,8 +33,9 @@ def parse_feed_page(doc: Any) -> FeedPage:
 
     if not isinstance(doc, dict):
         raise bad("not a JSON object")
-    if set(doc) != {"protocol", "server_time", "cursor", "items", "more"}:
-        raise bad("fields must be protocol, server_time, cursor, items, more")
+    required = {"protocol", "server_time", "cursor", "items", "more"}
+    if not required <= set(doc) or set(doc) - required - {"speech", "voice_packs"}:
+        raise bad("fields must be protocol, server_time, cursor, items, more (and speech, voice_packs)")
     if doc["protocol"] != PROTOCOL_VERSION or isinstance(doc["protocol"], bool):
         raise bad(f"unsupported protocol {str(doc['protocol'])[:20]}")
     try:
@@ -45,5 +49,11 @@ def parse_feed_page(doc: Any) -> FeedPage:
         raise bad("items")
     if not isinstance(doc["more"], bool):
         raise bad("more")
+    speech = doc.get("speech")
+    if speech is not None and (not isinstance(speech, list) or len(speech) > 4 * len(doc["items"])):
+        raise bad("speech")
+    offers = doc.get("voice_packs")
+    if offers is not None and (not isinstance(offers, list) or len(offers) > MAX_VOICE_PACK_OFFERS):
+        raise bad("voice_packs")
     return FeedPage(protocol=PROTOCOL_VERSION, server_time=doc["server_time"], cursor=cursor,
-                    items=doc["items"], more=doc["more"])
+                    items=doc["items"], more=doc["more"], speech=speech, voice_packs=offers)

@@ -42,6 +42,7 @@ SYNC_RESULTS = ("ok", "not_modified", "error")
 RESULT_STATUSES = ("done", "failed", "rejected")
 PLAY_OUTCOMES = ("completed", "cut", "stopped", "error", "stalled", "overrun", "skipped")
 PLAY_TRIGGERS = ("schedule", "manual", "emergency", "command")
+POWER_MAINS = ("present", "lost", "unknown")
 
 
 class BadReport(ValueError):
@@ -175,7 +176,24 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     faults = hb.get("amp_faults", [])
     if not isinstance(faults, list) or not all(isinstance(z, str) and ZONE_RE.match(z) for z in faults):
         raise BadReport("amp_faults: expected a list of zone names")
+    power = hb.get("power")
+    if power is not None:
+        _validate_power(power)
     return hb
+
+
+def _validate_power(power: Any) -> None:
+    """The optional ``power`` member: mains state (and since when), the Pi's power flags."""
+    _obj(power, "power", frozenset({"mains", "since", "under_voltage", "throttled", "flags"}))
+    if power["mains"] not in POWER_MAINS:
+        raise BadReport(f"power.mains: expected one of {', '.join(POWER_MAINS)}")
+    if power["since"] is not None:
+        _utc(power["since"], "power.since")
+    for key in ("under_voltage", "throttled"):
+        if not isinstance(power[key], bool):
+            raise BadReport(f"power.{key}: expected true or false")
+    if power["flags"] is not None and not _is_int(power["flags"], 0, 0xFFFFFFFF):
+        raise BadReport("power.flags: expected the firmware's get_throttled word (0 to 4294967295) or null")
 
 
 def _opt_utc(data: Mapping[str, Any], key: str, where: str) -> None:

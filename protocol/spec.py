@@ -10,6 +10,8 @@ PROTOCOL_VERSION = 1
 ITEM_DOMAIN = b"commune-radio/item/v1\n"
 COMMAND_DOMAIN = b"commune-radio/command/v1\n"
 VOICE_PACK_DOMAIN = b"commune-radio/voice-pack/v1\n"
+SPEECH_DOMAIN = b"commune-radio/speech/v1\n"
+VOICE_PACK_OFFER_DOMAIN = b"commune-radio/voice-pack-offer/v1\n"
 SIGNATURE_ALG = "ed25519"
 
 MAX_TITLE_CHARS = 200
@@ -56,6 +58,13 @@ STREAM_MEDIA_TYPES = (
     "audio/mpeg", "audio/aac", "audio/aacp", "audio/ogg", "audio/opus", "audio/flac", "audio/webm",
     "audio/mp4", "application/vnd.apple.mpegurl", "audio/mpegurl", "audio/x-mpegurl",
 )
+# Central's rendered speech (§4.3) is PCM WAV; a voice pack (§4.4) is a zip file.
+SPEECH_MEDIA_TYPES = ("audio/wav",)
+VOICE_PACK_MIME = "application/vnd.commune-radio.voice-pack+zip"
+VOICE_PACK_MAX_BYTES = 450_000_000
+# What a device may ask the feed to carry beside the items (``?include=``, §9).
+FEED_INCLUDES = ("speech", "voice_packs")
+MAX_VOICE_PACK_OFFERS = 32
 MEDIA_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9._~/-]{1,511}$")
 STREAM_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+,;=:@!$&'()*?-]*)?$")
 TZID_RE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")

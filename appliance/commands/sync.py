@@ -60,7 +60,7 @@ def summary(result: SyncResult, lang: str) -> list[str]:
         ("new", "mới", result.new), ("updated", "cập nhật", result.updated),
         ("revoked", "thu hồi", result.revoked), ("rejected", "bị từ chối", result.rejected),
         ("ready", "sẵn sàng", result.ready), ("media fetched", "tệp đã tải", result.media_fetched),
-        ("deferred", "tạm hoãn", result.deferred),
+        ("deferred", "tạm hoãn", result.deferred), ("central speech", "giọng trung tâm", result.speech),
     ]
     parts = [f"{(name if en else vi)}: {n}" for name, vi, n in counts]
     lines.append(("Items " if en else "Bản tin ") + ", ".join(parts))

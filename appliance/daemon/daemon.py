@@ -11,6 +11,11 @@ Parts (each in its own module of this package):
 Threads: scheduler, one on-air session at a time, preparation, sync, reporter, control
 socket. Nothing a request, an item or the player does may kill the daemon: each failure is
 logged and the loop carries on. Every exit path it can catch switches all relays off.
+
+Why this module is over 400 lines: it is the one place where the parts are built and wired
+(store, clock, power, settings refresh, player, sync, reporter, control), and its start-up and
+shutdown order is easier to check when it reads top to bottom in one file; the behaviour itself
+lives in the part modules.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
+from appliance.daemon.power import PowerWatcher
 from appliance.daemon.preparation import PreparationQueue
 from appliance.daemon.problems import Problems
 from appliance.daemon.scheduler import WAKE_CAP_S, Scheduler
@@ -95,6 +101,7 @@ class Daemon:
         self.syncer: Any = None
         self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
+        self.power: PowerWatcher | None = None   # mains-sense input and the firmware's power flags
 
     # ------------------------------------------------------------------ listeners
 
@@ -139,10 +146,16 @@ class Daemon:
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
             remove_stale_temps(d) for d in (self.config.capture_path, data / "tts-cache", data / "prepared"))
+        pin_factory = self._pin_factory if self._pin_factory is not None else default_pin_factory()
         self.amplifiers = Amplifiers(self.config.zones, store=store, clock=self.clock,
-                                     pin_factory=self._pin_factory if self._pin_factory is not None
-                                     else default_pin_factory(), listener=self._emit)
+                                     pin_factory=pin_factory, listener=self._emit)
         self.amplifiers.all_off("start-up: all relays off", log_unchanged=True)
+        # Read once before the first plan, so a start on battery plans with the battery policy.
+        self.power = PowerWatcher(self.config.power, store=store, clock=self.clock, problems=self.problems,
+                                  emit=self._emit, wake=self.wake, pin_factory=pin_factory)
+        self.power.open()
+        with contextlib.suppress(Exception):
+            self.power.poll()
         self.playlog = PlayLog(store)
         recovered = self.playlog.recover("daemon restarted during playback (crash or power cut)")
         for row in recovered:
@@ -167,7 +180,8 @@ class Daemon:
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
-                                   heartbeats=self.heartbeats, emit=self._emit, refresh=self._before_plan)
+                                   heartbeats=self.heartbeats, emit=self._emit, on_battery=self.power.on_battery,
+                                   refresh=self._before_plan)
         self.actions = OperatorActions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                        onair=self.onair, amplifiers=self.amplifiers, player=self._player,
                                        volume=volume, wake=self.wake, status=self.status,
@@ -180,6 +194,7 @@ class Daemon:
         self._spawn("scheduler", lambda: self.scheduler.run(self._stopping, self._wake, self._ready))  # type: ignore[union-attr]
         self._spawn("prepare", lambda: self.preparation.run(self._stopping))  # type: ignore[union-attr]
         self._spawn("housekeeping", self._housekeeping_loop)
+        self._spawn("power", lambda: self.power.run(self._stopping))  # type: ignore[union-attr]
         if self._sync_enabled:
             self._setup_sync()
             # Reporting to central: heartbeats, proof-of-play outbox, remote commands.
@@ -232,6 +247,8 @@ class Daemon:
             self.store.log_event("daemon.stop", reason)
         if self.amplifiers is not None:
             self.amplifiers.close()
+        if self.power is not None:
+            self.power.close()
         if self._own_store and self._store is not None:
             self._store.close()
 

@@ -30,6 +30,7 @@ from appliance.state.config import Config
 from appliance.state.mediastore import MediaStore
 from appliance.state.store import Store, utc_now_iso
 from appliance.sync.integrity import SignedItems, Tampered
+from appliance.sync.speech import SpeechUnusable, mark_unusable, ready_speech_sha, speech_row, verified_speech
 from protocol.errors import CommuneRadioError, StorageError, ValidationError
 
 RETRY_S = 60.0
@@ -64,12 +65,18 @@ def _wav_seconds(path: Path) -> float:
         return wav.getnframes() / float(wav.getframerate())
 
 
-def content_key(item: dict[str, Any], config: Config) -> str:
-    """Digest of everything a prepared clip of ``item`` depends on: change any of it and the clip is stale."""
+def content_key(item: dict[str, Any], config: Config, speech_sha: str | None = None) -> str:
+    """Digest of everything a prepared clip of ``item`` depends on: change any of it and the clip is stale.
+
+    ``speech_sha`` is central's rendered speech of a text item, when it is ready: the clip is made
+    from it, so its arrival or removal makes the clip stale too.
+    """
     audio = config.audio
     identity: dict[str, Any] = {"kind": item["kind"], "target_lufs": audio.target_lufs,
                                 "true_peak_dbfs": audio.true_peak_dbfs}
-    if item["kind"] == "text":
+    if item["kind"] == "text" and speech_sha:
+        identity |= {"text": item.get("text") or "", "central_speech": speech_sha}
+    elif item["kind"] == "text":
         identity |= {"text": item.get("text") or "", "tts": dataclasses.asdict(config.tts), "chime": audio.chime}
     else:
         identity["media"] = item.get("media_sha256")
@@ -116,7 +123,32 @@ class PreparationQueue:
         return found
 
     def content_key(self, item: dict[str, Any]) -> str:
-        return content_key(item, self._config_for(item))
+        return content_key(item, self._config_for(item), self._speech_sha(item))
+
+    def _speech_sha(self, item: dict[str, Any]) -> str | None:
+        if item.get("kind") != "text" or item.get("source") != "central" or self.signed is None:
+            return None
+        return ready_speech_sha(self.store, item["id"], int(item["version"]))
+
+    def _central_speech(self, item: dict[str, Any]) -> Any | None:
+        """The clip made from central's rendered speech of ``item`` (verified now), or None: the
+        station reads the item itself, and a ``speech.fallback`` event says why when speech was expected."""
+        if item.get("kind") != "text" or item.get("source") != "central" or self.signed is None:
+            return None
+        row = speech_row(self.store, item["id"], int(item["version"]))
+        if row is None or row["state"] == "rejected":
+            return None
+        try:
+            if row["state"] != "ready":
+                raise SpeechUnusable("speech.not_ready", "giọng đọc của trung tâm chưa tải xong",
+                                     "central's speech is not downloaded yet")
+            speech = verified_speech(self.store, MediaStore(self._config().media_dir), self.signed.public_keys, item)
+            return self.preparer.prepare_file(speech.path)
+        except SpeechUnusable as exc:
+            mark_unusable(self.store, item, exc)
+        except CommuneRadioError as exc:  # the audio itself is unusable (ffmpeg refused it)
+            mark_unusable(self.store, item, SpeechUnusable(exc.code, exc.vi, exc.en))
+        return None
 
     def verified(self, item: dict[str, Any]) -> dict[str, Any]:
         """``item`` with its text and media as central signed them (raises ``Tampered``)."""
@@ -196,9 +228,8 @@ class PreparationQueue:
         prepared = self.prepared_for(item)
         if prepared is not None and Path(prepared.path).exists():
             return prepared
-        wanted = self.content_key(item)
         if item["kind"] == "text":
-            prepared = self._preparer_for(item).prepare_text(item["text"])
+            prepared = self._central_speech(item) or self._preparer_for(item).prepare_text(item["text"])
         elif item["kind"] == "audio":
             media = MediaStore(self._config().media_dir)
             if not media.verify(item["media_sha256"]):
@@ -218,6 +249,7 @@ class PreparationQueue:
             prepared = self.preparer.prepare_file(media.path_for(item["media_sha256"]))
         else:
             raise ValidationError(f"Không chuẩn bị được loại '{item['kind']}'.", f"Cannot prepare kind '{item['kind']}'.")
+        wanted = self.content_key(item)  # after: a speech fallback changes what the clip was made from
         with self._lock:
             self._prepared[key] = (wanted, prepared)
         self._remember(key, wanted, prepared)

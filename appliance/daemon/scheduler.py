@@ -47,6 +47,7 @@ class Scheduler:
     def __init__(self, *, store: Store, clock: Clock, config: Callable[[], Config], amplifiers: Amplifiers,
                  trust: ClockTrust, playlog: PlayLog, onair: OnAir, preparation: PreparationQueue,
                  state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None],
+                 on_battery: Callable[[], bool] = lambda: False,
                  refresh: Callable[[], None] | None = None) -> None:
         self.store = store
         # Called before every plan: the daemon re-reads the operator's settings when they changed.
@@ -62,6 +63,7 @@ class Scheduler:
         self.state = state
         self.heartbeats = heartbeats
         self._emit = emit
+        self._on_battery = on_battery
         self._jumps = JumpDetector(clock)
         self._started_mono = clock.monotonic()   # this run of the station began (see PlanState.running_since)
         self.last_plan: planner.Plan | None = None
@@ -224,7 +226,7 @@ class Scheduler:
                                  interrupted=interrupted, clock_trusted=trusted,
                                  relays_on_since=relays_on, audio_ended_at=audio_ended_at,
                                  running_since=real_now - timedelta(seconds=mono - self._started_mono),
-                                 steady_clock_since=self._steady_since)
+                                 steady_clock_since=self._steady_since, on_battery=self._on_battery())
 
     def _load_steady_since(self) -> datetime | None:
         row = self.store.query_one("SELECT value FROM daemon_state WHERE key = ?", (_KEY_STEADY,))

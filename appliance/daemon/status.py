@@ -84,6 +84,7 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         "repeats": [{k: r[k] for k in ("id", "text", "zones", "every_s", "times", "aired", "left", "next_at", "resume",
                                          "actor")} for r in daemon.actions.repeats.active()],
         "disk": disk_facts(daemon),
+        "power": daemon.power.status() if daemon.power is not None else None,
         "healthy": daemon.healthy(),
         "liveness": {"ages_s": daemon.heartbeats.ages(), "wedged": daemon.wedged_threads()},
         "process": procstats.snapshot(),

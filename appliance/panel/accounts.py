@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import VerificationError, VerifyMismatchError
+
+try:
+    from argon2.exceptions import InvalidHashError
+except ImportError:  # argon2-cffi < 21.2 (Debian 12's python3-argon2, what armhf installs): the old name
+    from argon2.exceptions import InvalidHash as InvalidHashError  # type: ignore[no-redef,attr-defined]
 
 from appliance.panel.password_policy import weakness
 from appliance.panel.throttle import LoginThrottle

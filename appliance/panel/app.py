@@ -327,6 +327,7 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "fmt_date": lambda d, weekday=True: i18n.format_date(d, web.lang(), weekday=weekday),
             "device_id": state.config.device.id,
             "reason_label": web.reason_label,
+            "reason_text": web.play_reason,
             "actor_label": lambda actor: actor_label(actor, web.lang()),
             "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
             "interrupted_text": _interrupted_text,

@@ -82,6 +82,15 @@ def reason_label(code: str | None) -> str:
     return vi if lang() == "vi" else en
 
 
+def play_reason(text: str | None) -> str:
+    """A play-log reason (stored in English) in the user's language where its wording is fixed."""
+    from appliance.broadcast.planner import ON_BATTERY_REASON
+
+    if text == ON_BATTERY_REASON.en:
+        return ON_BATTERY_REASON.vi if lang() == "vi" else ON_BATTERY_REASON.en
+    return text or ""
+
+
 def flash_t(message: str, category: str = "info", **params: object) -> None:
     flash(t(message, **params), category)
 

@@ -332,7 +332,12 @@ class Store:
             "SELECT media_sha256 FROM items WHERE media_sha256 IS NOT NULL"
             " AND state IN ('waiting_media', 'ready') AND (valid_until IS NULL OR valid_until > ?)",
             (now,))
-        return {r["media_sha256"] for r in rows}
+        # Central's rendered speech of those items (0009) is kept with them.
+        speech = self.query(
+            "SELECT s.media_sha256 FROM item_speech s JOIN items i ON i.id = s.item_id AND i.version = s.version"
+            " WHERE s.state IN ('waiting_media', 'ready') AND i.state IN ('waiting_media', 'ready')"
+            " AND (i.valid_until IS NULL OR i.valid_until > ?)", (now,))
+        return {r["media_sha256"] for r in rows} | {r["media_sha256"] for r in speech}
 
     # ------------------------------------------------------------------ sync state (0001)
 

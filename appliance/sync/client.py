@@ -178,14 +178,15 @@ class CentralClient:
     # ------------------------------------------------------------------ API
 
     def get_feed(self, device_id: str, cursor: str | None, etag: str | None,
-                 limit: int | None = None) -> FeedPage:
+                 limit: int | None = None, include: str | None = None) -> FeedPage:
         """``GET /v1/devices/{id}/feed``: one page (of at most ``limit`` items), or ``not_modified``
-        when the ETag still holds."""
+        when the ETag still holds. ``include`` asks for more beside the items (``speech,voice_packs``)."""
         path = f"v1/devices/{quote(device_id, safe='')}/feed"
         headers = {"Accept": "application/json"}
         if etag:
             headers["If-None-Match"] = etag
-        params = ({"cursor": cursor} if cursor else {}) | ({"limit": str(limit)} if limit else {})
+        params = (({"cursor": cursor} if cursor else {}) | ({"limit": str(limit)} if limit else {})
+                  | ({"include": include} if include else {}))
         params = params or None
 
         def attempt() -> FeedPage:

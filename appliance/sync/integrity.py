@@ -79,6 +79,11 @@ class SignedItems:
         self._verified: dict[str, protocol.Item] = {}
         self._reported: set[str] = set()
 
+    @property
+    def public_keys(self) -> list[Any]:
+        """Central's trusted keys (also for what central signs beside items: its rendered speech)."""
+        return list(self._keys)
+
     def check(self, row: dict[str, Any]) -> protocol.Item | None:
         """The verified item behind ``row`` (None for a local announcement); raises ``Tampered``."""
         if row.get("source") != "central":
@@ -118,7 +123,7 @@ class SignedItems:
         if item is None:
             return row
         media = item.media
-        return dict(row, text=item.text, kind=item.kind, media_sha256=media.sha256 if media else None,
+        return dict(row, text=item.text, kind=item.kind, digest=item.digest, media_sha256=media.sha256 if media else None,
                     media_bytes=media.bytes if media else None, media_url=media.url if media else None)
 
     def repair(self, store: Store, row: dict[str, Any], exc: Tampered) -> bool:

@@ -32,6 +32,8 @@ from appliance.state.config import Config
 from appliance.state.mediastore import MediaMismatch, MediaStore
 from appliance.state.store import Store, item_is_expired, to_utc_iso, utc_now_iso
 from appliance.sync.client import CentralClient
+from appliance.sync.speech import SpeechSync
+from appliance.sync.voice_offers import VoiceOfferSync
 from protocol.errors import (
     CentralError,
     CommuneRadioError,
@@ -43,6 +45,8 @@ from protocol.errors import (
 
 log = logging.getLogger(__name__)
 
+# Asked beside the items: central's rendered speech and its voice packs (protocol §4.3, §4.4, §9).
+FEED_INCLUDE = "speech,voice_packs"
 # A feed that keeps saying "more" beyond this many pages in one sync is central looping.
 MAX_PAGES_PER_SYNC = 200
 # Page sizes tried, largest first, when central's page is too big to read (protocol max 500).
@@ -74,6 +78,7 @@ class SyncResult:
     bytes: int = 0
     requests: int = 0
     deferred: int = 0
+    speech: int = 0          # speech documents stored, dropped or made ready
     pages: int = 0
     not_modified: bool = False
     started_at: str = ""
@@ -87,7 +92,7 @@ class SyncResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.new or self.updated or self.revoked or self.ready)
+        return bool(self.new or self.updated or self.revoked or self.ready or self.speech)
 
     def note(self, error: CentralError | RejectedItem | StorageError) -> None:
         # Bounded: a hostile feed of 5,000 bad items must not make a huge summary.
@@ -191,6 +196,8 @@ class Syncer:
         self._lock = threading.Lock()
         self._lock_path = config.data_path / "sync.lock"
         self._page_limit: int | None = None  # None: central's default page size
+        self.speech = SpeechSync(store, media, self.public_keys)
+        self.voice_offers = VoiceOfferSync(config, store, self.public_keys)
 
     # ------------------------------------------------------------------ entry point
 
@@ -213,7 +220,15 @@ class Syncer:
                 result.error = exc
             try:
                 self._fetch_media(result, progress)
+                files, fetched = self.speech.fetch_media(self.client, quota_bytes=self.config.sync.storage_quota_bytes,
+                                                         max_bytes=self.config.sync.max_media_bytes)
+                result.speech += files
+                result.bytes += fetched
+                result.bytes += self.voice_offers.install_offered(self.client)
             except CentralError as exc:
+                result.error = result.error or exc
+            except StorageError as exc:
+                result.note(exc)
                 result.error = result.error or exc
             result.requests = self.client.requests_made - requests_before
             result.finished_at = utc_now_iso()
@@ -247,7 +262,7 @@ class Syncer:
         cursor, etag = state.get("cursor"), state.get("etag")
         for _ in range(MAX_PAGES_PER_SYNC):
             try:
-                page = self.client.get_feed(self.config.device.id, cursor, etag, self._page_limit)
+                page = self.client.get_feed(self.config.device.id, cursor, etag, self._page_limit, FEED_INCLUDE)
             except CentralError as exc:
                 smaller = [n for n in FEED_LIMITS if n < (self._page_limit or protocol.FEED_PAGE_LIMIT)]
                 if exc.code == "central_too_large" and smaller:
@@ -271,6 +286,9 @@ class Syncer:
             result.pages += 1
             for raw in envelope.items:
                 self._accept(raw, result)
+            result.speech += self.speech.accept_page(envelope.items, envelope.speech)
+            if envelope.voice_packs is not None:
+                self.voice_offers.offered(envelope.voice_packs)
             # The cursor moves only now: every item of the page is committed.
             cursor = envelope.cursor
             etag = page.etag if not envelope.more else None

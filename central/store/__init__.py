@@ -31,6 +31,7 @@ from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
 from central.store.reports import ReportRepository
 from central.store.sessions import SessionRepository
+from central.store.speech import SpeechRepository
 
 
 class Transaction:
@@ -63,6 +64,10 @@ class Transaction:
     @cached_property
     def sessions(self) -> SessionRepository:
         return SessionRepository(self.conn, self._db)
+
+    @cached_property
+    def speech(self) -> SpeechRepository:
+        return SpeechRepository(self.conn, self._db)
 
 
 class Store:

@@ -167,3 +167,24 @@ admin_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 Index("admin_sessions_expires", admin_sessions.c.expires_at)
+
+# ---- speech (issue 17): central's rendered speech of text items, and voice packs it offers.
+# One speech document per item, for the item's current version (protocol §4.3); replaced when
+# the item is approved again, deleted when an editor removes it.
+item_speech = Table(
+    "item_speech", metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),       # JSON of the signed speech document
+    Column("media_sha256", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Voice packs offered to every device (protocol §4.4); a withdrawn offer is deleted.
+voice_pack_offers = Table(
+    "voice_pack_offers", metadata,
+    Column("pack_id", Text, primary_key=True),
+    Column("document", Text, nullable=False),       # JSON of the signed offer
+    Column("media_sha256", Text, nullable=False),
+    Column("offered_at", UtcDateTime, nullable=False),
+)

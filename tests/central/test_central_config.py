@@ -64,3 +64,17 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         config.load(tmp_path / "nope.toml", env={})
     assert "nope.toml" in info.value.en
+
+
+def test_speech_section(tmp_path: Path) -> None:
+    assert config.load(env={}, data_dir=tmp_path).speech.engine == ""  # no rendering unless asked
+    path = tmp_path / "central.toml"
+    path.write_text('[speech]\nengine = "neural"\nvoice_pack = "vi-voice"\nrate = 140\nchime = false\n')
+    speech = config.load(path, env={}).speech
+    assert (speech.engine, speech.voice_pack, speech.rate, speech.chime) == ("neural", "vi-voice", 140, False)
+    for text, fragment in (('engine = "festival"', "engine"), ('engine = "neural"', "voice_pack"),
+                           ("rate = 10", "rate"), ('voice = "en"', "voice"), ("loud = 1", "unknown keys")):
+        path.write_text(f"[speech]\n{text}\n")
+        with pytest.raises(ConfigError) as refused:
+            config.load(path, env={})
+        assert fragment in refused.value.en and "[speech]" in refused.value.vi

@@ -138,4 +138,19 @@ def index() -> ResponseReturnValue:
         disk_total_gb=i18n.format_number(usage.total / 1e9, lang()),
         problems=problems[:6],
         chart=chart_svg(state, now, fingerprint),
+        voice_packs=voice_packs(state),
     )
+
+
+def voice_packs(state: PanelState) -> list[dict[str, Any]]:
+    """Installed voice packs, and those central offered: installed, waiting, or refused and why."""
+    from audio.voicepacks import installed_packs  # reads installed.json only; no engine is started
+
+    offered = {r["pack_id"]: dict(r) for r in state.store.query("SELECT * FROM voice_pack_offers ORDER BY at")}
+    packs = [{"id": p.pack_id, "name": p.name, "language": p.language, "state": "installed",
+              "from_central": p.pack_id in offered, "detail": ""}
+             for p in installed_packs(state.config.data_path / "voices")]
+    held = {p["id"] for p in packs}
+    packs += [{"id": o["pack_id"], "name": o["name"], "language": "", "state": o["state"], "from_central": True,
+               "detail": o["detail"] or ""} for o in offered.values() if o["pack_id"] not in held]
+    return packs

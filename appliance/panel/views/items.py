@@ -13,6 +13,7 @@ from appliance.panel.media_response import send_audio
 from appliance.panel.speech import speech_error
 from appliance.panel.web import audit, daemon_actor, err_text, flash_t, panel
 from appliance.state.store import item_is_expired, utc_now_iso
+from appliance.sync.speech import SpeechUnusable, speech_row, verified_speech
 from protocol.errors import CommuneRadioError
 
 bp = Blueprint("items", __name__)
@@ -27,6 +28,33 @@ def display_state(item: dict[str, Any], now: str) -> str:
     if item_is_expired(item, now):
         return "expired"
     return str(item.get("state"))
+
+
+def voice_on_air(item: dict[str, Any]) -> dict[str, str] | None:
+    """Whose voice reads a text item: central's rendering when the station holds it ready, else the station's."""
+    if item.get("kind") != "text":
+        return None
+    state = panel()
+    row = speech_row(state.store, item["id"], int(item["version"])) if item.get("source") == "central" else None
+    if row is not None and row["state"] == "ready":
+        return {"source": "central", "name": str(row["voice_name"])}
+    from audio.engines import describe_voice  # no engine is started: the configured voice's name
+
+    return {"source": "station", "name": describe_voice(state.config.tts, state.config.data_path / "voices")["name"]}
+
+
+def central_speech_path(item: dict[str, Any]) -> Any | None:
+    """The file of central's verified speech for ``item`` (what airs), or None."""
+    if item.get("source") != "central" or item.get("kind") != "text" or not item.get("document"):
+        return None
+    import protocol
+
+    state = panel()
+    try:
+        keys = [protocol.public_key_from_b64(state.config.central.public_key)]
+        return verified_speech(state.store, state.media, keys, item).path
+    except (SpeechUnusable, CommuneRadioError):
+        return None
 
 
 def find_item(item_id: str) -> dict[str, Any]:
@@ -47,6 +75,7 @@ def index() -> ResponseReturnValue:
     rows = [i for i in state.store.list_items() if source == "all" or i.get("source") == source]
     for item in rows:
         item["display_state"] = display_state(item, now)
+        item["voice_on_air"] = voice_on_air(item)
     return render_template("items.html", items=rows, source=source)
 
 
@@ -63,6 +92,9 @@ def audio(item_id: str) -> ResponseReturnValue:
         return send_audio(state.media.path_for(sha), item.get("media_mime"), item["id"])
     if item.get("kind") != "text" or not str(item.get("text", "")).strip():
         abort(404)
+    rendered = central_speech_path(item)
+    if rendered is not None:  # central's voice is what airs: that is what the operator hears
+        return send_audio(rendered, "audio/wav", item["id"])
     tts = (item.get("document") or {}).get("tts") if isinstance(item.get("document"), dict) else None
     voice = (tts or {}).get("voice", state.config.tts.voice)
     rate = (tts or {}).get("rate", state.config.tts.rate)
