@@ -48,6 +48,8 @@ def test_daemon_plays_a_central_command_and_central_shows_the_play(central: Cent
         [play] = monitor.log_entries(central.device_id, entry_type="play")
         assert play["data"]["item_id"] == item_id and play["data"]["trigger"] == "command"
         assert play["data"]["outcome"] == "completed" and play["data"]["played_s"] > 0.5
+        # Proof of play keeps its title and who asked, at central too (issue 11 fix 3).
+        assert play["data"]["title"] == "Thông báo họp" and play["data"]["actor"].startswith("central:")
         wait_until(lambda: monitor.commands(central.device_id)[0]["status"] == "done", what="the command result")
         rows = store.query("SELECT trigger, actor FROM play_log WHERE item_id = ?", (item_id,))
         assert [(r["trigger"], r["actor"]) for r in rows] == [("central", f"central:{command['id']}")]
