@@ -402,6 +402,8 @@ class Daemon:
             self.preparation.voice_changed(self.config)
         if previous.audio.volume != self.config.audio.volume and self.actions is not None:
             self.actions.set_volume(self.config.audio.volume, actor=actor)
+        if self.reporter is not None:   # heartbeat interval and the reported voice read it on every use
+            self.reporter.config = self.config
         self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor, "changed": changed})
         self._emit({"type": "settings_reloaded", "actor": actor, "changed": changed})
         self.wake()
