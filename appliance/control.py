@@ -1,5 +1,8 @@
 """The daemon's control channel: a local Unix socket speaking JSON lines.
 
+One module a little over 400 lines: the request checks and the socket that applies them are
+one contract (docs/team-contracts.md), read together.
+
 Only the daemon touches GPIO and audio; the CLI and the panel ask it through this socket.
 The socket is created under a temp name, given mode 0660 and ``control.socket_group``, and
 only then renamed into place, so it is never reachable with looser permissions.

@@ -2,7 +2,8 @@
 
 Why not Flask-Babel: it needs compiled .mo catalogs, a build step on every change; the
 panel has a few hundred strings and two languages, so a dict is lighter and testable
-(a test checks every ``_()`` string in the templates has a Vietnamese entry).
+(a test checks every ``_()`` string in the templates has a Vietnamese entry). The module is
+long because the catalog is: it is data, one entry a line, kept in one place.
 Times are stored in UTC and shown in the device zone, Vietnamese style:
 "Thứ Năm, 26/11/2026 06:30".
 """
