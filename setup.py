@@ -67,7 +67,11 @@ setup(
         # The station itself needs none of it. psycopg's binary wheels exist for x86_64 and aarch64;
         # elsewhere psycopg uses the system's libpq (Debian: libpq5).
         "central": CENTRAL,
+        # The district report as an .xlsx file from the panel (openpyxl, MIT, pure Python). Optional:
+        # without it the printable report page still works and the export says how to install it.
+        "reports": ["openpyxl>=3.1"],
         "test": [
+            "openpyxl>=3.1",
             *CENTRAL,
             "sherpa-onnx>=2.0,<3",
             "numpy>=1.21",

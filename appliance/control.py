@@ -1,5 +1,8 @@
 """The daemon's control channel: a local Unix socket speaking JSON lines.
 
+One module a little over 400 lines: the request checks and the socket that applies them are
+one contract (docs/team-contracts.md), read together.
+
 Only the daemon touches GPIO and audio; the CLI and the panel ask it through this socket.
 The socket is created under a temp name, given mode 0660 and ``control.socket_group``, and
 only then renamed into place, so it is never reachable with looser permissions.
@@ -86,6 +89,27 @@ def _only(params: Mapping[str, Any], allowed: set[str]) -> None:
         raise _bad(f"Tham số không được biết: {', '.join(extra)}.", f"Unknown parameters: {', '.join(extra)}.")
 
 
+def _repeat(params: dict[str, Any], has_text: bool) -> dict[str, Any]:
+    """An emergency's repeat (every N s, M airings in all or 0 for until stopped) and the operator's
+    choice for the bulletin it interrupts (``resume``: play it again afterwards, or not)."""
+    out: dict[str, Any] = {}
+    every, times, resume = params.get("repeat_every_s"), params.get("repeat_times"), params.get("resume")
+    if every is not None or times is not None:
+        if not has_text:
+            raise _bad("Chỉ văn bản khẩn cấp mới lặp lại được.", "Only an emergency text can be repeated.")
+        if isinstance(every, bool) or not isinstance(every, int) or not 60 <= every <= 86_400:
+            raise _bad("Khoảng lặp phải từ 1 phút đến 24 giờ.", "The repeat interval must be 1 minute to 24 hours.")
+        if isinstance(times, bool) or not isinstance(times, int) or not (times == 0 or 2 <= times <= 100):
+            raise _bad("Số lần phát phải từ 2 đến 100, hoặc 0 (đến khi dừng).",
+                       "The number of airings must be 2 to 100, or 0 (until stopped).")
+        out.update(repeat_every_s=every, repeat_times=times)
+    if resume is not None:
+        if not isinstance(resume, bool):
+            raise _bad("'resume' phải là true hoặc false.", "'resume' must be true or false.")
+        out["resume"] = resume
+    return out
+
+
 def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict[str, Any], str]:
     """Check one decoded request; returns (action, normalised params, actor). Pure."""
     if not isinstance(message, dict):
@@ -109,7 +133,7 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
         _only(params, {"item_id", "zones"})
         return action, {"item_id": _item_id(params), "zones": _zones(params, zone_names)}, actor
     if action == "emergency":
-        _only(params, {"item_id", "text", "zones"})
+        _only(params, {"item_id", "text", "zones", "repeat_every_s", "repeat_times", "resume"})
         has_text, has_item = params.get("text") is not None, params.get("item_id") is not None
         if has_text == has_item:
             raise _bad("Khẩn cấp cần đúng một trong hai: 'text' (văn bản để đọc) hoặc 'item_id'.",
@@ -125,6 +149,7 @@ def validate_request(message: Any, zone_names: Sequence[str]) -> tuple[str, dict
             out["text"] = text.strip()
         else:
             out["item_id"] = _item_id(params)
+        out.update(_repeat(params, has_text))
         return action, out, actor
     if action == "say":
         _only(params, {"text", "zones"})

@@ -168,6 +168,8 @@ class Request:
     trigger: Literal["operator", "emergency", "central"]
     requested_at: datetime
     zones: tuple[str, ...] | None = None
+    # An emergency's choice for the item it interrupts: resume it afterwards or not (None: Settings).
+    resume: bool | None = None
 
 
 @dataclass(frozen=True)

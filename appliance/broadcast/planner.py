@@ -555,6 +555,10 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                 "revoked", "Bản tin đang phát đã bị thu hồi: dừng ngay.", "The item on air was revoked: stopped at once."))
         elif candidates and candidates[0].rank == 0 and _rank(on_air.occurrence, False) != 0:
             resume = settings.resume_interrupted and not on_air.occurrence.live
+            chosen = candidates[0].occurrence.slot_id
+            for r in state.requests:   # the operator chose for this emergency
+                if chosen == f"request:{r.request_id}" and r.resume is not None and not on_air.occurrence.live:
+                    resume = r.resume
             preempt = Preempt(on_air.occurrence, resume, Reason(
                 "emergency",
                 "Bản tin khẩn cấp ngắt bản tin đang phát" + (" (sẽ phát lại sau)." if resume else " (không phát lại)."),

@@ -58,9 +58,13 @@ def actor_label(actor: str | None, lang: str = "vi") -> str:
     return f"{label} ({who})" if who else label
 
 
-def _one(part: str, *, top: bool = True) -> str:
+_MAX_DEPTH = 4
+
+
+def _one(part: str, *, top: bool = True, depth: int = 0) -> str:
     """One reason; an unknown sentence is marked as English at the top level, while an unknown
-    inner part (a zone name, a time, the player's own error text) is kept as it is."""
+    inner part (a zone name, a time, the player's own error text) is kept as it is. Inner parts
+    are translated again only when shorter than the whole (no loop), at most a few levels deep."""
     text = part.strip()
     if not text:
         return ""
@@ -68,7 +72,8 @@ def _one(part: str, *, top: bool = True) -> str:
         match = pattern.match(text)
         if match is None:
             continue
-        groups = [_one(g, top=False) if g else "" for g in match.groups()]
+        groups = [_one(g, top=False, depth=depth + 1) if g and len(g.strip()) < len(text) and depth < _MAX_DEPTH
+                  else (g or "") for g in match.groups()]
         values = {f"actor{i}": actor_label(g) for i, g in enumerate(match.groups()) if g}
         return template.format(*groups, **values).strip()
     return f"(tiếng Anh) {text}" if top else text
@@ -79,4 +84,7 @@ def vietnamese(reason: str | None) -> str:
     translated one by one."""
     if not reason:
         return ""
-    return "; ".join(p for p in (_one(part) for part in reason.split("; ")) if p)
+    try:
+        return "; ".join(p for p in (_one(part) for part in reason.split("; ")) if p)
+    except Exception:  # noqa: BLE001 - written with a play-log row: a translation must never cost the row
+        return f"(tiếng Anh) {reason}"

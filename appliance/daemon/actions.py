@@ -22,6 +22,7 @@ import protocol
 from appliance.broadcast import planner
 from appliance.broadcast.amplifiers import Amplifiers
 from appliance.daemon.broadcast_state import BroadcastState, Transient
+from appliance.daemon.emergency_repeats import EmergencyRepeats
 from appliance.daemon.onair import OnAir
 from appliance.daemon.scheduler import estimate_words
 from appliance.state.config import Config
@@ -55,6 +56,7 @@ class OperatorActions:
         self._sync_now = sync_now
         self.volume = volume
         self.live: Any = None     # appliance.daemon.live.LiveSessions, set by the daemon
+        self.repeats = EmergencyRepeats(store, clock.now)
 
     def handle(self, action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         if action == "status":
@@ -67,7 +69,8 @@ class OperatorActions:
             return self.say(params["text"], zones=params.get("zones"), actor=actor)
         if action == "emergency":
             return self.emergency(text=params.get("text"), item_id=params.get("item_id"), zones=params.get("zones"),
-                                  actor=actor)
+                                  actor=actor, resume=params.get("resume"), repeat_every_s=params.get("repeat_every_s"),
+                                  repeat_times=params.get("repeat_times"))
         if action == "stop":
             return self.stop_playback(actor=actor)
         if action == "set_volume":
@@ -91,10 +94,12 @@ class OperatorActions:
         raise ValidationError(f"Lệnh không được hỗ trợ: {action}.", f"Unsupported action: {action}.")
 
     def _request(self, item_id: str, trigger: str, zones: list[str] | None, actor: str,
-                 request_id: str | None = None, requested_at: datetime | None = None) -> planner.Request:
+                 request_id: str | None = None, requested_at: datetime | None = None,
+                 resume: bool | None = None) -> planner.Request:
         request = planner.Request(request_id=request_id or uuid.uuid4().hex, item_id=item_id,
                                   trigger=trigger,  # type: ignore[arg-type]
-                                  requested_at=requested_at or self.clock.now(), zones=tuple(zones) if zones else None)
+                                  requested_at=requested_at or self.clock.now(), zones=tuple(zones) if zones else None,
+                                  resume=resume)
         self.state.add_request(request, actor)
         self._wake()
         return request
@@ -151,7 +156,11 @@ class OperatorActions:
             "request_id": request.request_id, "item_id": item_id}
 
     def emergency(self, *, text: str | None = None, item_id: str | None = None, zones: list[str] | None = None,
-                  actor: str = "cli:root") -> dict[str, Any]:
+                  actor: str = "cli:root", resume: bool | None = None, repeat_every_s: int | None = None,
+                  repeat_times: int | None = None) -> dict[str, Any]:
+        """Air an emergency now. ``resume``: the operator's choice for the bulletin it interrupts
+        (None: the station's setting); ``repeat_every_s``/``repeat_times`` (0: until stopped): aired
+        again by ``air_due_repeats``."""
         if text is not None:
             item_id = self._transient_text(text, priority="emergency", prefix="emergency-", zones=zones)
         else:
@@ -174,9 +183,25 @@ class OperatorActions:
                                                           iso_z(self.clock.now())))
         except sqlite3.OperationalError as exc:   # a full card must not stop an emergency
             log.error("emergency %s accepted without its durable record: %s", item_id, exc)
-        request = self._request(item_id, "emergency", zones, actor, request_id=request_id)
-        return message("Đã phát lệnh khẩn cấp.", "Emergency broadcast started.") | {
+        request = self._request(item_id, "emergency", zones, actor, request_id=request_id, resume=resume)
+        answer = message("Đã phát lệnh khẩn cấp.", "Emergency broadcast started.") | {
             "request_id": request.request_id, "item_id": item_id}
+        if text is not None and repeat_every_s:
+            answer["repeat_id"] = self.repeats.add(text=text, zones=zones, every_s=repeat_every_s,
+                                                   times=int(repeat_times or 0), resume=resume, actor=actor)
+        return answer
+
+    def air_due_repeats(self) -> int:
+        """Called before every plan: air the repeats that are due (not while an emergency is on air or
+        waiting: the next one follows it)."""
+        session = self.onair.session
+        busy = (session is not None and session.occurrence.trigger == "emergency") or any(
+            r.trigger == "emergency" for r in self.state.snapshot()[0])
+
+        def air(row: dict[str, Any]) -> None:
+            self.emergency(text=row["text"], zones=row["zones"], actor=row["actor"], resume=row["resume"])
+
+        return self.repeats.due(air, busy=busy)
 
     def replay_pending_emergencies(self) -> list[str]:
         """At start-up: emergencies a crash kept from being played to their end (accepted but never
@@ -227,6 +252,7 @@ class OperatorActions:
         dropped = self.state.drop_requests()
         with self.store.transaction(durable=True) as tx:   # waiting emergencies are cancelled too
             tx.execute("DELETE FROM emergency_requests")
+        self.repeats.end_all(actor)                         # and repeats end
         if session is None:
             return message("Không có gì đang phát.", "Nothing is playing.") | {"dropped_requests": dropped}
         self.onair.cancel_and_wait(session, f"stopped by {actor}")

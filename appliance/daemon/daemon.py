@@ -185,7 +185,7 @@ class Daemon:
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
                                    heartbeats=self.heartbeats, emit=self._emit, on_battery=self.power.on_battery,
-                                   refresh=self.refresh_settings)
+                                   refresh=self._before_plan)
         self.actions = OperatorActions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                        onair=self.onair, amplifiers=self.amplifiers, player=self._player,
                                        volume=volume, wake=self.wake, status=self.status,
@@ -385,6 +385,12 @@ class Daemon:
 
     # ------------------------------------------------------------------ operator actions
 
+    def _before_plan(self) -> None:
+        """Before every plan: settings changed in the store, and emergency repeats that are due."""
+        self.refresh_settings()
+        if self.actions is not None:
+            self.actions.air_due_repeats()
+
     def refresh_settings(self) -> None:
         """Reload the panel settings if they changed in the store since they were last read (the
         scheduler calls this before every plan, so a save whose ``reload`` request was lost still
@@ -414,6 +420,8 @@ class Daemon:
             self.preparation.voice_changed(self.config)
         if previous.audio.volume != self.config.audio.volume and self.actions is not None:
             self.actions.set_volume(self.config.audio.volume, actor=actor)
+        if self.reporter is not None:   # heartbeat interval and the reported voice read it on every use
+            self.reporter.config = self.config
         self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor, "changed": changed})
         self._emit({"type": "settings_reloaded", "actor": actor, "changed": changed})
         self.wake()

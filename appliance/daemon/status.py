@@ -81,6 +81,8 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
                           for r in (plan.refused if plan is not None else ())],
         "problems": [p.as_dict() for p in daemon.problems.active()],
         "settings": daemon.settings_sources,
+        "repeats": [{k: r[k] for k in ("id", "text", "zones", "every_s", "times", "aired", "left", "next_at", "resume",
+                                         "actor")} for r in daemon.actions.repeats.active()],
         "disk": disk_facts(daemon),
         "power": daemon.power.status() if daemon.power is not None else None,
         "healthy": daemon.healthy(),

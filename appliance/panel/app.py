@@ -148,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
         items,
         live,
         playlog,
+        reports,
         schedule,
         settings,
         zones,
@@ -156,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, dashboard, items, announcements, schedule, emergency, live, zones, playlog, settings, api,
                    health):
         app.register_blueprint(module.bp)
+    app.register_blueprint(reports.bp)
 
 
 # ---------------------------------------------------------------------- request policy
@@ -321,7 +323,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask, state: PanelState) -> None:
     from appliance.broadcast.reasons import actor_label
-    from appliance.panel import web
+    from appliance.panel import labels, web
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -339,7 +341,18 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "reason_text": web.play_reason,
             "actor_label": lambda actor: actor_label(actor, web.lang()),
             "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
+            "interrupted_text": _interrupted_text,
+            "audit_action": lambda code: labels.audit_action(code, web.lang()),
+            "event_kind": lambda code: labels.event_kind(code, web.lang()),
+            "relay_reason": lambda reason: labels.relay_reason(reason, web.lang()),
         }
+
+
+def _interrupted_text(resume: bool | None, default: bool) -> str:
+    """What happens to the bulletin an emergency interrupts (the English id, translated in the page)."""
+    chosen = default if resume is None else resume
+    return ("The interrupted bulletin plays again from the start afterwards." if chosen
+            else "The interrupted bulletin is not played again.")
 
 
 def _zone_label(config: Config, name: str) -> str:

@@ -22,8 +22,14 @@ def _nice_max(value: float) -> float:
 
 def minutes_chart(days: Sequence[date], zones: Sequence[tuple[str, str]],
                   minutes: Mapping[tuple[date, str], float], *, day_labels: Sequence[str],
-                  title: str, unit: str) -> str:
-    """Grouped bars: one group per day, one bar per zone. ``zones`` is [(name, label)]."""
+                  title: str, unit: str, decimal_comma: bool = True) -> str:
+    """Grouped bars: one group per day, one bar per zone. ``zones`` is [(name, label)]. Numbers
+    with the Vietnamese decimal comma unless ``decimal_comma`` is False (English)."""
+
+    def num(value: float, spec: str) -> str:
+        text = format(value, spec)
+        return text.replace(".", ",") if decimal_comma else text
+
     width, height = 640, 300
     left, right, top, bottom = 44, 10, 30, 64
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -40,7 +46,7 @@ def minutes_chart(days: Sequence[date], zones: Sequence[tuple[str, str]],
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e5e8"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-                     f'fill="#556">{value:g}</text>')
+                     f'fill="#556">{num(value, "g")}</text>')
     for di, day in enumerate(days):
         x0 = left + di * group_w + 4
         for zi, (zone, label) in enumerate(zones):
@@ -49,7 +55,7 @@ def minutes_chart(days: Sequence[date], zones: Sequence[tuple[str, str]],
             x = x0 + zi * bar_w
             y = top + plot_h - h
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
-                         f'fill="{PALETTE[zi % len(PALETTE)]}"><title>{escape(label)}: {value:.1f} '
+                         f'fill="{PALETTE[zi % len(PALETTE)]}"><title>{escape(label)}: {num(value, ".1f")} '
                          f'{escape(unit)}</title></rect>')
         parts.append(f'<text x="{left + di * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
                      f'text-anchor="middle" fill="#333">{escape(day_labels[di])}</text>')

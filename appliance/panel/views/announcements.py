@@ -24,6 +24,7 @@ from appliance.panel.forms import (
     parse_local_datetime,
     parse_zones,
 )
+from appliance.panel.i18n import format_number
 from appliance.panel.media_response import send_audio
 from appliance.panel.speech import speech_error
 from appliance.panel.uploads import store_upload, valid_sha
@@ -166,7 +167,7 @@ def upload() -> ResponseReturnValue:
         audit=lambda tx, iid: audit("announcement.upload", iid, conn=tx,
                                     details={"title": announcement.title, "sha256": stored.sha256,
                                              "bytes": stored.bytes, "file": stored.display_name}))
-    flash_t("Clip uploaded: %(seconds)s s.", "ok", seconds=f"{stored.duration_s:.1f}")
+    flash_t("Clip uploaded: %(seconds)s s.", "ok", seconds=format_number(stored.duration_s, lang()))
     return redirect(url_for("announcements.index", saved=item_id))
 
 

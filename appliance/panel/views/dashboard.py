@@ -78,7 +78,8 @@ def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) ->
         minutes = history.minutes_by_day_zone(rows, state.zone, days, state.config.zone_names())
         labels = [f"{i18n.WEEKDAYS_SHORT[lang()][d.weekday()]} {d:%d/%m}" for d in days]
         return chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
-                                   day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
+                                   day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"),
+                                   decimal_comma=lang() == "vi")
 
     svg = state.snapshot.fragment(("chart", fingerprint[4:6], today, lang()), build)
     return Markup(svg)  # built from escaped parts by chart.minutes_chart
@@ -91,9 +92,10 @@ def on_air_times(playing: dict[str, Any] | None, now: datetime) -> dict[str, int
         return {"elapsed_s": None, "remaining_s": None}
     began = i18n.parse_utc(playing.get("audio_at") or playing.get("started_at"))
     elapsed = max(0, int((now - began).total_seconds())) if began else None
-    ends = i18n.parse_utc(playing.get("end_by"))
-    if ends is None and began is not None and playing.get("duration_s"):
-        ends = began + timedelta(seconds=float(playing["duration_s"]))
+    ends = i18n.parse_utc(playing.get("end_by"))   # a cut (slot length, window end, expiry), if any
+    if began is not None and playing.get("duration_s"):
+        natural = began + timedelta(seconds=float(playing["duration_s"]))
+        ends = natural if ends is None else min(ends, natural)
     remaining = max(0, int((ends - now).total_seconds())) if ends else None
     return {"elapsed_s": elapsed, "remaining_s": remaining}
 
@@ -132,8 +134,8 @@ def index() -> ResponseReturnValue:
         **live_part,
         clock_trusted=clock_trusted(state, status),
         sync=sync,
-        disk_free_gb=f"{usage.free / 1e9:.1f}",
-        disk_total_gb=f"{usage.total / 1e9:.1f}",
+        disk_free_gb=i18n.format_number(usage.free / 1e9, lang()),
+        disk_total_gb=i18n.format_number(usage.total / 1e9, lang()),
         problems=problems[:6],
         chart=chart_svg(state, now, fingerprint),
         voice_packs=voice_packs(state),

@@ -42,8 +42,10 @@ def index() -> ResponseReturnValue:
     effective = state.effective_config()
     windows = {z.name: zone_windows(effective, z.name) for z in state.config.zones}
     custom = {z.name: bool(z.windows) for z in effective.zones}
+    switching = [dict(r) for r in state.store.query(
+        "SELECT zone, state, at, reason FROM relay_log ORDER BY id DESC LIMIT 12")]
     return render_template("zones.html", status=status, relays=relay_states(state, status),
-                           volume=current_volume(status), windows=windows, custom=custom)
+                           volume=current_volume(status), windows=windows, custom=custom, switching=switching)
 
 
 @bp.route("/zones/volume", methods=["POST"])

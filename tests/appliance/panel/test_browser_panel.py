@@ -158,10 +158,9 @@ def test_operator_session_end_to_end(stack: dict[str, Any]) -> None:
             page.goto(url + "/emergency")
             page.fill("textarea[name=text]", "Khẩn cấp: nước sông đang lên, bà con di chuyển lên chỗ cao.")
             page.click("#emergency-button")
-            expect(page.locator(".field-error[data-field=confirm]")).to_be_visible()
-            page.fill("textarea[name=text]", "Khẩn cấp: nước sông đang lên, bà con di chuyển lên chỗ cao.")
-            page.check("input[name=confirm]")
-            page.click("#emergency-button")
+            expect(page.locator("#emergency-review")).to_contain_text("Kiểm tra rồi xác nhận một lần")
+            expect(page.locator("#emergency-started")).to_have_count(0)
+            page.click("#confirm-emergency")
             started = page.locator("#emergency-started")
             expect(started).to_contain_text("Đã bắt đầu phát khẩn cấp lúc")
             emergency_id = started.get_attribute("data-item")
@@ -188,7 +187,9 @@ def test_operator_session_end_to_end(stack: dict[str, Any]) -> None:
                 page.goto(url + path)
                 shot(page, name)
             audit = page.locator("#audit").inner_text()
-            assert "emergency.broadcast" in audit and "slot.create" in audit and "announcement.create" in audit
+            # Shown in Vietnamese (the code stays in the row's data-action).
+            assert "Phát khẩn cấp" in audit and "Thêm lịch phát" in audit and "Tạo thông báo" in audit
+            assert page.locator("#audit tr[data-action='emergency.broadcast']").count() == 1
 
             # A desktop-sized dashboard too, then log out.
             page.set_viewport_size({"width": 1280, "height": 900})

@@ -206,6 +206,8 @@ def test_live_dashboard_fragment_shows_on_air_times_and_a_big_stop_button(rig: R
     assert on_air_times(playing, now) == {"elapsed_s": 90, "remaining_s": 210}
     cut = dict(playing, end_by=(now + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert on_air_times(cut, now)["remaining_s"] == 20
+    far = dict(playing, end_by=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))   # a window's end
+    assert on_air_times(far, now)["remaining_s"] == 210
     client = rig.login()
     page = client.get("/").get_data(as_text=True)
     assert 'id="live" data-live-url="/dashboard/live"' in page and "<script>" not in page
@@ -246,3 +248,109 @@ def test_common_passwords_are_refused_and_a_locked_account_shows_on_the_users_pa
     assert unlocked.status_code == 302
     row = client.get("/settings/users").get_data(as_text=True)
     assert "Bị khoá đến" not in row
+
+
+def test_emergency_from_a_template_with_preview_repeat_and_one_review_before_airing(rig: Rig) -> None:
+    """Issue 11 build 4 (panel side; airing on the real daemon is in test_browser_day.py)."""
+    from tests.appliance.panel.test_panel_support import audit_actions, csrf_of
+
+    client = rig.login()
+    page = client.get("/emergency?template=bao").get_data(as_text=True)
+    for title in ("Bão", "Lũ", "Sạt lở đất", "Cháy rừng", "Dịch bệnh", "Mất điện"):
+        assert f">{title}</a>" in page
+    assert "chằng chống nhà cửa" in page            # the storm template's text is in the box
+    token = csrf_of(client, "/emergency")
+    form = {"csrf_token": token, "text": "Bão số 5 đổ bộ lúc 21 giờ 30, bà con ở yên trong nhà.", "zones": "*",
+            "repeat": "times", "every_min": "15", "times": "4", "interrupted": "drop"}
+    review = client.post("/emergency", data=form)
+    body = review.get_data(as_text=True)
+    assert review.status_code == 200 and 'id="emergency-review"' in body and 'id="emergency-started"' not in body
+    assert "mỗi 15 phút, tổng cộng 4 lần" in body and "Bản tin bị ngắt sẽ không được phát lại." in body
+    assert 'name="confirm" value="yes"' in body and 'type="checkbox" name="confirm"' not in body
+    assert "emergency.broadcast" not in audit_actions(rig.store)       # nothing aired, nothing asked
+    confirmed = client.post("/emergency", data=form | {"confirm": "yes"})
+    assert confirmed.status_code == 503                                  # no daemon in this rig: it says so
+    refused = rig.store.query_one("SELECT outcome, details FROM panel_audit_log WHERE action = 'emergency.broadcast'")
+    assert refused["outcome"] == "refused" and '"times": 4' in refused["details"]
+    bad = client.post("/emergency", data=form | {"every_min": "0"})
+    assert bad.status_code == 400
+    spoken = client.post("/emergency/preview", data={"csrf_token": token, "text": "Bão số 5 lúc 21h30."})
+    text = spoken.get_data(as_text=True)
+    assert spoken.status_code == 200 and 'id="preview-audio"' in text and "21h30" not in text.split('id="spoken"')[1][:200]
+    edited = client.post("/emergency/templates", data={"csrf_token": token, "key": "lu", "title": "Lũ quét",
+                                                       "text": "Lũ quét ở thôn Đông, bà con lên đồi ngay."})
+    assert edited.status_code == 302
+    assert ">Lũ quét</a>" in client.get("/emergency").get_data(as_text=True)
+    operator = rig.login(("operator1", "operator password 2"))
+    assert operator.get("/emergency/templates").status_code == 403
+
+
+def test_monthly_report_per_bulletin_and_zone_as_a_page_and_an_xlsx(rig: Rig) -> None:
+    """Issue 11 build 5: the district report (Circular 39): totals, emergencies with their texts,
+    skipped and failed plays with the reason, local time; printable and .xlsx."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.appliance.panel.test_panel_support import add_item
+
+    add_item(rig.store, "tin-sang", title="Tin buổi sáng")
+    with rig.store.transaction() as tx:
+        rows = [("1", "tin-sang", '["trung-tam"]', "2030-01-05T23:30:00Z", "completed", "schedule", "", 300.0, None,
+                 None, None),   # 06:30 on 6 Jan in Hà Nội
+                ("2", "tin-sang", '["*"]', "2030-01-07T00:00:00Z", "skipped", "schedule",
+                 "Outside the broadcast window", None, "Ngoài khung giờ phát", None, None),
+                ("3", "emergency-ab", '["*"]', "2030-01-08T13:00:00Z", "completed", "emergency", "", 42.5, None,
+                 "Bão số 5 đổ bộ, bà con ở yên trong nhà.", "Bão số 5"),
+                ("4", "tin-sang", '["thon-dong"]', "2029-12-31T23:00:00Z", "completed", "schedule", "", 60.0, None,
+                 None, None)]   # 06:00 on 1 Jan, local: in the month; UTC says 31 Dec
+        for pid, item, zones, at, outcome, trigger, reason, played, reason_vi, text, title in rows:
+            tx.execute("INSERT INTO play_log (id, item_id, item_version, zones, scheduled_start, actual_start,"
+                       " outcome, trigger, actor, reason, reason_vi, played_s, text, title, created_at, updated_at)"
+                       " VALUES (?, ?, 1, ?, ?, ?, ?, ?, 'panel:lan', ?, ?, ?, ?, ?, ?, ?)",
+                       (pid, item, zones, at, at if outcome != "skipped" else None, outcome, trigger, reason,
+                        reason_vi, played, text, title, at, at))
+    client = rig.login()
+    page = client.get("/reports?month=2030-01").get_data(as_text=True)
+    assert "Từ 01/01/2030 đến 31/01/2030 (giờ địa phương)" in page
+    assert "Bão số 5 đổ bộ, bà con ở yên trong nhà." in page and "Ngoài khung giờ phát" in page
+    assert "08/01/2030 20:00" in page and "06/01/2030 06:30" in page and "01/01/2030 06:00" in page
+    totals = page[page.index('id="report-totals"'):page.index('id="report-bulletins"')]
+    assert ">3<" in totals and "6,7" in totals      # 3 plays, 402.5 s = 6,7 minutes (decimal comma)
+    assert "@page" in client.get("/static/panel.css").get_data(as_text=True)
+    response = client.get("/reports.xlsx?month=2030-01")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames == ["Tổng hợp", "Theo bản tin", "Theo vùng", "Khẩn cấp", "Không phát được",
+                               "Nhật ký phát"]
+    log = [r for r in book["Nhật ký phát"].iter_rows(min_row=2, values_only=True)]
+    assert len(log) == 4 and log[0][0] == "01/01/2030 06:00"
+    assert book["Khẩn cấp"]["C2"].value == "Bão số 5 đổ bộ, bà con ở yên trong nhà."
+    summary = dict(book["Tổng hợp"].iter_rows(min_row=2, values_only=True))
+    assert summary["Lượt đã phát"] == 3 and summary["Lượt khẩn cấp"] == 1
+    bad = client.get("/reports?month=2030-13")
+    assert bad.status_code == 400 and "Tháng không hợp lệ" in bad.get_data(as_text=True)
+
+
+def test_audit_entries_events_relay_switching_and_numbers_read_in_vietnamese(rig: Rig) -> None:
+    """Issue 11 build 3: codes and English sentences where an operator looks."""
+    from appliance.panel import labels
+    from appliance.panel.i18n import format_number
+
+    assert format_number(1234.5, "vi") == "1.234,5" and format_number(1234.5, "en") == "1,234.5"
+    assert labels.relay_reason("warm-up: Tin sáng") == "Khởi động loa: Tin sáng"
+    assert labels.relay_reason("start-up: all relays off") == "Khởi động trạm: tắt mọi rơ-le"
+    with rig.store.transaction() as tx:
+        tx.execute("INSERT INTO relay_log (zone, state, at, reason) VALUES ('trung-tam', 1,"
+                   " '2026-11-26T00:00:00.000000Z', 'warm-up: Tin sáng')")
+    rig.store.log_event("scheduler.error", "ValueError('x')", level="error")
+    client = rig.login()
+    zones = client.get("/zones").get_data(as_text=True)
+    assert "Khởi động loa: Tin sáng" in zones and "Thứ Năm, 26/11/2026 07:00" in zones
+    audit = client.get("/settings/audit").get_data(as_text=True)
+    assert ">Đăng nhập</td>" in audit
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Lỗi bộ lập lịch" in dashboard
+    svg = dashboard[dashboard.index("<svg"):dashboard.index("</svg>")]
+    assert ">2,5</text>" in svg     # the axis of an empty week: 0, 1,25, 2,5, 3,75, 5 minutes
+    assert "." not in "".join(t.split(">")[1] for t in svg.split("<text")[1:] if ">" in t and t.split(">")[1][:1].isdigit())

@@ -48,12 +48,19 @@ def test_daemon_plays_a_central_command_and_central_shows_the_play(central: Cent
         [play] = monitor.log_entries(central.device_id, entry_type="play")
         assert play["data"]["item_id"] == item_id and play["data"]["trigger"] == "command"
         assert play["data"]["outcome"] == "completed" and play["data"]["played_s"] > 0.5
+        # Proof of play keeps its title and who asked, at central too (issue 11 fix 3).
+        assert play["data"]["title"] == "Thông báo họp" and play["data"]["actor"].startswith("central:")
         wait_until(lambda: monitor.commands(central.device_id)[0]["status"] == "done", what="the command result")
         rows = store.query("SELECT trigger, actor FROM play_log WHERE item_id = ?", (item_id,))
         assert [(r["trigger"], r["actor"]) for r in rows] == [("central", f"central:{command['id']}")]
         fleet = requests.get(f"{central.url}/api/monitor/devices", headers=central.admin_headers(),
                              timeout=30).json()["devices"]
         assert fleet[0]["state"] == "online" and fleet[0]["last_play"]["item_id"] == item_id
+        # A heartbeat interval saved in the panel reaches the running reporter (issue 11 fix 1).
+        from appliance.state import settings as operator_settings
+
+        operator_settings.save(store, config, {"report.heartbeat_interval_s": 7}, actor="admin")
+        wait_until(lambda: daemon.reporter.config.report.heartbeat_interval_s == 7, what="the reporter's new interval")
         relays = monitor.log_entries(central.device_id, entry_type="relay")
         wait_until(lambda: Outbox(store).depth() == 0 or len(relays) > 0, what="relay events uploaded")
     finally:
