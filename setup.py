@@ -10,6 +10,8 @@ CENTRAL = [
     "alembic>=1.13,<2",
     "psycopg[binary]>=3.1.18,<4; platform_machine == 'x86_64' or platform_machine == 'aarch64'",
     "psycopg>=3.1.18,<4; platform_machine != 'x86_64' and platform_machine != 'aarch64'",
+    # Vietnam's provinces and communes after the 2025 reorganisation (34 / 3,321), official codes.
+    "vietnam-provinces>=2025.10",
 ]
 
 setup(
@@ -28,7 +30,7 @@ setup(
                       "panel/static/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
-                    "store/migrations/versions/*.py", "templates/*.html"],
+                    "store/migrations/versions/*.py", "templates/*.html", "static/*"],
     },
     install_requires=[
         "requests>=2.28",

@@ -2,8 +2,10 @@
 
 ``create_app(data_dir)`` opens central's store (the database its configuration names: SQLite
 in ``data_dir`` by default), the catalog (items, devices, signing key), the monitor and the
-admin authentication over it (created and keyed on first use), installs the operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
-(login) and ``monitoring`` (pages and JSON API). Blueprints reach the services through
+automation tokens, people's accounts and the editorial workflow over it, installs the guard,
+and registers the blueprints: ``device_api`` (protocol v1), ``operator`` (the guard's API),
+``monitoring`` (pages and JSON API), ``people`` (login, people, tokens, audit) and
+``editorial`` (items, review). Blueprints reach the services through
 ``central.http``; none of them imports this module or another blueprint.
 """
 
@@ -21,6 +23,12 @@ from central.admin import AdminAuth
 from central.catalog import Catalog
 from central.config import CentralConfig
 from central.device_api import device_api
+from central.editorial import web as editorial_web_support
+from central.editorial.accounts import Accounts
+from central.editorial.speech import Speech
+from central.editorial.views_items import editorial_web
+from central.editorial.views_people import people_web
+from central.editorial.workflow import Editorial
 from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
 from central.login_throttle import LoginThrottle
@@ -45,8 +53,16 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
                                                 retention=config.retention)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
-    app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
+    throttle = LoginThrottle(catalog.clock)
+    app.extensions["central.login_throttle"] = throttle
+    app.extensions["central.accounts"] = Accounts(catalog.store, clock=catalog.clock, throttle=throttle)
+    app.extensions["central.editorial"] = Editorial(catalog)
+    speech = Speech(Path(data_dir))
+    catalog.on_close(speech.close)
+    app.extensions["central.speech"] = speech
+    app.config["MAX_CONTENT_LENGTH"] = 60 * 1024 * 1024  # an audio upload (50 MB) and its form
     app.jinja_env.filters["local_time"] = local_time
+    editorial_web_support.install(app)
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
@@ -73,6 +89,8 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(device_api)
     app.register_blueprint(operator)
     app.register_blueprint(monitoring)
+    app.register_blueprint(people_web)
+    app.register_blueprint(editorial_web)
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:
