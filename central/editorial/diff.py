@@ -35,7 +35,7 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change
         new = after.get(name)
         if before is not None and old == new:
             continue
-        if before is None and new in (None, "", [], {}):
+        if before is None and new in (None, "", [], {}, "—"):
             continue
         old_text, new_text = _show(old) if before is not None else "", _show(new)
         lines: tuple[tuple[str, str], ...] = ()

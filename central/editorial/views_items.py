@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
 import protocol
+from central.editorial import diff as diffs
 from central.editorial import scope as scopes
 from central.editorial.schedules import WEEKDAY_CODES, WEEKDAY_NAMES, ScheduleForm, describe, from_schedule
 from central.editorial.speech import speech_error
 from central.editorial.units import units
-from central.editorial.web import address, editorial, language, message, person, speech
+from central.editorial.web import address, editorial, language, message, person, speech, vn_time
 from central.editorial.workflow import ItemInput, ItemView
 from central.http import catalog
 from protocol.errors import CommuneRadioError
@@ -190,10 +191,45 @@ def preview_audio(sha256: str) -> Any:
     return response
 
 
+FIELD_NAMES = {"kind": ("Loại", "Kind"), "title": ("Tiêu đề", "Title"), "text": ("Nội dung", "Text"),
+               "media": ("Âm thanh", "Audio"), "priority": ("Mức ưu tiên", "Priority"),
+               "valid_from": ("Hiệu lực từ", "Valid from"), "valid_until": ("Hết hiệu lực", "Valid until"),
+               "schedule": ("Lịch phát", "Schedule"), "zones": ("Cụm loa", "Zones"), "areas": ("Nơi phát", "Where")}
+
+
+def readable(snap: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item's content as the pages say it (local times, names, plain schedule): what the diff compares."""
+    if snap is None:
+        return None
+    vi = language() == "vi"
+    u = units()
+    kinds = {"text": ("Văn bản", "Text"), "audio": ("Âm thanh", "Audio"), "stream": ("Tiếp sóng", "Live relay")}
+    priorities = {"normal": ("Bình thường", "Normal"), "priority": ("Ưu tiên", "Priority"),
+                  "emergency": ("Khẩn cấp", "Emergency")}
+    media = snap.get("media") or {}
+    areas = scopes.Areas.from_dict(snap.get("areas"))
+    names = [u.by_province[p].name if p in u.by_province else p for p in areas.provinces]
+    names += [f"{u.by_commune[c].name} ({c})" if c in u.by_commune else c for c in areas.communes]
+    pick = 0 if vi else 1
+    return {
+        "kind": kinds.get(snap.get("kind", ""), (snap.get("kind"),) * 2)[pick], "title": snap.get("title") or "",
+        "text": snap.get("text") or "",
+        "media": (media.get("url") if snap.get("kind") == "stream" else
+                  f"{media.get('sha256', '')[:12]}… ({media.get('bytes', 0):,} byte)".replace(",", ".")) if media else "",
+        "priority": priorities.get(snap.get("priority", ""), (snap.get("priority"),) * 2)[pick],
+        "valid_from": vn_time(snap.get("valid_from")), "valid_until": vn_time(snap.get("valid_until")),
+        "schedule": describe(snap.get("schedule"), language()),
+        "zones": ("mọi cụm" if vi else "every zone") if snap.get("zones") in (["*"], None) else ", ".join(snap["zones"]),
+        "areas": ", ".join(names) or ("Cả nước" if vi else "Whole country"),
+    }
+
+
 @editorial_web.get("/items/<item_id>")
 def item(item_id: str) -> Any:
     view = _view(item_id)
-    return render_template("ed_item.html", view=view, describe=describe, units=units(),
+    changes = diffs.changes(readable(view.approved), readable(view.current) or {})
+    return render_template("ed_item.html", view=view, describe=describe, units=units(), changes=changes,
+                           field_names=FIELD_NAMES,
                            notice=request.args.get("notice", "")[:300], error=request.args.get("error", "")[:300],
                            who=person())
 

@@ -65,6 +65,8 @@ class ItemView:
     history: list[HistoryRow]
     changes: list[diffs.Change]
     writers: frozenset[str]
+    approved: dict[str, Any] | None = None    # content at the last approval (None: never approved)
+    current: dict[str, Any] = field(default_factory=dict)
 
     @property
     def draft(self) -> dict[str, Any]:
@@ -291,7 +293,8 @@ class Editorial:
             last_approved = snapshot(doc, list(doc.get("zones", [])), areas)
         current = snapshot(row.draft, row.zones, areas)
         return ItemView(row=row, editorial=editorial, areas=areas, status=status, history=history,
-                        changes=diffs.changes(last_approved, current), writers=frozenset(writers))
+                        changes=diffs.changes(last_approved, current), writers=frozenset(writers),
+                        approved=last_approved, current=current)
 
     def items(self, person: Person) -> list[ItemView]:
         """Every item whose areas lie in ``person``'s scope, newest first."""
