@@ -242,3 +242,48 @@ def test_schedule_words() -> None:
     assert schedules.describe(made) == "3 lần, cách nhau 15 phút, từ 06:30 ngày 24/12/2026, dài 5 phút"
     assert schedules.describe(None, "en").startswith("No schedule")
     assert datetime(2026, 12, 23, 23, 30, tzinfo=UTC) == protocol.parse_utc(made["starts"][0])
+
+
+def _tone_wav(seconds: float = 2.0, amplitude: int = 3000) -> bytes:
+    import io
+    import math
+    import struct
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(22050)
+        wav.writeframes(b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * 440 * i / 22050)))
+                                 for i in range(int(seconds * 22050))))
+    return out.getvalue()
+
+
+def test_audio_upload_is_checked_and_loudness_prepared_and_a_live_relay_item_is_made(central: CentralHandle) -> None:
+    from audio.loudness import measure_file
+
+    central.add_person("bientap", ("editor",))
+    editor = central.login("bientap")
+    base = {"csrf": editor.csrf, "title": "Bài hát", "mode": "none", "priority": "normal", "action": "save"}
+    refused = editor.post(f"{central.url}/items/new", data=base | {"kind": "audio"}, timeout=60,
+                          files={"audio": ("tin.mp3", b"this is not audio at all" * 100, "audio/mpeg")})
+    assert refused.status_code == 400 and 'id="form-error"' in refused.text
+    assert central.catalog.list_items() == []
+    quiet = _tone_wav(amplitude=800)
+    made = editor.post(f"{central.url}/items/new", data=base | {"kind": "audio"}, timeout=60,
+                       files={"audio": ("tin.wav", quiet, "audio/wav")}, allow_redirects=False)
+    assert made.status_code == 303, made.text
+    [row] = central.catalog.list_items()
+    media = central.catalog.get_item(row["id"]).draft["media"]
+    path, size, mime = central.catalog.media_info(media["sha256"])
+    assert mime == "audio/wav" and size == media["bytes"] and path.read_bytes() != quiet
+    assert abs(measure_file(path).integrated_lufs - (-16.0)) < 1.5  # brought to the stations' target loudness
+    stream = editor.post(f"{central.url}/items/new", timeout=30, allow_redirects=False,
+                         data=base | {"kind": "stream", "title": "Tiếp sóng VOV1", "stream_url": "https://stream.example.vn/vov1",
+                                      "stream_mime": "audio/mpeg", "mode": "daily", "day": "2026-12-24", "at": "06:00",
+                                      "duration_min": "30"})
+    assert stream.status_code == 303
+    relay = central.catalog.get_item(stream.headers["Location"].rsplit("/", 1)[1])
+    assert relay.draft["kind"] == "stream" and relay.draft["media"]["url"] == "https://stream.example.vn/vov1"
+    assert relay.draft["schedule"]["rrule"] == "FREQ=DAILY"
