@@ -7,7 +7,8 @@ accounts) or, for the JSON API and the monitoring pages only, an automation toke
 and approving need someone to answer for it. A state-changing request made with the session
 cookie must carry the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``); a
 bearer request needs none (browsers never attach it on their own). Commands to devices and
-lifting login locks need the admin role (a person's or a token's).
+lifting login locks, any change through ``/api/`` and the ``/admin/`` pages need the admin role
+(a person's or a token's).
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def _refuse() -> Response:
     return redirect(url_for("people.login"), code=303)
 
 
+def needs_admin(endpoint: str) -> bool:
+    """Commands, login locks, every change made through ``/api/`` and every ``/admin/`` page need
+    the admin role; the rest is open to any person, and to ``monitor`` tokens for reading."""
+    return (endpoint in ADMIN_ENDPOINTS or request.path.startswith("/admin/")
+            or (request.path.startswith("/api/") and request.method not in _SAFE_METHODS))
+
+
 def _forbidden(message: str) -> ApiError:
     return ApiError(403, "forbidden", message)
 
@@ -94,7 +102,7 @@ def _require_operator() -> Response | None:
             throttle.failed(TOKEN_ACCOUNT, address)
             return _refuse()
         throttle.succeeded(TOKEN_ACCOUNT, address)
-        if endpoint in ADMIN_ENDPOINTS and "admin" not in token.roles:
+        if needs_admin(endpoint) and "admin" not in token.roles:
             raise _forbidden("this token may read monitoring only (it lacks the admin role)")
         g.token = token
         return None
@@ -106,7 +114,7 @@ def _require_operator() -> Response | None:
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf")
         if not csrf_matches(sent, csrf):
             raise ApiError(403, "csrf", "missing or wrong CSRF token")
-    if endpoint in ADMIN_ENDPOINTS and not person.has("admin"):
+    if needs_admin(endpoint) and not person.has("admin"):
         raise _forbidden("this needs the admin role")
     g.person, g.csrf = person, csrf
     return None

@@ -143,11 +143,12 @@ def create_item() -> Any:
     if request.form.get("action") == "preview":
         return _preview(kind, None)
     try:
-        item_id = editorial().create(person(), _input(request.form, kind, _media(request.form, kind, None)))
+        item_id = editorial().create(person(), _input(request.form, kind, _media(request.form, kind, None)),
+                                     address=address())
     except CommuneRadioError as exc:
         return _render_form(kind, None, form=request.form, error=message(exc), status=400)
     if request.form.get("action") == "submit":
-        editorial().submit(person(), item_id)
+        editorial().submit(person(), item_id, address=address())
     return redirect(url_for("editorial.item", item_id=item_id), code=303)
 
 
@@ -164,9 +165,10 @@ def save_item(item_id: str) -> Any:
     if request.form.get("action") == "preview":
         return _preview(kind, view)
     try:
-        editorial().edit(person(), item_id, _input(request.form, kind, _media(request.form, kind, view.draft.get("media"))))
+        editorial().edit(person(), item_id, _input(request.form, kind, _media(request.form, kind, view.draft.get("media"))),
+                         address=address())
         if request.form.get("action") == "submit":
-            editorial().submit(person(), item_id)
+            editorial().submit(person(), item_id, address=address())
     except CommuneRadioError as exc:
         return _render_form(kind, view, form=request.form, error=message(exc), status=400)
     return redirect(url_for("editorial.item", item_id=item_id), code=303)
@@ -226,12 +228,52 @@ def readable(snap: dict[str, Any] | None) -> dict[str, Any] | None:
 
 @editorial_web.get("/items/<item_id>")
 def item(item_id: str) -> Any:
+    return _item_page(_view(item_id))
+
+
+@editorial_web.post("/items/<item_id>/preview")
+def item_preview(item_id: str) -> Any:
+    """The approver hears the pending text as the stations will say it."""
     view = _view(item_id)
+    try:
+        found = speech().preview(view.draft.get("text") or "")
+    except Exception as exc:  # noqa: BLE001 - every speech failure is shown, nothing changes
+        return _item_page(view, error=message(speech_error(exc)))
+    return _item_page(view, preview=found)
+
+
+@editorial_web.get("/items/<item_id>/media")
+def item_media(item_id: str) -> Any:
+    """The pending audio of an item, served inert (for people in the item's scope only)."""
+    media = _view(item_id).draft.get("media") or {}
+    found = catalog().media_info(str(media.get("sha256", ""))) if media.get("sha256") else None
+    if found is None:
+        abort(404)
+    path, _, mime = found
+    response = send_file(path, mimetype=mime, conditional=True)
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+def provenance(item_id: str) -> Any:
+    """Where an intake draft came from (source, link, original publication time), when intake is
+    installed (``central.intake.provenance``); None for an item a person wrote."""
+    try:
+        from central.intake.provenance import provenance_of
+    except ImportError:
+        return None
+    return provenance_of(catalog().store, item_id)
+
+
+def _item_page(view: ItemView, *, preview: Any = None, error: str = "") -> Any:
     changes = diffs.changes(readable(view.approved), readable(view.current) or {})
+    versions = {step.id: readable(step.content) if step.content and "title" in step.content else None
+                for step in view.history}
     return render_template("ed_item.html", view=view, describe=describe, units=units(), changes=changes,
-                           field_names=FIELD_NAMES,
-                           notice=request.args.get("notice", "")[:300], error=request.args.get("error", "")[:300],
-                           who=person())
+                           field_names=FIELD_NAMES, preview=preview, versions=versions,
+                           provenance=provenance(view.row.id),
+                           notice=request.args.get("notice", "")[:300],
+                           error=error or request.args.get("error", "")[:300], who=person())
 
 
 def _act(item_id: str, run: Any, done_vi: str, done_en: str) -> Any:
@@ -245,7 +287,7 @@ def _act(item_id: str, run: Any, done_vi: str, done_en: str) -> Any:
 
 @editorial_web.post("/items/<item_id>/submit")
 def submit_item(item_id: str) -> Any:
-    return _act(item_id, lambda: editorial().submit(person(), item_id), "Đã gửi duyệt.", "Submitted for approval.")
+    return _act(item_id, lambda: editorial().submit(person(), item_id, address=address()), "Đã gửi duyệt.", "Submitted for approval.")
 
 
 @editorial_web.post("/items/<item_id>/approve")
@@ -258,13 +300,14 @@ def approve_item(item_id: str) -> Any:
 
 @editorial_web.post("/items/<item_id>/reject")
 def reject_item(item_id: str) -> Any:
-    return _act(item_id, lambda: editorial().reject(person(), item_id, request.form.get("comment", "")),
+    return _act(item_id, lambda: editorial().reject(person(), item_id, request.form.get("comment", ""), address=address()),
                 "Đã từ chối; người viết sẽ thấy lý do.", "Rejected; the writer sees why.")
 
 
 @editorial_web.post("/items/<item_id>/revoke")
 def revoke_item(item_id: str) -> Any:
-    return _act(item_id, lambda: editorial().revoke(person(), item_id, request.form.get("comment", "")),
+    return _act(item_id, lambda: editorial().revoke(person(), item_id, request.form.get("comment", ""),
+                                                    address=address()),
                 "Đã thu hồi bản tin khỏi mọi đài.", "Revoked from every station.")
 
 

@@ -141,7 +141,7 @@ class Editorial:
 
     # ------------------------------------------------------------------ writing
 
-    def create(self, person: Person, data: ItemInput) -> str:
+    def create(self, person: Person, data: ItemInput, *, address: str = "") -> str:
         self._need(person, "editor")
         communes = self._check_areas(person, data.areas)
         content = self._content(data)
@@ -151,10 +151,10 @@ class Editorial:
             tx.editorial.put(item_id, author=person.username, status="writing", areas=data.areas.as_dict(), now=now)
             tx.editorial.record(item_id, actor=person.username, action="created",
                                 content=snapshot(content, list(data.zones), data.areas), now=now)
-            tx.people.audit(actor=person.username, action="item.create", target=item_id, now=now)
+            tx.people.audit(actor=person.username, action="item.create", target=item_id, address=address, now=now)
         return item_id
 
-    def edit(self, person: Person, item_id: str, data: ItemInput) -> None:
+    def edit(self, person: Person, item_id: str, data: ItemInput, *, address: str = "") -> None:
         self._need(person, "editor")
         view = self.view(item_id)
         if view.status == "revoked":
@@ -170,9 +170,9 @@ class Editorial:
                              areas=data.areas.as_dict(), now=now)
             tx.editorial.record(item_id, actor=person.username, action="edited",
                                 content=snapshot(content, list(data.zones), data.areas), now=now)
-            tx.people.audit(actor=person.username, action="item.edit", target=item_id, now=now)
+            tx.people.audit(actor=person.username, action="item.edit", target=item_id, address=address, now=now)
 
-    def submit(self, person: Person, item_id: str) -> None:
+    def submit(self, person: Person, item_id: str, *, address: str = "") -> None:
         self._need(person, "editor")
         view = self.view(item_id)
         if not self._in_scope(person, view.areas):
@@ -187,7 +187,7 @@ class Editorial:
             else:
                 tx.editorial.set_status(item_id, "submitted", now=now)
             tx.editorial.record(item_id, actor=person.username, action="submitted", content=None, now=now)
-            tx.people.audit(actor=person.username, action="item.submit", target=item_id, now=now)
+            tx.people.audit(actor=person.username, action="item.submit", target=item_id, address=address, now=now)
 
     # ------------------------------------------------------------------ review
 
@@ -222,7 +222,7 @@ class Editorial:
                             detail={"version": signed["version"]}, now=now)
         return signed
 
-    def reject(self, person: Person, item_id: str, comment: str) -> None:
+    def reject(self, person: Person, item_id: str, comment: str, *, address: str = "") -> None:
         self._need(person, "approver")
         comment = (comment or "").strip()[:2000]
         if not comment:
@@ -242,9 +242,9 @@ class Editorial:
                 tx.editorial.set_status(item_id, "rejected", comment=comment, now=now)
             tx.editorial.record(item_id, actor=person.username, action="rejected", content=None, comment=comment,
                                 now=now)
-            tx.people.audit(actor=person.username, action="item.reject", target=item_id, now=now)
+            tx.people.audit(actor=person.username, action="item.reject", target=item_id, address=address, now=now)
 
-    def revoke(self, person: Person, item_id: str, comment: str = "") -> None:
+    def revoke(self, person: Person, item_id: str, comment: str = "", *, address: str = "") -> None:
         self._need(person, "approver")
         view = self.view(item_id)
         if not self._in_scope(person, view.areas):
@@ -258,7 +258,7 @@ class Editorial:
                 tx.editorial.set_status(item_id, "revoked", comment=comment.strip()[:2000], now=now)
             tx.editorial.record(item_id, actor=person.username, action="revoked", content=None,
                                 comment=comment.strip()[:2000], now=now)
-            tx.people.audit(actor=person.username, action="item.revoke", target=item_id, now=now)
+            tx.people.audit(actor=person.username, action="item.revoke", target=item_id, address=address, now=now)
 
     # ------------------------------------------------------------------ reading
 

@@ -186,6 +186,9 @@ def test_the_review_pages_over_http(central: CentralHandle) -> None:
     approver = central.login("duyet")
     queue = approver.get(f"{central.url}/review", timeout=30).text
     assert 'id="count-all">1<' in queue and "Thông báo" in queue
+    heard = approver.post(item_url + "/preview", data={"csrf": approver.csrf}, timeout=120).text
+    spoken = re.search(r'id="spoken">([^<]+)<', heard).group(1)
+    assert "mười chín giờ" in spoken and 'id="preview-audio"' in heard
     answer = approver.post(item_url + "/approve", data={"csrf": approver.csrf}, timeout=30)
     assert "Đã duyệt và ký" in answer.text
     [row] = central.catalog.list_items()
@@ -196,6 +199,7 @@ def test_the_review_pages_over_http(central: CentralHandle) -> None:
     assert approver.get(f"{central.url}/lang/en", params={"next": "https://evil.example/"}, timeout=30,
                         allow_redirects=False).headers["Location"] == "/"
     assert "Approved and signed" in english and "Monday, Thursday at 19:00" in english
+    assert "This version&#39;s content" in english or "This version's content" in english
 
 
 @pytest.mark.parametrize(("form", "expected"), [
@@ -279,6 +283,13 @@ def test_audio_upload_is_checked_and_loudness_prepared_and_a_live_relay_item_is_
     path, size, mime = central.catalog.media_info(media["sha256"])
     assert mime == "audio/wav" and size == media["bytes"] and path.read_bytes() != quiet
     assert abs(measure_file(path).integrated_lufs - (-16.0)) < 1.5  # brought to the stations' target loudness
+    heard = editor.get(f"{central.url}/items/{row['id']}/media", timeout=30)
+    assert heard.status_code == 200 and heard.content == path.read_bytes()
+    assert heard.headers["Content-Type"] == "audio/wav" and heard.headers["Content-Security-Policy"] == "sandbox"
+    central.add_person("xa-khac", ("approver",), scope_kind="communes", codes=[THUONG_LAM])
+    outsider = central.login("xa-khac")  # a whole-country item is outside a commune's scope: not even seen
+    assert outsider.get(f"{central.url}/items/{row['id']}/media", timeout=30).status_code == 404
+    assert outsider.get(f"{central.url}/items/{row['id']}", timeout=30).status_code == 404
     stream = editor.post(f"{central.url}/items/new", timeout=30, allow_redirects=False,
                          data=base | {"kind": "stream", "title": "Tiếp sóng VOV1", "stream_url": "https://stream.example.vn/vov1",
                                       "stream_mime": "audio/mpeg", "mode": "daily", "day": "2026-12-24", "at": "06:00",
