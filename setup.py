@@ -27,7 +27,7 @@ setup(
     include_package_data=True,
     package_data={
         "appliance": ["state/migrations/*.sql", "panel/templates/*.html", "panel/templates/**/*.html",
-                      "panel/static/*", "demo/*.toml"],
+                      "panel/static/*", "panel/data/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
                     "store/migrations/versions/*.py", "templates/*.html", "static/*"],
@@ -46,7 +46,8 @@ setup(
         "rfc8785>=0.1.2",
         "python-dateutil>=2.8",
         "flask-wtf>=1.1",
-        "argon2-cffi>=21.3",
+        # 21.1: Debian 12's python3-argon2, which armhf installs (PyPI has no ARMv7 wheel of its bindings).
+        "argon2-cffi>=21.1",
     ],
     extras_require={
         # Piper-format neural voices through sherpa-onnx (Apache-2.0, ~45 MB with its ONNX runtime).

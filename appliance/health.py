@@ -17,7 +17,9 @@ asks the daemon. Checks:
   the media stay under ``MEDIA_QUOTA_WARN`` of their quota, so the operator hears of it before
   downloads start failing;
 - ``problems`` (warning): nothing the daemon reports as going on now (a silent relay source,
-  a database recovered from damage, …: ``appliance.daemon.problems``).
+  a database recovered from damage, …: ``appliance.daemon.problems``), power aside;
+- ``power`` (warning): mains present (when a mains-sense input is wired), no under-voltage and
+  no throttling now (``appliance.daemon.power``).
 
 Overall: ``failing`` if a critical check fails, else ``degraded`` if a warning does, else ``ok``.
 """
@@ -109,11 +111,34 @@ def _disk_check(disk: Mapping[str, Any]) -> Check:
 
 
 def _problems_check(status: Mapping[str, Any]) -> Check:
-    problems = [p for p in status.get("problems") or () if isinstance(p, Mapping)]
+    problems = [p for p in status.get("problems") or () if isinstance(p, Mapping)
+                and not str(p.get("code", "")).startswith("power.")]   # the power check says those
     if not problems:
         return Check("problems", True, False, "Không có sự cố nào đang xảy ra.", "No problem going on.")
     return Check("problems", False, False, " ".join(str(p.get("vi") or p.get("code")) for p in problems),
                  " ".join(str(p.get("en") or p.get("code")) for p in problems))
+
+
+def _power_check(power: Mapping[str, Any]) -> Check:
+    vi: list[str] = []
+    en: list[str] = []
+    if power.get("mains") == "lost":
+        since = power.get("since") or "?"
+        vi.append(f"Mất điện lưới từ {since}: trạm đang chạy ắc quy"
+                  + (" (chỉ phát bản tin khẩn cấp và ưu tiên)." if power.get("saving_battery") else "."))
+        en.append(f"Mains lost since {since}: the station runs on battery"
+                  + (" (only emergency and priority items play)." if power.get("saving_battery") else "."))
+    if power.get("under_voltage"):
+        vi.append("Pi báo sụt áp nguồn cấp.")
+        en.append("The Pi reports under-voltage.")
+    if power.get("throttled"):
+        vi.append("Pi đang bị giảm tốc độ.")
+        en.append("The Pi is throttled.")
+    if vi:
+        return Check("power", False, False, " ".join(vi), " ".join(en))
+    mains = {"present": ("có điện lưới", "mains present")}.get(str(power.get("mains")),
+                                                               ("không có đầu vào báo điện lưới", "no mains sense"))
+    return Check("power", True, False, f"Nguồn điện bình thường ({mains[0]}).", f"Power is fine ({mains[1]}).")
 
 
 def _relay_checks(status: Mapping[str, Any]) -> tuple[Check, Check]:
@@ -178,6 +203,8 @@ def evaluate_health(status: Mapping[str, Any] | None, *, now: datetime, sync_int
                         reason.get("en") or "Clock not trusted: scheduled broadcasts are held."))
     checks.append(_sync_check(status, now, sync_interval_s))
     checks.append(_problems_check(status))
+    if isinstance(status.get("power"), Mapping):
+        checks.append(_power_check(status["power"]))
     if status.get("disk"):
         checks.append(_disk_check(status["disk"]))
     if any(not c.ok and c.critical for c in checks):
@@ -267,6 +294,17 @@ def render_metrics(status: Mapping[str, Any] | None, health: Health, *, device_i
                [({}, int(counts.get("rejections", 0)))])
     out.metric("commune_radio_errors_total", "counter", "Scheduler and session errors since the daemon started.",
                [({}, int(counts.get("errors", 0)))])
+    power = status.get("power") if isinstance(status.get("power"), Mapping) else {}
+    if power.get("mains") in ("present", "lost"):
+        out.metric("commune_radio_mains_present", "gauge", "1 on mains, 0 on battery (absent: no mains-sense input).",
+                   [({}, power["mains"] == "present")])
+    if isinstance(power.get("flags"), Mapping):
+        out.metric("commune_radio_power_under_voltage", "gauge", "1 while the Pi reports under-voltage.",
+                   [({}, bool(power.get("under_voltage")))])
+        out.metric("commune_radio_power_throttled", "gauge", "1 while the Pi is throttled or frequency capped.",
+                   [({}, bool(power.get("throttled")))])
+        out.metric("commune_radio_power_flags", "gauge", "The firmware's get_throttled word.",
+                   [({}, int(power["flags"].get("raw") or 0))])
     disk = status.get("disk") or {}
     if disk.get("total_bytes"):
         out.metric("commune_radio_disk_free_bytes", "gauge", "Free bytes on the SD card.",

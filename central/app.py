@@ -33,7 +33,7 @@ from central.faults import FaultMiddleware, Faults
 from central.http import ApiError, error_response
 from central.login_throttle import LoginThrottle
 from central.monitor import Monitor
-from central.monitoring_web import local_time, monitoring
+from central.monitoring_web import local_time, monitoring, problem_labels
 from central.operator_web import install_operator_guard, operator
 from central.proxies import TrustedProxies, parse_networks
 
@@ -63,6 +63,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.config["MAX_CONTENT_LENGTH"] = 60 * 1024 * 1024  # an audio upload (50 MB) and its form
     app.jinja_env.filters["local_time"] = local_time
     editorial_web_support.install(app)
+    app.jinja_env.filters["problem_labels"] = problem_labels
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:

@@ -20,11 +20,24 @@ DEFAULT_INTERVAL_S = 60
 OFFLINE_AFTER_INTERVALS = 1.5
 DISK_LOW_BYTES = 500_000_000
 DISK_LOW_RATIO = 0.05
+# What the fleet table's one word shows first: the worst problem of an online device.
+LABEL_ORDER = ("amplifier_fault", "on_battery", "under_voltage", "disk_low", "throttled", "clock_untrusted")
+# The station's own problem codes (its ``problems``) that name what ``power`` already says.
+_STATION_POWER_CODES = {"power.on_battery": "on_battery", "power.under_voltage": "under_voltage",
+                        "power.throttled": "throttled"}
+PROBLEM_LABELS = {
+    "clock_untrusted": ("Đồng hồ chưa tin cậy", "clock not trusted"),
+    "disk_low": ("Thẻ nhớ sắp đầy", "disk low"),
+    "amplifier_fault": ("Lỗi ampli", "amplifier fault"),
+    "on_battery": ("Mất điện lưới, đang chạy ắc quy", "on battery (mains lost)"),
+    "under_voltage": ("Sụt áp nguồn cấp", "under-voltage"),
+    "throttled": ("Pi bị giảm tốc độ", "throttled"),
+}
 
 @dataclass(frozen=True)
 class DeviceStatus:
     state: str                       # 'online' | 'offline' | 'never_seen'
-    problems: tuple[str, ...]        # 'clock_untrusted', 'disk_low', 'amplifier_fault'
+    problems: tuple[str, ...]        # LABEL_ORDER's codes, then the station's own problem codes
     last_seen_at: str | None
     seconds_since: float | None
 
@@ -33,7 +46,7 @@ class DeviceStatus:
         """The one word the fleet table shows: offline first, then the worst problem."""
         if self.state != "online":
             return self.state
-        for problem in ("amplifier_fault", "disk_low", "clock_untrusted"):
+        for problem in LABEL_ORDER:
             if problem in self.problems:
                 return problem
         return "online"
@@ -66,9 +79,25 @@ def heartbeat_problems(heartbeat: Mapping[str, Any] | None, *, disk_low_bytes: i
         problems.append("disk_low")
     if hb.get("amp_faults") or any(str(e).startswith("hardware") for e in hb.get("last_errors") or ()):
         problems.append("amplifier_fault")
+    power = hb.get("power") if isinstance(hb.get("power"), Mapping) else {}
+    if power.get("mains") == "lost":
+        problems.append("on_battery")
+    if power.get("under_voltage") is True:
+        problems.append("under_voltage")
+    if power.get("throttled") is True:
+        problems.append("throttled")
     # What the station itself reports as going on now (a silent relay, a recovered store, …).
-    problems.extend(str(p) for p in hb.get("problems") or () if str(p) not in problems)
+    for code in (str(p) for p in hb.get("problems") or ()):
+        code = _STATION_POWER_CODES.get(code, code)
+        if code not in problems:
+            problems.append(code)
     return tuple(problems)
+
+
+def problem_label(code: str, language: str = "vi") -> str:
+    """How a problem code reads for people (Vietnamese first); unknown codes as they are."""
+    vi, en = PROBLEM_LABELS.get(code, (code, code))
+    return en if language == "en" else vi
 
 
 def heartbeat_interval(heartbeat: Mapping[str, Any]) -> int:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 import protocol
 from central.catalog import Catalog
 from central.http import ApiError, catalog, json_response, monitor, read_json
+from central.monitoring import problem_label
 from central.operator_web import actor
 from protocol.errors import CommuneRadioError
 
@@ -33,6 +34,15 @@ def local_time(value: str | None) -> str:
     except ValueError:
         return value
     return moment.astimezone(zoneinfo.ZoneInfo(DISPLAY_TZ)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def problem_labels(codes: Any) -> str:
+    """Problem codes as the pages show them: "Vietnamese / English", comma separated."""
+    shown = []
+    for code in codes or ():
+        vi, en = problem_label(str(code), "vi"), problem_label(str(code), "en")
+        shown.append(vi if vi == en else f"{vi} / {en}")
+    return ", ".join(shown)
 
 
 @monitoring.get("/api/monitor/devices")

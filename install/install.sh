@@ -27,6 +27,10 @@ APT_PACKAGES=(python3 python3-venv python3-pip espeak-ng ffmpeg libvlc5 libvlc-b
 # lgpio comes from Debian, not PyPI (ARM wheels only for some Pythons): the venv sees it
 # through --system-site-packages.
 APT_OPTIONAL=(python3-lgpio)
+# armhf (32-bit Raspberry Pi OS): PyPI has no ARMv7 wheels of cffi 2 (which cryptography's armv7l
+# wheel needs) nor of argon2-cffi-bindings, so pip would compile them on the Pi. Debian's builds
+# serve instead, through the venv's --system-site-packages (install/arm-check.sh proves it).
+APT_ARMHF=(python3-cryptography python3-argon2)
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
@@ -65,7 +69,9 @@ esac
 if [ "$SKIP_APT" = no ]; then
   [ -z "$ROOT" ] || { echo "--root needs --skip-apt (apt cannot install into a prefix)" >&2; exit 2; }
   missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  wanted=("${APT_PACKAGES[@]}")
+  [ "$arch" = armhf ] && wanted+=("${APT_ARMHF[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   for pkg in "${APT_OPTIONAL[@]}"; do

@@ -15,11 +15,16 @@ from typing import Any
 
 from protocol.spec import (
     CONTROL_RE,
+    ENTRY_DATA_MAX_CHARS,
     HEARTBEAT_MAX_BYTES,
     ID_RE,
     MAX_LIST_ENTRIES,
     MAX_SAFE_INT,
+    MAX_TITLE_CHARS,
     OUTBOX_TYPES,
+    PLAY_DATA_MAX_BYTES,
+    PLAY_TEXT_MAX_BYTES,
+    TEXT_CONTROL_RE,
     ZONE_RE,
 )
 from protocol.times import parse_utc
@@ -37,6 +42,7 @@ SYNC_RESULTS = ("ok", "not_modified", "error")
 RESULT_STATUSES = ("done", "failed", "rejected")
 PLAY_OUTCOMES = ("completed", "cut", "stopped", "error", "stalled", "overrun", "skipped")
 PLAY_TRIGGERS = ("schedule", "manual", "emergency", "command")
+POWER_MAINS = ("present", "lost", "unknown")
 
 
 class BadReport(ValueError):
@@ -170,7 +176,24 @@ def validate_heartbeat(body: Any, device_id: str) -> dict[str, Any]:
     faults = hb.get("amp_faults", [])
     if not isinstance(faults, list) or not all(isinstance(z, str) and ZONE_RE.match(z) for z in faults):
         raise BadReport("amp_faults: expected a list of zone names")
+    power = hb.get("power")
+    if power is not None:
+        _validate_power(power)
     return hb
+
+
+def _validate_power(power: Any) -> None:
+    """The optional ``power`` member: mains state (and since when), the Pi's power flags."""
+    _obj(power, "power", frozenset({"mains", "since", "under_voltage", "throttled", "flags"}))
+    if power["mains"] not in POWER_MAINS:
+        raise BadReport(f"power.mains: expected one of {', '.join(POWER_MAINS)}")
+    if power["since"] is not None:
+        _utc(power["since"], "power.since")
+    for key in ("under_voltage", "throttled"):
+        if not isinstance(power[key], bool):
+            raise BadReport(f"power.{key}: expected true or false")
+    if power["flags"] is not None and not _is_int(power["flags"], 0, 0xFFFFFFFF):
+        raise BadReport("power.flags: expected the firmware's get_throttled word (0 to 4294967295) or null")
 
 
 def _opt_utc(data: Mapping[str, Any], key: str, where: str) -> None:
@@ -187,9 +210,15 @@ def validate_entry(entry: Any) -> dict[str, Any]:
         raise BadReport(f"type: expected one of {', '.join(OUTBOX_TYPES)}", "bad_type")
     _utc(e["at"], "at")
     data = e["data"]
-    if not isinstance(data, dict) or len(json.dumps(data)) > 4096:
+    if not isinstance(data, dict):
+        raise BadReport("data: expected an object", "bad_data")
+    if e["type"] == "play":
+        if len(json.dumps(data, ensure_ascii=False).encode("utf-8")) > PLAY_DATA_MAX_BYTES:
+            raise BadReport(f"data: expected an object of at most {PLAY_DATA_MAX_BYTES} bytes", "bad_data")
+    elif len(json.dumps(data)) > ENTRY_DATA_MAX_CHARS:
         raise BadReport("data: expected an object of at most 4 KB", "bad_data")
     if e["type"] == "play":
+        _play_details(data)
         _obj(data, "data", frozenset({"item_id", "version", "zones", "started_at", "ended_at", "outcome",
                                       "played_s", "trigger"}))
         _text(data["item_id"], "data.item_id", 200)
@@ -220,6 +249,20 @@ def validate_entry(entry: Any) -> dict[str, Any]:
         if data["state"] not in ("on", "off"):
             raise BadReport("data.state: expected 'on' or 'off'", "bad_data")
     return e
+
+
+def _play_details(data: Mapping[str, Any]) -> None:
+    """The optional members that keep what was said: title, text, actor, reason_vi (null or absent
+    when unknown)."""
+    limits = {"title": MAX_TITLE_CHARS, "actor": 100, "reason_vi": 500}
+    for key, limit in limits.items():
+        if data.get(key) is not None:
+            _text(data[key], f"data.{key}", limit, allow_empty=True)
+    text = data.get("text")
+    bad = not isinstance(text, str) or len(text.encode("utf-8")) > PLAY_TEXT_MAX_BYTES \
+        or bool(TEXT_CONTROL_RE.search(text))
+    if text is not None and bad:
+        raise BadReport(f"data.text: expected a text of at most {PLAY_TEXT_MAX_BYTES} UTF-8 bytes", "bad_data")
 
 
 def validate_logs(body: Any) -> list[Any]:

@@ -22,6 +22,12 @@ MAX_COMMAND_LIFETIME_S = 86_400
 COMMAND_FUTURE_SKEW_S = 300
 MAX_SAFE_INT = 2**53 - 1  # I-JSON / RFC 8785 integer range
 HEARTBEAT_MAX_BYTES = 2048
+# Proof of play keeps what was said (protocol §10): a play entry's optional text is at most this
+# many UTF-8 bytes (longer texts are cut at a character boundary by the station), and a play
+# entry's data at most PLAY_DATA_MAX_BYTES as UTF-8 JSON (other entries: ENTRY_DATA_MAX_CHARS).
+PLAY_TEXT_MAX_BYTES = 4096
+PLAY_DATA_MAX_BYTES = 12_288
+ENTRY_DATA_MAX_CHARS = 4096
 FEED_PAGE_LIMIT = 500
 
 KINDS = ("text", "audio", "stream")

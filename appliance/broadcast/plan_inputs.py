@@ -20,7 +20,8 @@ def settings_from_config(config: Any) -> Settings:
     s = config.schedule
     return Settings(grace_s=s.grace_minutes * 60.0, min_interval_s=s.min_interval_minutes * 60.0,
                     max_duration_s=s.max_duration_minutes * 60.0, prepare_ahead_s=s.prepare_ahead_minutes * 60.0,
-                    resume_interrupted=bool(s.resume_interrupted), tz=config.device.timezone)
+                    resume_interrupted=bool(s.resume_interrupted), tz=config.device.timezone,
+                    battery_policy=str(getattr(getattr(config, "power", None), "battery_policy", "keep_all")))
 
 
 def zone_rules_from_config(config: Any) -> tuple[ZoneRule, ...]:

@@ -93,6 +93,9 @@ class Settings:
     resume_within_s: float = 3600.0
     # How far ahead occurrences are expanded to find the next deadline.
     horizon_s: float = 2 * 86400.0
+    # On battery (``PlanState.on_battery``): "keep_all", or "emergency_and_priority" (normal
+    # scheduled items are skipped, reason ``on_battery``, and their amplifiers stay off).
+    battery_policy: str = "keep_all"
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class PlanState:
     # jumped, or was not trusted then): one that is too late is dropped without a "skipped"
     # row, which would claim a day that may never have happened.
     steady_clock_since: datetime | None = None
+    # Mains lost: the station runs on its backup battery (``Settings.battery_policy`` applies).
+    on_battery: bool = False
 
 
 # --------------------------------------------------------------------------- outputs

@@ -27,6 +27,10 @@ Rules (issue 4):
   clock is trusted again the grace rule decides); play-now and emergency still run.
 - Revoked, expired or not-yet-valid at slot time: skipped. Not ready (media) at slot time:
   waits within grace, then skipped.
+- On battery (``PlanState.on_battery``) with ``Settings.battery_policy`` "emergency_and_priority":
+  a normal scheduled occurrence is skipped when due (reason ``on_battery``) and no amplifier
+  warms up for it; emergencies, priority items, operator and central requests and resumes
+  still air. "keep_all" changes nothing.
 
 Why one module of this length: every rule above is decided in ``plan`` and its helpers, so
 that the whole answer to "why did this play (or not)" can be read in one place. The
@@ -74,8 +78,8 @@ from appliance.errors import ScheduleError
 __all__ = [
     "ALL_ZONES", "Interrupted", "OnAir", "Occurrence", "Plan", "PlanState", "PlannableItem",
     "Prepare", "Preempt", "Priority", "Reason", "Record", "Refusal", "RelayPlan", "Request", "Settings",
-    "Skip", "Slot", "Start", "Trigger", "Waiting", "ZoneRule", "expand", "occurrence_key", "plan",
-    "settings_from_config", "slot_from_schedule", "validate_slot", "zone_rules_from_config",
+    "Skip", "Slot", "Start", "Trigger", "Waiting", "ZoneRule", "expand", "forecast", "occurrence_key", "plan",
+    "settings_from_config", "slot_from_schedule", "validate_slot", "zone_rules_from_config", "ON_BATTERY_REASON",
 ]
 
 
@@ -274,6 +278,41 @@ def _validity_problem(item: PlannableItem, at: datetime) -> Reason | None:
     return None
 
 
+def _admission_problem(o: Occurrence, item: PlannableItem, at: datetime, settings: Settings) -> Reason | None:
+    """Why ``o`` may not play at ``at`` whatever else happens: validity, zones, length."""
+    problem = _validity_problem(item, at)
+    if problem is None and not o.zones:
+        problem = Reason("no_zones", "Không vùng loa nào của trạm này được chọn.",
+                         "None of this station's zones is targeted.")
+    if problem is None and o.duration_s > settings.max_duration_s:
+        problem = Reason("too_long", f"Thời lượng {_mins(o.duration_s)} phút vượt mức tối đa "
+                                     f"{_mins(settings.max_duration_s)} phút.",
+                         f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
+                         f"{_mins(settings.max_duration_s)} min.")
+    return problem
+
+
+def forecast(o: Occurrence, item: PlannableItem | None, zones: Iterable[ZoneRule],
+             settings: Settings) -> Reason | None:
+    """Why a future scheduled occurrence will not play, by the rules ``plan`` applies when it
+    comes due (the item's validity and readiness, the station's zones, the length, the zones'
+    broadcast windows); None when none of them stops it. What will be on air then and whether
+    the clock is trusted are known only at that time. The panel shows this, so that what it
+    says will play is what the daemon plays."""
+    if item is None:
+        return Reason("unknown_item", f"Không có bản tin '{o.item_id}'.", f"There is no item '{o.item_id}'.")
+    problem = _admission_problem(o, item, o.scheduled_at, settings)
+    if problem is not None:
+        return problem
+    if not item.ready:
+        return Reason("not_ready", "Âm thanh chưa sẵn sàng: không phát nếu đến giờ vẫn chưa có.",
+                      "The audio is not ready: it will not play unless it is by then.")
+    rules = {z.name: z for z in zones}
+    if not _window_zones(o, o.zones, o.scheduled_at, rules, ZoneInfo(settings.tz)):
+        return _outside_window_reason(o, o.zones, rules)
+    return None
+
+
 def _window_zones(occurrence: Occurrence, zones: tuple[str, ...], begin: datetime,
                   zone_rules: Mapping[str, ZoneRule], tz: ZoneInfo) -> tuple[str, ...]:
     if occurrence.priority == "emergency" or occurrence.trigger == "emergency":
@@ -329,6 +368,18 @@ def _audio_at(zones: tuple[str, ...], now: datetime, state: PlanState, zone_rule
     return at
 
 
+ON_BATTERY_REASON = Reason(
+    "on_battery",
+    "Bỏ qua để tiết kiệm ắc quy: mất điện lưới, trạm đang chạy ắc quy nên chỉ phát bản tin khẩn cấp và ưu tiên.",
+    "Skipped to save the battery: mains lost, the station runs on battery and plays only emergency and "
+    "priority items.")
+
+
+def _held_for_battery(o: Occurrence) -> bool:
+    """What the "emergency_and_priority" battery policy holds back: normal items of the schedule."""
+    return o.trigger == "schedule" and o.priority == "normal"
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -362,6 +413,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         "Clock not trusted: scheduled playback held (play-now and emergency still work).")
 
     skips: list[Skip] = []
+    saving_battery = state.on_battery and settings.battery_policy == "emergency_and_priority"
     steady_since = _utc(state.steady_clock_since) if state.steady_clock_since is not None else None
 
     def skip(o: Occurrence, reason: Reason) -> None:
@@ -414,15 +466,7 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
         return True
 
     def admissible(o: Occurrence, item: PlannableItem, at: datetime) -> bool:
-        problem = _validity_problem(item, at)
-        if problem is None and not o.zones:
-            problem = Reason("no_zones", "Không vùng loa nào của trạm này được chọn.",
-                             "None of this station's zones is targeted.")
-        if problem is None and o.duration_s > settings.max_duration_s:
-            problem = Reason("too_long", f"Thời lượng {_mins(o.duration_s)} phút vượt mức tối đa "
-                                         f"{_mins(settings.max_duration_s)} phút.",
-                             f"Duration {_mins(o.duration_s)} min exceeds the maximum of "
-                             f"{_mins(settings.max_duration_s)} min.")
+        problem = _admission_problem(o, item, at, settings)
         if problem is not None:
             skip(o, problem)
             return False
@@ -440,6 +484,9 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
             continue
         item = item_map[o.item_id]
         if admissible(o, item, o.scheduled_at) and timely(o, item):
+            if saving_battery and _held_for_battery(o):
+                skip(o, ON_BATTERY_REASON)
+                continue
             candidates.append(_Candidate(o, _rank(o, False)))
 
     # Play-now and emergency requests: validity is judged now, when they are asked for.
@@ -539,8 +586,9 @@ def plan(now: datetime, items: Mapping[str, PlannableItem] | Iterable[PlannableI
                 "queued", f"Chờ bản tin {on_air.occurrence.item_id} đang phát kết thúc.",
                 f"Queued until {on_air.occurrence.item_id}, on air, ends.")))
 
+    warm_for = [o for o in upcoming if not (saving_battery and _held_for_battery(o))] if held is None else []
     relays = _plan_relays(now, state, zone_rules, tz, settings, item_map, start, on_air if preempt is None else None,
-                          upcoming if held is None else [], [w.occurrence for w in waiting if w.reason.code == "queued"],
+                          warm_for, [w.occurrence for w in waiting if w.reason.code == "queued"],
                           busy_until, deadlines)
     prepare = _plan_prepare(now, settings, item_map, upcoming, [w.occurrence for w in waiting], deadlines)
 

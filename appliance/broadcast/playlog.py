@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from appliance.broadcast.reasons import vietnamese
 from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
+from protocol.spec import PLAY_TEXT_MAX_BYTES
 
 OUTCOMES = ("completed", "cut", "interrupted", "failed", "skipped")
 TRIGGERS = ("schedule", "operator", "emergency", "central")
@@ -47,6 +49,15 @@ class PlayStart:
     slot_id: str | None = None
     scheduled_start: str | None = None
     actor: str = ""
+    title: str = ""
+    text: str | None = None   # what is spoken for an emergency text or a `say` (no stored item)
+
+
+def clip_utf8(text: str | None, limit: int = PLAY_TEXT_MAX_BYTES) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes at a character boundary."""
+    if text is None:
+        return None
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -78,10 +89,11 @@ class PlayLog:
             with self._store.transaction(durable=True) as tx:
                 tx.execute(
                     "INSERT INTO play_log (id, item_id, item_version, occurrence_key, attempt, slot_id, zones,"
-                    " scheduled_start, actual_start, outcome, trigger, actor, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'playing', ?, ?, ?, ?)",
+                    " scheduled_start, actual_start, outcome, trigger, actor, title, text, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'playing', ?, ?, ?, ?, ?, ?)",
                     (play_id, start.item_id, start.item_version, start.occurrence_key, start.attempt, start.slot_id,
-                     json.dumps(list(start.zones)), start.scheduled_start, now, start.trigger, start.actor, now, now),
+                     json.dumps(list(start.zones)), start.scheduled_start, now, start.trigger, start.actor,
+                     start.title[:200], clip_utf8(start.text), now, now),
                 )
         except sqlite3.IntegrityError:
             raise AlreadyPlayed(
@@ -91,8 +103,9 @@ class PlayLog:
         return play_id
 
     def finish(self, play_id: str, outcome: str, reason: str = "", *, played_s: float | None = None,
-               actual_start: str | None = None) -> dict[str, Any]:
-        """Turn a 'playing' row into its final outcome (durably). Idempotent for a final row."""
+               actual_start: str | None = None, reason_vi: str | None = None) -> dict[str, Any]:
+        """Turn a 'playing' row into its final outcome (durably). Idempotent for a final row.
+        ``reason_vi`` defaults to the Vietnamese form of ``reason`` (appliance.broadcast.reasons)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         now = self._now()
@@ -102,9 +115,10 @@ class PlayLog:
                 raise KeyError(play_id)
             if current["outcome"] == "playing":
                 tx.execute(
-                    "UPDATE play_log SET outcome=?, reason=?, actual_end=?, played_s=?,"
+                    "UPDATE play_log SET outcome=?, reason=?, reason_vi=?, actual_end=?, played_s=?,"
                     " actual_start=COALESCE(?, actual_start), updated_at=? WHERE id=?",
-                    (outcome, reason[:500], now, played_s, actual_start, now, play_id),
+                    (outcome, reason[:500], (reason_vi if reason_vi is not None else vietnamese(reason))[:500],
+                     now, played_s, actual_start, now, play_id),
                 )
                 row = _row(tx.execute("SELECT * FROM play_log WHERE id = ?", (play_id,)).fetchone())
                 assert row is not None
@@ -115,7 +129,7 @@ class PlayLog:
             assert row is not None
             return row
 
-    def skip(self, start: PlayStart, reason: str) -> dict[str, Any] | None:
+    def skip(self, start: PlayStart, reason: str, reason_vi: str | None = None) -> dict[str, Any] | None:
         """Record a skipped occurrence (never played). Returns None if the occurrence was already logged."""
         play_id = uuid.uuid4().hex
         now = self._now()
@@ -123,11 +137,12 @@ class PlayLog:
             try:
                 tx.execute(
                     "INSERT INTO play_log (id, item_id, item_version, occurrence_key, attempt, slot_id, zones,"
-                    " scheduled_start, outcome, reason, trigger, actor, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'skipped', ?, ?, ?, ?, ?)",
+                    " scheduled_start, outcome, reason, reason_vi, trigger, actor, title, text, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'skipped', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (play_id, start.item_id, start.item_version, start.occurrence_key, start.attempt, start.slot_id,
-                     json.dumps(list(start.zones)), start.scheduled_start, reason[:500], start.trigger, start.actor,
-                     now, now),
+                     json.dumps(list(start.zones)), start.scheduled_start, reason[:500],
+                     (reason_vi if reason_vi is not None else vietnamese(reason))[:500], start.trigger, start.actor,
+                     start.title[:200], clip_utf8(start.text), now, now),
                 )
             except sqlite3.IntegrityError:
                 return None

@@ -185,11 +185,22 @@ def parse_slot_input(data: Mapping[str, Any], *, zone_names: Sequence[str], defa
     raise _invalid("'kind' phải là 'once' hoặc 'rrule'.", "'kind' must be 'once' or 'rrule'.")
 
 
+def refuse_past(fields: SlotFields, now: datetime) -> None:
+    """An operator's one-off start in the past is refused (it would never play): raised, not saved."""
+    if fields.kind == "once" and any(datetime.fromisoformat(s.replace("Z", "+00:00")) < now for s in fields.starts):
+        raise ValidationError("Giờ phát đã qua: hãy chọn một thời điểm trong tương lai.",
+                              "The start time is in the past: choose a time in the future.",
+                              code="invalid_input.start_past")
+
+
 def _parse_zones(value: Any, zone_names: Sequence[str]) -> list[str]:
     if value in (None, "*"):
         return ["*"]
     if not isinstance(value, list) or not value or not all(isinstance(z, str) for z in value):
         raise _invalid("'zones' phải là danh sách tên vùng.", "'zones' must be a list of zone names.")
+    if "*" in value and len(set(value)) > 1:
+        raise _invalid("Chọn tất cả các vùng ('*') hoặc từng vùng, không chọn cả hai.",
+                       "Choose all zones ('*') or single zones, not both.")
     if "*" in value:
         return ["*"]
     unknown = sorted(set(value) - set(zone_names))

@@ -97,6 +97,19 @@ def format_status(status: dict[str, Any], *, en: bool = False) -> str:
         lines.append(t("Scheduled playback is HELD until the clock is trusted.",
                        "Lịch phát đang TẠM GIỮ cho tới khi đồng hồ tin cậy."))
     lines.append(f"{t('Volume', 'Âm lượng')}: {status.get('volume')}")
+    power = status.get("power")
+    if isinstance(power, dict):
+        mains = {"present": t("mains", "có điện lưới"), "lost": t("ON BATTERY (mains lost)", "ĐANG CHẠY ẮC QUY (mất điện lưới)"),
+                 }.get(str(power.get("mains")), t("no mains-sense input", "không có đầu vào báo điện lưới"))
+        since = f" {t('since', 'từ')} {power['since']}" if power.get("since") and power.get("mains") != "unknown" else ""
+        flags = power.get("flags")
+        extra = [t("under-voltage", "sụt áp")] if power.get("under_voltage") else []
+        extra += [t("throttled", "giảm tốc độ")] if power.get("throttled") else []
+        word = f", get_throttled {flags['hex']}" if isinstance(flags, dict) else ""
+        lines.append(f"{t('Power', 'Nguồn điện')}: {mains}{since}{'; ' + ', '.join(extra) if extra else ''}{word}")
+        if power.get("saving_battery"):
+            lines.append(t("Saving the battery: only emergency and priority items play.",
+                           "Đang tiết kiệm ắc quy: chỉ phát bản tin khẩn cấp và ưu tiên."))
     sync = status.get("last_sync") or {}
     lines.append(f"{t('Last sync', 'Đồng bộ gần nhất')}: {sync.get('last_success_at') or '-'}")
     lines.append(f"{t('Zone', 'Vùng'):<16}{t('Relay', 'Rơ-le'):<8}{t('Fault', 'Lỗi'):<8}")
@@ -127,6 +140,10 @@ def format_status(status: dict[str, Any], *, en: bool = False) -> str:
         lines.append(f"{t('Problems now', 'Sự cố đang xảy ra')}:")
         for problem in problems:
             lines.append(f"  {problem.get('since')} {problem.get('code')}: {problem.get('en' if en else 'vi')}")
+    if status.get("settings"):
+        from appliance.commands.check_config import format_sources
+
+        lines.extend(format_sources(status["settings"], en=en))
     errors = status.get("recent_errors") or []
     if errors:
         lines.append(f"{t('Recent errors', 'Lỗi gần đây')}:")

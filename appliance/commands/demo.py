@@ -8,7 +8,7 @@ from pathlib import Path
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("demo-data"),
-                        help="thư mục demo (xoá và tạo lại) / demo folder (recreated each run)")
+                        help="thư mục demo: trống, mới hoặc của lần demo trước (chỉ phần của demo được tạo lại) / demo folder: empty, new or a previous demo's (only the demo's own files are recreated)")
     parser.add_argument("--duration", type=float, default=None,
                         help="dừng sau N giây / stop after N seconds (default: until Ctrl-C)")
 

@@ -61,6 +61,17 @@ class BroadcastState:
         with self.lock:
             self.transients[transient.item.id] = transient
 
+    def transient_text(self, item_id: str) -> str | None:
+        """The text of an emergency text or a `say` (None for a stored item)."""
+        with self.lock:
+            found = self.transients.get(item_id)
+            return found.text if found is not None else None
+
+    def actor_of(self, key: str) -> str:
+        """Who asked for a waiting request (``scheduler`` for a slot's occurrence)."""
+        with self.lock:
+            return self.request_actors.get(key, "scheduler")
+
     def transient_items(self) -> list[planner.PlannableItem]:
         with self.lock:
             return [t.item for t in self.transients.values()]

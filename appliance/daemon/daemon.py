@@ -31,6 +31,7 @@ from appliance.daemon.broadcast_state import BroadcastState
 from appliance.daemon.housekeeping import prune_captures
 from appliance.daemon.liveness import Heartbeats, wedged
 from appliance.daemon.onair import OnAir
+from appliance.daemon.power import PowerWatcher
 from appliance.daemon.preparation import PreparationQueue
 from appliance.daemon.problems import Problems
 from appliance.daemon.scheduler import WAKE_CAP_S, Scheduler
@@ -74,6 +75,9 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._sync_now = threading.Event()
         self._housekept: float | None = None
+        self._settings_lock = threading.Lock()
+        self._settings_version = ""
+        self.settings_sources: list[dict[str, Any]] = []   # effective panel-editable settings, with sources
         # Set when the daemon must be restarted (a database damaged while running): ``run`` exits 75.
         self.restart_requested = threading.Event()
         self.started_monotonic: float | None = None
@@ -92,6 +96,7 @@ class Daemon:
         self.syncer: Any = None
         self.recovery: Recovery | None = None   # set when this start found the database damaged
         self.reporter: Any = None  # appliance.report.reporter.Reporter (heartbeats, outbox, remote commands)
+        self.power: PowerWatcher | None = None   # mains-sense input and the firmware's power flags
 
     # ------------------------------------------------------------------ listeners
 
@@ -130,14 +135,22 @@ class Daemon:
         recovered = last_recovery(store)
         if recovered is not None:
             self.problems.raise_("store.recovered", recovered["vi"], recovered["en"], at=recovered["at"])
+        self._settings_version = operator_settings.version(store)
         self.config = operator_settings.effective_config(self._file_config, store)
+        self.settings_sources = operator_settings.sources(self._file_config, store)
         # Media keeps its .part- files: they are resumable downloads, verified before use.
         removed = remove_stale_temps(data, recursive=False) + sum(
             remove_stale_temps(d) for d in (self.config.capture_path, data / "tts-cache", data / "prepared"))
+        pin_factory = self._pin_factory if self._pin_factory is not None else default_pin_factory()
         self.amplifiers = Amplifiers(self.config.zones, store=store, clock=self.clock,
-                                     pin_factory=self._pin_factory if self._pin_factory is not None
-                                     else default_pin_factory(), listener=self._emit)
+                                     pin_factory=pin_factory, listener=self._emit)
         self.amplifiers.all_off("start-up: all relays off", log_unchanged=True)
+        # Read once before the first plan, so a start on battery plans with the battery policy.
+        self.power = PowerWatcher(self.config.power, store=store, clock=self.clock, problems=self.problems,
+                                  emit=self._emit, wake=self.wake, pin_factory=pin_factory)
+        self.power.open()
+        with contextlib.suppress(Exception):
+            self.power.poll()
         self.playlog = PlayLog(store)
         recovered = self.playlog.recover("daemon restarted during playback (crash or power cut)")
         for row in recovered:
@@ -162,7 +175,8 @@ class Daemon:
         self.scheduler = Scheduler(store=store, clock=self.clock, config=self.current_config,
                                    amplifiers=self.amplifiers, trust=self.trust, playlog=self.playlog,
                                    onair=self.onair, preparation=self.preparation, state=self.state,
-                                   heartbeats=self.heartbeats, emit=self._emit)
+                                   heartbeats=self.heartbeats, emit=self._emit, on_battery=self.power.on_battery,
+                                   refresh=self.refresh_settings)
         self.actions = OperatorActions(store=store, clock=self.clock, config=self.current_config, state=self.state,
                                        onair=self.onair, amplifiers=self.amplifiers, player=self._player,
                                        volume=volume, wake=self.wake, status=self.status,
@@ -175,6 +189,7 @@ class Daemon:
         self._spawn("scheduler", lambda: self.scheduler.run(self._stopping, self._wake, self._ready))  # type: ignore[union-attr]
         self._spawn("prepare", lambda: self.preparation.run(self._stopping))  # type: ignore[union-attr]
         self._spawn("housekeeping", self._housekeeping_loop)
+        self._spawn("power", lambda: self.power.run(self._stopping))  # type: ignore[union-attr]
         if self._sync_enabled:
             self._setup_sync()
             # Reporting to central: heartbeats, proof-of-play outbox, remote commands.
@@ -227,6 +242,8 @@ class Daemon:
             self.store.log_event("daemon.stop", reason)
         if self.amplifiers is not None:
             self.amplifiers.close()
+        if self.power is not None:
+            self.power.close()
         if self._own_store and self._store is not None:
             self._store.close()
 
@@ -345,20 +362,38 @@ class Daemon:
 
     # ------------------------------------------------------------------ operator actions
 
+    def refresh_settings(self) -> None:
+        """Reload the panel settings if they changed in the store since they were last read (the
+        scheduler calls this before every plan, so a save whose ``reload`` request was lost still
+        applies before the next slot is decided)."""
+        try:
+            stored = operator_settings.version(self.store)
+        except CommuneRadioError:
+            return
+        if stored != self._settings_version:
+            self.reload_settings(actor="settings:store")
+
     def reload_settings(self, *, actor: str) -> None:
         """Re-apply the operator's panel settings over the configuration file.
 
-        Broadcast windows, sync interval and volume apply at once (they are read on every
-        use); a new TTS voice or rate re-prepares upcoming text items with it.
+        Broadcast windows and zone rules apply at the next plan (the scheduler derives them
+        from the config in force), sync interval and volume at once; a new TTS voice or rate
+        re-prepares upcoming text items with it.
         """
-        previous = self.config
-        self.config = operator_settings.effective_config(self._file_config, self.store)
+        with self._settings_lock:
+            previous = self.config
+            self._settings_version = operator_settings.version(self.store)
+            self.config = operator_settings.effective_config(self._file_config, self.store)
+            self.settings_sources = operator_settings.sources(self._file_config, self.store)
+            changed = sorted(e["key"] for e in self.settings_sources if _setting(previous, e["key"]) != e["value"])
         if (previous.tts != self.config.tts or previous.audio.chime != self.config.audio.chime) \
                 and self.preparation is not None:
             self.preparation.voice_changed(self.config)
         if previous.audio.volume != self.config.audio.volume and self.actions is not None:
             self.actions.set_volume(self.config.audio.volume, actor=actor)
-        self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor})
+        self.store.log_event("daemon.reload", f"settings reloaded by {actor}", {"actor": actor, "changed": changed})
+        self._emit({"type": "settings_reloaded", "actor": actor, "changed": changed})
+        self.wake()
 
     def handle_request(self, action: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         """The control channel's handler (params already validated by appliance.control)."""
@@ -372,6 +407,10 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         return status_report(self)
+
+
+def _setting(config: Config, key: str) -> Any:
+    return operator_settings.value_of(config, key)
 
 
 def _default_player(config: Config, volume: int) -> Any:

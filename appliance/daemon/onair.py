@@ -88,13 +88,13 @@ def is_emergency(occ: planner.Occurrence) -> bool:
 
 
 def play_start_of(occ: planner.Occurrence, *, actor: str, attempt: int = 1,
-                  zones: tuple[str, ...] | None = None) -> PlayStart:
+                  zones: tuple[str, ...] | None = None, title: str = "", text: str | None = None) -> PlayStart:
     """The play-log row of an occurrence about to start (or be skipped)."""
     scheduled = occ.trigger == "schedule"
     return PlayStart(item_id=occ.item_id, item_version=occ.item_version, zones=list(zones or occ.zones),
                      trigger=occ.trigger, occurrence_key=occ.key if scheduled or occ.key else None,
                      attempt=attempt, slot_id=occ.slot_id or None, scheduled_start=iso_z(occ.scheduled_at),
-                     actor=actor)
+                     actor=actor, title=title, text=text)
 
 
 class OnAir:
@@ -220,7 +220,8 @@ class OnAir:
             # Durable FIRST, before speech is made and before audio: whatever fails from here on
             # (the engine, the player, a crash) leaves a row that says so, and nothing plays twice.
             session.play_id = self.playlog.begin(play_start_of(occ, actor=session.actor, attempt=attempt,
-                                                               zones=session.zones))
+                                                               zones=session.zones, title=session.label,
+                                                               text=session.text))
         except AlreadyPlayed as exc:
             self.store.log_event("play.refused", exc.en, {"key": occ.key}, level="warning")
             return

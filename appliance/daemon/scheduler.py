@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import threading
 import time
@@ -47,8 +46,13 @@ _KEY_STEADY = "clock.steady_since"
 class Scheduler:
     def __init__(self, *, store: Store, clock: Clock, config: Callable[[], Config], amplifiers: Amplifiers,
                  trust: ClockTrust, playlog: PlayLog, onair: OnAir, preparation: PreparationQueue,
-                 state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None]) -> None:
+                 state: BroadcastState, heartbeats: Heartbeats, emit: Callable[[dict[str, Any]], None],
+                 on_battery: Callable[[], bool] = lambda: False,
+                 refresh: Callable[[], None] | None = None) -> None:
         self.store = store
+        # Called before every plan: the daemon re-reads the operator's settings when they changed.
+        self._refresh = refresh
+        self._rules_for: tuple[Config, planner.Settings, tuple[planner.ZoneRule, ...]] | None = None
         self.clock = clock
         self._config = config
         self.amplifiers = amplifiers
@@ -59,6 +63,7 @@ class Scheduler:
         self.state = state
         self.heartbeats = heartbeats
         self._emit = emit
+        self._on_battery = on_battery
         self._jumps = JumpDetector(clock)
         self._started_mono = clock.monotonic()   # this run of the station began (see PlanState.running_since)
         self.last_plan: planner.Plan | None = None
@@ -94,6 +99,8 @@ class Scheduler:
 
     def step(self) -> float:
         """One plan; returns how long to sleep before the next."""
+        if self._refresh is not None:
+            self._refresh()
         jump = self._jumps.check()
         if jump:
             self.store.log_event("clock.jump", f"wall clock stepped {jump:+.1f} s; re-planning",
@@ -121,13 +128,24 @@ class Scheduler:
             wait = min(wait, relay_deadline - self.clock.monotonic())
         return wait
 
-    @functools.cached_property
-    def settings(self) -> planner.Settings:
-        return planner.settings_from_config(self._config())
+    def _rules(self) -> tuple[planner.Settings, tuple[planner.ZoneRule, ...]]:
+        """The planner's settings and zone rules of the config in force now: derived again whenever
+        the daemon's config changes (a window saved in the panel applies at the next plan)."""
+        config = self._config()
+        cached = self._rules_for
+        if cached is None or cached[0] is not config:
+            cached = (config, planner.settings_from_config(config),
+                      tuple(planner.zone_rules_from_config(config)))
+            self._rules_for = cached
+        return cached[1], cached[2]
 
-    @functools.cached_property
+    @property
+    def settings(self) -> planner.Settings:
+        return self._rules()[0]
+
+    @property
     def zone_rules(self) -> tuple[planner.ZoneRule, ...]:
-        return tuple(planner.zone_rules_from_config(self._config()))
+        return self._rules()[1]
 
     # ------------------------------------------------------------------ inputs
 
@@ -208,7 +226,7 @@ class Scheduler:
                                  interrupted=interrupted, clock_trusted=trusted,
                                  relays_on_since=relays_on, audio_ended_at=audio_ended_at,
                                  running_since=real_now - timedelta(seconds=mono - self._started_mono),
-                                 steady_clock_since=self._steady_since)
+                                 steady_clock_since=self._steady_since, on_battery=self._on_battery())
 
     def _load_steady_since(self) -> datetime | None:
         row = self.store.query_one("SELECT value FROM daemon_state WHERE key = ?", (_KEY_STEADY,))
@@ -230,7 +248,12 @@ class Scheduler:
     def _apply(self, result: planner.Plan, now: datetime) -> None:
         for skip in result.skip:
             occ = skip.occurrence
-            row = self.playlog.skip(play_start_of(occ, actor="scheduler"), skip.reason.en)
+            item = self.store.get_item(occ.item_id) or {}
+            transient = self.state.transient_text(occ.item_id)
+            if transient is not None:
+                item = {"title": transient[:60]}
+            row = self.playlog.skip(play_start_of(occ, actor=self.state.actor_of(occ.key), title=item.get("title") or "",
+                                                  text=transient), skip.reason.en, skip.reason.vi)
             self.state.forget_request(occ.key)
             if row is not None:
                 self._emit({"type": "skipped", "item_id": occ.item_id, "key": occ.key, "reason": skip.reason.en,

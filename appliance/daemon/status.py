@@ -40,7 +40,10 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         on_air = {"item_id": session.occurrence.item_id, "title": session.label, "key": session.occurrence.key,
                   "zones": list(session.zones), "trigger": session.occurrence.trigger, "phase": session.phase,
                   "play_id": session.play_id, "started_at": iso_z(session.started_at),
-                  "audio_at": iso_z(session.audio_at)}
+                  "audio_at": iso_z(session.audio_at), "priority": session.occurrence.priority,
+                  # What the panel needs for elapsed and remaining time (the estimate, or the cut).
+                  "duration_s": round(session.occurrence.duration_s, 1) or None,
+                  "end_by": iso_z(session.end_by) if session.end_by is not None else None}
     plan = daemon.scheduler.last_plan
     upcoming: list[dict[str, Any]] = []
     if plan is not None:
@@ -77,7 +80,9 @@ def status_report(daemon: Daemon) -> dict[str, Any]:
         "refused_slots": [{"slot_id": r.slot_id, "item_id": r.item_id, **r.error.as_dict()}
                           for r in (plan.refused if plan is not None else ())],
         "problems": [p.as_dict() for p in daemon.problems.active()],
+        "settings": daemon.settings_sources,
         "disk": disk_facts(daemon),
+        "power": daemon.power.status() if daemon.power is not None else None,
         "healthy": daemon.healthy(),
         "liveness": {"ages_s": daemon.heartbeats.ages(), "wedged": daemon.wedged_threads()},
         "process": procstats.snapshot(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from appliance.demo.folder import DemoFolderRefused, claim
 from appliance.state import config as config_module
 from appliance.state.config import Config
 
@@ -148,9 +148,9 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     from central.catalog import Catalog
     from central.loopback import serve_in_thread
 
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir(parents=True)
+    kept = claim(base)   # refuses a folder the demo did not create; removes only its own entries
+    if kept:
+        out(f"• Giữ nguyên / left alone: {', '.join(kept)}")
     now = datetime.now(UTC)
     catalog = Catalog(base / "central")
     token = catalog.add_device(DEMO_DEVICE_ID, DEMO_ZONES)
@@ -344,6 +344,10 @@ def _print_summary(env: DemoEnvironment, out: Printer) -> None:
 def main_cli(base: Path, duration_s: float | None) -> int:
     try:
         return run(base, duration_s=duration_s)
+    except DemoFolderRefused as exc:
+        print(exc.vi, file=sys.stderr)
+        print(exc.en, file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0
     finally:

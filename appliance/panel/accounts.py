@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import VerificationError, VerifyMismatchError
 
+try:
+    from argon2.exceptions import InvalidHashError
+except ImportError:  # argon2-cffi < 21.2 (Debian 12's python3-argon2, what armhf installs): the old name
+    from argon2.exceptions import InvalidHash as InvalidHashError  # type: ignore[no-redef,attr-defined]
+
+from appliance.panel.password_policy import weakness
 from appliance.panel.throttle import LoginThrottle
 from appliance.state.store import Store, utc_now_iso
 from protocol.errors import ValidationError
@@ -90,7 +96,8 @@ def validate_username(value: str) -> str:
     return name
 
 
-def validate_password(value: str, repeat: str | None = None) -> str:
+def validate_password(value: str, repeat: str | None = None, *, username: str = "") -> str:
+    """Long enough, not too long, and not easy to guess (appliance.panel.password_policy)."""
     if not isinstance(value, str) or len(value) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.",
@@ -100,6 +107,11 @@ def validate_password(value: str, repeat: str | None = None) -> str:
         raise ValidationError("Mật khẩu quá dài hoặc chứa ký tự không hợp lệ.",
                               "The password is too long or contains an invalid character.",
                               code="invalid_input.password")
+    weak = weakness(value, username)
+    if weak is not None:
+        raise ValidationError(f"{weak[0]} Hãy chọn mật khẩu khó đoán hơn, ví dụ một câu ngắn dễ nhớ.",
+                              f"{weak[1]} Choose a password that is harder to guess, a short sentence for example.",
+                              code="invalid_input.password_common")
     if repeat is not None and value != repeat:
         raise ValidationError("Hai lần nhập mật khẩu không khớp.", "The two passwords do not match.",
                               code="invalid_input.password_repeat")
@@ -131,7 +143,7 @@ class Accounts:
     def create_first_admin(self, username: str, password: str, repeat: str) -> User:
         """Only possible while no user exists (checked inside the write transaction)."""
         name = validate_username(username)
-        validate_password(password, repeat)
+        validate_password(password, repeat, username=name)
         digest = _hasher.hash(password)
         now = utc_now_iso()
         with self.store.transaction(durable=True) as tx:
@@ -146,7 +158,7 @@ class Accounts:
 
     def create_user(self, username: str, password: str, role: str, language: str = "vi") -> User:
         name = validate_username(username)
-        validate_password(password)
+        validate_password(password, username=name)
         validate_role(role)
         language = language if language in ("vi", "en") else "vi"
         digest = _hasher.hash(password)
@@ -185,7 +197,7 @@ class Accounts:
             params.append(1 if disabled else 0)
         if password:
             sets.append("password_hash = ?")
-            params.append(_hasher.hash(validate_password(password)))
+            params.append(_hasher.hash(validate_password(password, username=user.username)))
         if language in ("vi", "en"):
             sets.append("language = ?")
             params.append(language)

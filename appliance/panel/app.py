@@ -309,6 +309,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask, state: PanelState) -> None:
+    from appliance.broadcast.reasons import actor_label
     from appliance.panel import web
 
     @app.context_processor
@@ -324,6 +325,9 @@ def _register_template_helpers(app: Flask, state: PanelState) -> None:
             "fmt_date": lambda d, weekday=True: i18n.format_date(d, web.lang(), weekday=weekday),
             "device_id": state.config.device.id,
             "reason_label": web.reason_label,
+            "reason_text": web.play_reason,
+            "actor_label": lambda actor: actor_label(actor, web.lang()),
+            "fmt_num": lambda v, digits=1: i18n.format_number(v, web.lang(), digits),
         }
 
 

@@ -104,6 +104,10 @@ def parse_int(value: object, field: str, lo: int, hi: int, *, default: int | Non
 def parse_zones(values: Iterable[object], zone_names: Sequence[str], *, required: bool = True) -> list[str]:
     """Checked zone names from a multi-select; every zone (or '*') collapses to ['*']."""
     chosen = [v for v in values if isinstance(v, str) and v]
+    if "*" in chosen and len(set(chosen)) > 1:
+        # Not silently read as all: the operator meant one thing or the other.
+        raise invalid("zones", "chọn 'Tất cả các cụm loa' hoặc từng cụm loa, không chọn cả hai.",
+                      "choose 'All zones' or single zones, not both.")
     if "*" in chosen:
         return ["*"]
     unknown = sorted(set(chosen) - set(zone_names))

@@ -19,8 +19,17 @@ from appliance.panel.i18n import parse_utc
 from appliance.state.store import Store, to_utc_iso
 
 OUTCOMES = ("playing", "completed", "cut", "interrupted", "failed", "skipped")
-CSV_COLUMNS = ("id", "item_id", "item_version", "title", "zones", "trigger", "actor", "outcome", "reason",
+CSV_COLUMNS = ("id", "item_id", "item_version", "title", "text", "zones", "trigger", "actor", "outcome", "reason",
                "scheduled_start", "actual_start", "actual_end", "played_s")
+# The CSV's headers in Vietnamese (the default) and English; times are the station's local time.
+CSV_HEADERS = {
+    "vi": ("Mã lượt phát", "Mã bản tin", "Phiên bản", "Tiêu đề", "Nội dung đã đọc", "Vùng loa", "Cách phát",
+           "Người yêu cầu", "Kết quả", "Lý do", "Giờ theo lịch (giờ địa phương)", "Bắt đầu (giờ địa phương)",
+           "Kết thúc (giờ địa phương)", "Thời lượng (giây)"),
+    "en": ("Play id", "Item id", "Version", "Title", "Text spoken", "Zones", "Trigger", "Requested by", "Outcome",
+           "Reason", "Scheduled (local time)", "Started (local time)", "Ended (local time)", "Played (s)"),
+}
+_TIME_COLUMNS = ("scheduled_start", "actual_start", "actual_end")
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ def _day_start_utc(day: date, zone: ZoneInfo) -> str:
 
 
 def plays(store: Store, flt: PlayFilter, zone: ZoneInfo) -> list[dict[str, Any]]:
-    sql = ("SELECT p.*, i.title AS title FROM play_log p LEFT JOIN items i ON i.id = p.item_id"
+    sql = ("SELECT p.*, i.title AS item_title FROM play_log p LEFT JOIN items i ON i.id = p.item_id"
            " WHERE 1=1")
     params: list[Any] = []
     when = "COALESCE(p.actual_start, p.scheduled_start, p.created_at)"
@@ -59,6 +68,9 @@ def plays(store: Store, flt: PlayFilter, zone: ZoneInfo) -> list[dict[str, Any]]
     out = []
     for row in store.query(sql, tuple(params)):
         data = dict(row)
+        # The play log keeps its own title (an emergency text has no item; an item may be gone).
+        data["title"] = data.get("title") or data.pop("item_title", None) or ""
+        data.pop("item_title", None)
         try:
             data["zones"] = json.loads(data["zones"])
         except (TypeError, ValueError):
@@ -67,19 +79,40 @@ def plays(store: Store, flt: PlayFilter, zone: ZoneInfo) -> list[dict[str, Any]]
     return out
 
 
-def to_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """CSV with a header; cells starting like a spreadsheet formula are quoted inert."""
+def _local(value: Any, zone: ZoneInfo) -> str:
+    moment = parse_utc(value) if isinstance(value, str) else None
+    return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S") if moment else ""
+
+
+def to_csv(rows: Iterable[dict[str, Any]], *, zone: ZoneInfo | None = None, lang: str = "vi") -> str:
+    """CSV with a header in the operator's language and times in the station's local time
+    (``zone``; UTC ISO when none is given); reasons, actors and outcomes in that language too.
+    Cells starting like a spreadsheet formula are quoted inert."""
+    from appliance.broadcast.reasons import actor_label
+    from appliance.panel.i18n import translate
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_HEADERS.get(lang, CSV_HEADERS["vi"]) if zone is not None else CSV_COLUMNS)
     for row in rows:
         cells = []
         for column in CSV_COLUMNS:
             value = row.get(column)
+            if zone is not None:
+                if column in _TIME_COLUMNS:
+                    value = _local(value, zone)
+                elif column == "reason" and lang == "vi":
+                    value = row.get("reason_vi") or value
+                elif column == "actor":
+                    value = actor_label(value, lang)
+                elif column in ("outcome", "trigger") and value:
+                    value = translate(str(value), lang)
+                elif column == "played_s" and value is not None and lang == "vi":
+                    value = f"{float(value):.1f}".replace(".", ",")
             if isinstance(value, list):
                 value = " ".join(value)
             text = "" if value is None else str(value)
-            if text[:1] in ("=", "+", "-", "@", "\t", "\r") and column in ("title", "reason", "actor"):
+            if text[:1] in ("=", "+", "-", "@", "\t", "\r") and column in ("title", "text", "reason", "actor"):
                 text = "'" + text
             cells.append(text)
         writer.writerow(cells)

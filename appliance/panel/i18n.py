@@ -157,6 +157,24 @@ VI: dict[str, str] = {
     "Recent problems": "Sự cố gần đây",
     "Problems now": "Sự cố đang xảy ra",
     "Now": "Bây giờ",
+    # dashboard: power
+    "Power": "Nguồn điện",
+    "Mains": "Điện lưới",
+    "present": "có điện",
+    "lost: running on battery": "mất điện: đang chạy ắc quy",
+    "no mains-sense input": "không có đầu vào báo điện lưới",
+    "since %(when)s": "từ %(when)s",
+    "Saving the battery: only emergency and priority items play.":
+        "Đang tiết kiệm ắc quy: chỉ phát bản tin khẩn cấp và ưu tiên.",
+    "On battery": "Khi chạy ắc quy",
+    "play everything": "phát tất cả",
+    "only emergency and priority items": "chỉ phát bản tin khẩn cấp và ưu tiên",
+    "Supply voltage": "Điện áp nguồn",
+    "good": "bình thường",
+    "under-voltage": "sụt áp",
+    "under-voltage happened since boot": "đã bị sụt áp từ lúc khởi động",
+    "CPU speed": "Tốc độ CPU",
+    "slowed (heat or weak supply)": "bị giảm (quá nhiệt hoặc nguồn yếu)",
     # items
     "Items from central": "Bản tin từ trung tâm",
     "No items yet.": "Chưa có bản tin nào.",
@@ -289,6 +307,29 @@ VI: dict[str, str] = {
     "locked": "bị khoá",
     "Revoke": "Thu hồi",
     "Last used": "Dùng lần cuối",
+    "What was said": "Nội dung đã đọc",
+    "Keep as it is": "Giữ nguyên",
+    "Will not play": "Sẽ không phát",
+    "Delete announcement": "Xoá thông báo",
+    "These slots are deleted with it:": "Các lịch phát sau bị xoá cùng:",
+    "It has no slots.": "Thông báo này không có lịch phát.",
+    "It stops playing at once. You can undo this for 24 hours from the announcements page.":
+        "Thông báo ngừng phát ngay. Có thể hoàn tác trong 24 giờ ở trang Thông báo.",
+    "Delete the announcement and %(count)s slots": "Xoá thông báo và %(count)s lịch phát",
+    "Deleted, with %(count)s slots. You can undo this for 24 hours.":
+        "Đã xoá, cùng %(count)s lịch phát. Có thể hoàn tác trong 24 giờ.",
+    "Restored, with %(count)s slots.": "Đã khôi phục, cùng %(count)s lịch phát.",
+    "Deleted in the last 24 hours": "Đã xoá trong 24 giờ qua",
+    "%(count)s slots": "%(count)s lịch phát",
+    "Undo": "Hoàn tác",
+    "Elapsed": "Đã phát",
+    "Locked until %(time)s": "Bị khoá đến %(time)s",
+    "Remaining": "Còn lại",
+    "Updated": "Cập nhật lúc",
+    "refreshes by itself": "tự cập nhật",
+    "Will not play today": "Hôm nay sẽ không phát",
+    "Will not play at %(time)s: %(reason)s": "Sẽ không phát lúc %(time)s: %(reason)s",
+    "The slot plays until the end of that day.": "Lịch phát đến hết ngày đó.",
 }
 
 # Error messages raised by validation carry both languages themselves (appliance.errors).
@@ -348,4 +389,14 @@ def format_date(day: date, language: str, *, weekday: bool = True) -> str:
     text = f"{day:%d/%m/%Y}"
     if weekday:
         text = f"{WEEKDAYS[normalize_language(language)][day.weekday()]}, {text}"
+    return text
+
+
+def format_number(value: float | int | None, language: str, digits: int = 1) -> str:
+    """1234.5 -> '1.234,5' in Vietnamese (decimal comma, dot for thousands); '1,234.5' in English."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{digits}f}"
+    if normalize_language(language) == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text

@@ -2,6 +2,10 @@
 source='local'. The planner treats them like central items; they need no signature because
 the panel only lets an authenticated operator create them (created_by says who).
 Voice and speed for a text announcement travel in ``document.tts``.
+
+Deleting is soft (migration 0007): the item is withdrawn at once (revoked: it never plays) and
+hidden, its slots are deleted with it (``slots.deleted_with``), and ``undelete`` within
+``UNDO_WINDOW`` puts both back as they were.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from appliance.state.store import Store, to_utc_iso, utc_now_iso
+from protocol.errors import ValidationError
+
+UNDO_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -86,3 +93,66 @@ def revoke(store: Store, item_id: str, *, actor: str,
             if audit is not None:
                 audit(tx, item_id)
     return bool(changed)
+
+
+def live_slot_ids(store: Store, item_id: str) -> list[str]:
+    return [r["id"] for r in store.query("SELECT id FROM slots WHERE item_id = ? AND deleted = 0 ORDER BY created_at",
+                                         (item_id,))]
+
+
+def delete(store: Store, item_id: str, *, actor: str,
+           audit: Callable[[sqlite3.Connection, list[str]], None] | None = None) -> list[str]:
+    """Delete a local announcement and its slots (softly, in one transaction); returns the slot ids.
+    Raises ValidationError when there is no such live local announcement."""
+    now = utc_now_iso()
+    with store.transaction(durable=True) as tx:
+        row = tx.execute("SELECT state FROM items WHERE id = ? AND source = 'local' AND deleted_at IS NULL",
+                         (item_id,)).fetchone()
+        if row is None:
+            raise ValidationError("Không có thông báo này.", "No such announcement.", code="invalid_input.no_item")
+        slots = [r["id"] for r in tx.execute("SELECT id FROM slots WHERE item_id = ? AND deleted = 0", (item_id,))]
+        tx.execute("UPDATE items SET state_before_delete = state, state = 'revoked', revoked = 1, deleted_at = ?,"
+                   " deleted_by = ?, updated_at = ? WHERE id = ?", (now, actor, now, item_id))
+        tx.execute("UPDATE slots SET deleted = 1, deleted_with = ?, updated_at = ? WHERE item_id = ? AND deleted = 0",
+                   (item_id, now, item_id))
+        store.log_event("item.local_deleted", f"local item {item_id} and {len(slots)} slots deleted by {actor}",
+                        {"item_id": item_id, "actor": actor, "slots": slots}, conn=tx)
+        if audit is not None:
+            audit(tx, slots)
+    return slots
+
+
+def deleted_recently(store: Store, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Local announcements deleted within the undo window, newest first, with their slot count."""
+    since = to_utc_iso((now or datetime.now(UTC)) - UNDO_WINDOW)
+    rows = store.query(
+        "SELECT i.id, i.title, i.deleted_at, i.deleted_by,"
+        " (SELECT COUNT(*) FROM slots s WHERE s.deleted_with = i.id) AS slots"
+        " FROM items i WHERE i.source = 'local' AND i.deleted_at IS NOT NULL AND i.deleted_at >= ?"
+        " ORDER BY i.deleted_at DESC LIMIT 20", (since,))
+    return [dict(r) for r in rows]
+
+
+def undelete(store: Store, item_id: str, *, actor: str, now: datetime | None = None,
+             audit: Callable[[sqlite3.Connection, list[str]], None] | None = None) -> list[str]:
+    """Undo a delete made within the undo window: the announcement and the slots deleted with it
+    come back; returns the slot ids. Raises ValidationError past the window or for anything else."""
+    since = to_utc_iso((now or datetime.now(UTC)) - UNDO_WINDOW)
+    stamp = utc_now_iso()
+    with store.transaction(durable=True) as tx:
+        row = tx.execute("SELECT state_before_delete FROM items WHERE id = ? AND source = 'local'"
+                         " AND deleted_at IS NOT NULL AND deleted_at >= ?", (item_id, since)).fetchone()
+        if row is None:
+            raise ValidationError("Không hoàn tác được: thông báo không còn trong thời hạn 24 giờ.",
+                                  "Cannot undo: the announcement is no longer within the 24-hour window.",
+                                  code="invalid_input.undo_expired")
+        slots = [r["id"] for r in tx.execute("SELECT id FROM slots WHERE deleted_with = ?", (item_id,))]
+        tx.execute("UPDATE items SET state = COALESCE(state_before_delete, 'ready'), revoked = 0, deleted_at = NULL,"
+                   " deleted_by = NULL, state_before_delete = NULL, updated_at = ? WHERE id = ?", (stamp, item_id))
+        tx.execute("UPDATE slots SET deleted = 0, deleted_with = NULL, updated_at = ? WHERE deleted_with = ?",
+                   (stamp, item_id))
+        store.log_event("item.local_restored", f"local item {item_id} and {len(slots)} slots restored by {actor}",
+                        {"item_id": item_id, "actor": actor, "slots": slots}, conn=tx)
+        if audit is not None:
+            audit(tx, slots)
+    return slots

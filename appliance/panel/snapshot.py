@@ -3,8 +3,10 @@ expand, and fragments rendered from them, reused until the data changes.
 
 Why: twenty phones refreshing the dashboard would otherwise decode every item's JSON and
 re-expand every recurrence on each request. A fingerprint (row count and latest
-``updated_at`` of items, slots and play_log) is one cheap query and changes with any write,
-by the panel, the daemon or sync, so nothing shown is ever stale.
+``updated_at`` of items, slots, play_log and panel_settings) is one cheap query and changes
+with any write, by the panel, the daemon or sync, so nothing shown is ever stale. What the
+planner will refuse depends on the settings (windows): ``plan_key`` is the part of the
+fingerprint a planned view depends on (items, slots, settings).
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ class Snapshot:
         row = self.store.query_one(
             "SELECT (SELECT COUNT(*) FROM items), (SELECT MAX(updated_at) FROM items),"
             " (SELECT COUNT(*) FROM slots), (SELECT MAX(updated_at) FROM slots),"
-            " (SELECT COUNT(*) FROM play_log), (SELECT MAX(updated_at) FROM play_log)")
+            " (SELECT COUNT(*) FROM play_log), (SELECT MAX(updated_at) FROM play_log),"
+            " (SELECT COUNT(*) FROM panel_settings), (SELECT MAX(updated_at) FROM panel_settings)")
         return tuple(row) if row is not None else ()
+
+    @staticmethod
+    def plan_key(fingerprint: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(fingerprint[:4]) + tuple(fingerprint[6:8])
 
     def plan_inputs(self, config: Config, fingerprint: tuple[Any, ...] | None = None,
                     ) -> tuple[dict[str, dict[str, Any]], list[recurrence.Slot]]:

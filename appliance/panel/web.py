@@ -45,8 +45,15 @@ class PanelState:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def effective_config(self) -> Config:
-        """The config file plus the admin's panel overrides (windows, voice, intervals)."""
-        return settings_overrides.effective_config(self.config, self.store)
+        """The config file plus the admin's panel overrides (windows, voice, intervals); rebuilt
+        only when the stored overrides change (their version is one small read)."""
+        version = settings_overrides.version(self.store)
+        cached = self.extras.get("effective_config")
+        if cached is not None and cached[0] == version:
+            return cached[1]  # type: ignore[no-any-return]
+        config = settings_overrides.effective_config(self.config, self.store)
+        self.extras["effective_config"] = (version, config)
+        return config
 
 
 def panel() -> PanelState:
@@ -73,6 +80,15 @@ def reason_label(code: str | None) -> str:
     """Why central's item was refused, in the user's language (protocol rejection reasons)."""
     vi, en = protocol.reason_text(str(code or ""))
     return vi if lang() == "vi" else en
+
+
+def play_reason(text: str | None) -> str:
+    """A play-log reason (stored in English) in the user's language where its wording is fixed."""
+    from appliance.broadcast.planner import ON_BATTERY_REASON
+
+    if text == ON_BATTERY_REASON.en:
+        return ON_BATTERY_REASON.vi if lang() == "vi" else ON_BATTERY_REASON.en
+    return text or ""
 
 
 def flash_t(message: str, category: str = "info", **params: object) -> None:

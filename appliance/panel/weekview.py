@@ -2,12 +2,14 @@
 and the warnings shown before a slot is saved (overlaps, outside broadcast windows).
 
 Pure functions over plain data (slots, items, config, a time range); the expansion itself
-is appliance.recurrence's, the same the planner uses, so the panel shows what the daemon
-will do.
+is appliance.recurrence's, the same the planner uses, and whether an occurrence will play is
+asked of the planner (``planner.forecast``: validity, readiness, zones, length, windows), so
+the panel shows what the daemon will do, and says why when something will not play.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,7 +19,6 @@ from zoneinfo import ZoneInfo
 from appliance.broadcast import planner, recurrence
 from appliance.broadcast.slots import Slot as StoredSlot
 from appliance.broadcast.slots import to_planner_slot
-from appliance.broadcast.windows import allows, parse_windows
 from appliance.errors import ScheduleError
 from appliance.state.config import Config
 from protocol.errors import CommuneRadioError
@@ -38,6 +39,7 @@ class Occurrence:
     zones: tuple[str, ...]
     slot_id: str
     origin: str  # 'local' | 'central'
+    not_playing: planner.Reason | None = None   # why the daemon will not play it (annotate)
 
     @property
     def end(self) -> datetime:
@@ -107,7 +109,8 @@ def from_item(item: dict[str, Any]) -> recurrence.Slot | None:
 
 def expand(slots: Iterable[recurrence.Slot], items: dict[str, dict[str, Any]], start: datetime, end: datetime,
            device_tz: str) -> list[Occurrence]:
-    """Occurrences in [start, end) of slots whose item can still play (not revoked/rejected)."""
+    """Occurrences in [start, end) of slots whose item is not withdrawn (revoked/rejected); whether
+    each will play (validity, windows, …) is the planner's verdict, see ``annotate``."""
     out: list[Occurrence] = []
     for slot in slots:
         item = items.get(slot.item_id)
@@ -117,13 +120,10 @@ def expand(slots: Iterable[recurrence.Slot], items: dict[str, dict[str, Any]], s
             times = recurrence.occurrence_times(slot, start, end, device_tz)
         except CommuneRadioError:
             continue
-        until = _parse(item.get("valid_until"))
-        since = _parse(item.get("valid_from"))
         duration = float(slot.duration_s) if slot.duration_s else estimated_duration_s(item)
         zones = tuple(slot.zones or item.get("zones") or ["*"])
         for moment in times:
-            if (until and moment >= until) or (since and moment < since):
-                continue
+            # An occurrence outside the item's validity stays: ``annotate`` says it will not play.
             out.append(Occurrence(moment, duration, slot.item_id, str(item.get("title") or slot.item_id),
                                   str(item.get("priority", "normal")), zones, slot.slot_id, slot.origin))
     out.sort(key=lambda o: (o.start, o.item_id))
@@ -157,16 +157,68 @@ def _concrete(zones: Sequence[str], config: Config) -> list[str]:
     return config.zone_names() if "*" in zones else [z for z in zones if z in config.zone_names()]
 
 
-def warnings_for(candidate: Sequence[Occurrence], existing: Sequence[Occurrence], config: Config) -> list[Warning]:
-    """Warnings for a slot about to be saved: normal/priority plays outside a zone's broadcast
-    windows (the daemon would refuse them), and overlaps with other plays in the same zone."""
-    tz = ZoneInfo(config.device.timezone)
+def plannable(item: dict[str, Any] | None, occ: Occurrence) -> planner.PlannableItem:
+    """A stored item as the planner weighs it (ready: its state; the daemon also waits for its
+    prepared audio, made ahead of air time). An unknown item counts as a plain ready one."""
+    if item is None:
+        return planner.PlannableItem(id=occ.item_id, priority=occ.priority, zones=occ.zones,  # type: ignore[arg-type]
+                                     duration_s=occ.duration_s)
+    return planner.PlannableItem(
+        id=str(item["id"]), version=int(item.get("version") or 1), kind=str(item.get("kind") or "text"),  # type: ignore[arg-type]
+        priority=str(item.get("priority") or "normal"), title=str(item.get("title") or ""),  # type: ignore[arg-type]
+        zones=tuple(item.get("zones") or ("*",)), valid_from=_parse(item.get("valid_from")),
+        valid_until=_parse(item.get("valid_until")),
+        revoked=bool(item.get("revoked")) or item.get("state") == "revoked",
+        ready=item.get("state") == "ready", duration_s=estimated_duration_s(item))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    zone_names: tuple[str, ...]
+    zones: tuple[planner.ZoneRule, ...]
+    settings: planner.Settings
+
+
+def _rules(config: Config) -> _Rules:
+    return _Rules(tuple(config.zone_names()), tuple(planner.zone_rules_from_config(config)),
+                  planner.settings_from_config(config))
+
+
+def verdict(occ: Occurrence, item: dict[str, Any] | None, config: Config | _Rules,
+            zones: Sequence[str] | None = None) -> planner.Reason | None:
+    """The planner's answer for ``occ`` in ``zones`` (default: its own): why it will not play, or None."""
+    rules = config if isinstance(config, _Rules) else _rules(config)
+    wanted = tuple(zones if zones is not None else occ.zones)
+    resolved = rules.zone_names if "*" in wanted else tuple(z for z in rules.zone_names if z in wanted)
+    target = planner.Occurrence(f"{occ.item_id}@forecast", occ.item_id, occ.start, occ.duration_s, resolved,
+                                occ.priority, "schedule", occ.slot_id)  # type: ignore[arg-type]
+    return planner.forecast(target, plannable(item, occ), rules.zones, rules.settings)
+
+
+def annotate(occurrences: Iterable[Occurrence], items: dict[str, dict[str, Any]], config: Config) -> list[Occurrence]:
+    """Each occurrence with ``not_playing`` set when the daemon will not play it (and why)."""
+    rules = _rules(config)
+    return [dataclasses.replace(o, not_playing=verdict(o, items.get(o.item_id), rules)) for o in occurrences]
+
+
+def warnings_for(candidate: Sequence[Occurrence], existing: Sequence[Occurrence], config: Config,
+                 items: dict[str, dict[str, Any]] | None = None) -> list[Warning]:
+    """Warnings for a slot about to be saved: plays the daemon will not make (outside a zone's
+    broadcast windows, expired item, …; the planner's verdict), and overlaps with other plays
+    in the same zone."""
     found: list[Warning] = []
+    rules = _rules(config)
     for occ in candidate:
+        item = (items or {}).get(occ.item_id)
+        whole = verdict(occ, item, rules)
+        if whole is not None and whole.code != "outside_window":
+            found.append(Warning(whole.code, "", occ.start, other=whole.vi, windows=whole.en))
+            continue
         for zone in _concrete(occ.zones, config):
-            texts = zone_windows(config, zone)
-            if occ.priority != "emergency" and not allows(parse_windows(texts), occ.start, occ.end, tz):
-                found.append(Warning("outside_window", zone, occ.start, windows=", ".join(texts) or "—"))
+            reason = verdict(occ, item, rules, (zone,))
+            if reason is not None and reason.code == "outside_window":
+                found.append(Warning("outside_window", zone, occ.start,
+                                     windows=", ".join(zone_windows(config, zone)) or "—"))
             for other in existing:
                 if other.slot_id == occ.slot_id or zone not in _concrete(other.zones, config):
                     continue

@@ -28,6 +28,7 @@ def daemon_live_facts(daemon: Any) -> dict[str, Any]:
         "amp_faults": [zone for zone, info in relays.items() if info.get("fault") or info.get("watchdog_tripped")],
         "problems": [p["code"] for p in status.get("problems") or []],
         "volume": status.get("volume", 0),
+        "power": status.get("power"),
     }
 
 
@@ -79,6 +80,8 @@ def _attach(daemon: Any, config: Config) -> Reporter:
     def on_event(event: dict[str, Any]) -> None:
         if event.get("type") in ("play_end", "skipped", "relay"):
             reporter.wake()
+        elif event.get("type") == "power":
+            reporter.heartbeat_soon()
 
     daemon.add_listener(on_event)
     reporter.start()

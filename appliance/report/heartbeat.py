@@ -34,6 +34,9 @@ def build_heartbeat(*, device_id: str, sent_at: str, boot_id: str, uptime_s: int
     extras: dict[str, Any] = {}
     if voice:
         extras["voice"] = {"engine": str(voice.get("engine", ""))[:16], "id": str(voice.get("id", ""))[:64]}
+    power = power_member(live.get("power"))
+    if power is not None:
+        extras["power"] = power
     return extras | {
         "device_id": device_id,
         "sent_at": sent_at,
@@ -62,6 +65,19 @@ def build_heartbeat(*, device_id: str, sent_at: str, boot_id: str, uptime_s: int
     }
 
 
+def power_member(status: Any) -> dict[str, Any] | None:
+    """The heartbeat's ``power`` (protocol §10) from the daemon's power status; None without one."""
+    if not isinstance(status, Mapping):
+        return None
+    mains = status.get("mains") if status.get("mains") in ("present", "lost", "unknown") else "unknown"
+    flags = status.get("flags")
+    raw = flags.get("raw") if isinstance(flags, Mapping) else None
+    since = status.get("since")
+    return {"mains": mains, "since": since if mains != "unknown" and isinstance(since, str) else None,
+            "under_voltage": bool(status.get("under_voltage")), "throttled": bool(status.get("throttled")),
+            "flags": raw if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 0xFFFFFFFF else None}
+
+
 def encode(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -79,7 +95,7 @@ def fit_heartbeat(doc: dict[str, Any], max_bytes: int = protocol.HEARTBEAT_MAX_B
     while len(data) > max_bytes and doc["command_results"]:
         doc["command_results"].pop()   # the newest wait for the next heartbeat; the oldest go first
         data = encode(doc)
-    for optional in ("amp_faults", "voice", "heartbeat_interval_s", "problems"):
+    for optional in ("amp_faults", "voice", "heartbeat_interval_s", "problems", "power"):
         if len(data) > max_bytes and optional in doc:
             doc.pop(optional)
             data = encode(doc)

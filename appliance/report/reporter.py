@@ -342,6 +342,13 @@ class Reporter:
             self.next_upload = min(self.next_upload, self._mono())
         self._wake.set()
 
+    def heartbeat_soon(self) -> None:
+        """Central should know now (mains lost, back on mains): the next heartbeat goes at once,
+        unless heartbeats are backing off after failures."""
+        if self._heartbeat_failures == 0:
+            self.next_heartbeat = min(self.next_heartbeat, self._mono())
+        self._wake.set()
+
     def run(self) -> None:
         while not self._stop.is_set():
             try:

@@ -197,6 +197,24 @@ class PanelConfig:
                                         "a list of IP addresses or networks, e.g. ['127.0.0.1']")
 
 
+@dataclasses.dataclass(frozen=True)
+class PowerConfig:
+    # The mains-sense input: an opto-isolator or a relay contact on mains that pulls a GPIO
+    # (BCM number, -1: none) to the level named by ``mains_present_level`` while mains is there.
+    mains_pin: int = _field(-1, lambda v: -1 <= v <= 53, "-1 (none) or a BCM GPIO number")
+    mains_present_level: str = _field("low", lambda v: v in {"low", "high"}, "'low' or 'high'")
+    # The firmware's under-voltage and throttling flags: "auto" (the Pi kernel's
+    # /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`),
+    # "vcgencmd", an absolute path to a file holding them (e.g. "throttled=0x50005"), or "off".
+    throttled_source: str = _field("auto", lambda v: v in {"auto", "vcgencmd", "off"} or v.startswith("/"),
+                                   "'auto', 'vcgencmd', 'off' or an absolute path")
+    poll_s: float = _field(5.0, lambda v: 0.2 <= v <= 600, "0.2 to 600 seconds")
+    # On battery: "keep_all" plays everything; "emergency_and_priority" skips normal scheduled
+    # items to save the battery (emergencies, priority items and operator requests still air).
+    battery_policy: str = _field("keep_all", lambda v: v in {"keep_all", "emergency_and_priority"},
+                                 "'keep_all' or 'emergency_and_priority'")
+
+
 def _default_zones() -> list[ZoneConfig]:
     return [ZoneConfig(name="trung-tam", label="Trung tâm xã", relay_pin=17),
             ZoneConfig(name="thon-dong", label="Thôn Đông", relay_pin=27)]
@@ -215,6 +233,7 @@ class Config:
     zones: list[ZoneConfig] = dataclasses.field(default_factory=_default_zones)
     control: ControlConfig = dataclasses.field(default_factory=ControlConfig)
     panel: PanelConfig = dataclasses.field(default_factory=PanelConfig)
+    power: PowerConfig = dataclasses.field(default_factory=PowerConfig)
     source: str = dataclasses.field(default="<defaults>", compare=False)
 
     @property
@@ -282,6 +301,12 @@ _VI_EXPECTED = {
     "zones with distinct names": "các vùng có tên khác nhau",
     "distinct relay and fault pins": "các chân rơ-le và chân báo lỗi khác nhau",
     "at least one [[zones]] table": "ít nhất một bảng [[zones]]",
+    "'low' or 'high'": "'low' (mức thấp) hoặc 'high' (mức cao)",
+    "'auto', 'vcgencmd', 'off' or an absolute path": "'auto', 'vcgencmd', 'off' hoặc một đường dẫn tuyệt đối",
+    "'keep_all' or 'emergency_and_priority'": "'keep_all' (phát tất cả) hoặc 'emergency_and_priority' "
+                                              "(chỉ khẩn cấp và ưu tiên)",
+    "a mains-sense pin distinct from the relay and fault pins":
+        "chân báo điện lưới khác các chân rơ-le và chân báo lỗi",
     "a list of IP addresses or networks, e.g. ['127.0.0.1']":
         "một danh sách địa chỉ IP hoặc dải mạng, ví dụ ['127.0.0.1']",
 }
@@ -381,6 +406,9 @@ def _validate_whole(config: Config) -> None:
         raise _error(config.source, "zones", "distinct relay and fault pins", pins)
     if not config.zones:
         raise _error(config.source, "zones", "at least one [[zones]] table", [])
+    if config.power.mains_pin >= 0 and config.power.mains_pin in pins:
+        raise _error(config.source, "power.mains_pin", "a mains-sense pin distinct from the relay and fault pins",
+                     config.power.mains_pin)
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "<mapping>", env: Mapping[str, str] | None = None) -> Config:

@@ -3,13 +3,16 @@
 The file under /etc stays the installer's; the panel writes ``panel_settings`` rows
 (dotted key -> JSON value). ``apply(config, overrides)`` rebuilds a Config through the
 same strict validation as the file, so an override can never produce a config the
-daemon would refuse. The daemon applies them at start and on ``reload``
-(``effective_config(config, store)``).
+daemon would refuse. The daemon applies them at start, on ``reload`` and whenever
+``version(store)`` changes (checked before every plan, so a reload request lost on the way
+cannot leave old windows in force); ``sources`` says where each effective value comes from
+(``check-config``, ``status``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +47,53 @@ def load(store: Store) -> dict[str, Any]:
             out[row["key"]] = json.loads(row["value"])
         except ValueError:
             continue
+    return out
+
+
+def version(store: Store) -> str:
+    """A fingerprint of the stored overrides: it changes whenever the panel saves or removes one.
+    One small read (a handful of rows), cheap enough to check before every plan."""
+    try:
+        rows = store.query("SELECT key, value, updated_at FROM panel_settings ORDER BY key")
+    except Exception:  # noqa: BLE001 - a store without migration 0004 has no overrides
+        return ""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row['key']}\0{row['value']}\0{row['updated_at']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _editable_keys(config: Config) -> list[str]:
+    return sorted(EDITABLE) + [f"zones.{name}.windows" for name in config.zone_names()]
+
+
+def value_of(config: Config, key: str) -> Any:
+    parts = key.split(".")
+    if parts[0] == "zones":
+        return next((z.windows for z in config.zones if z.name == parts[1]), None)
+    return getattr(getattr(config, parts[0]), parts[1])
+
+
+def sources(file_config: Config, store: Store) -> list[dict[str, Any]]:
+    """Every setting the panel may change: its effective value and where it comes from
+    (``file`` or ``panel``, with who saved it and when; an invalid override says so and the
+    file's value stays in force)."""
+    effective = effective_config(file_config, store)
+    invalid = effective is file_config and bool(load(store))
+    try:
+        rows = {r["key"]: r for r in store.query("SELECT key, updated_at, updated_by FROM panel_settings")}
+    except Exception:  # noqa: BLE001 - no migration 0004: nothing overridden
+        rows = {}
+    out = []
+    for key in _editable_keys(file_config):
+        row = rows.get(key)
+        entry: dict[str, Any] = {"key": key, "value": value_of(effective, key), "source": "file",
+                                 "file_value": value_of(file_config, key)}
+        if row is not None and not invalid:
+            entry |= {"source": "panel", "updated_at": row["updated_at"], "updated_by": row["updated_by"]}
+        elif row is not None:
+            entry |= {"source": "file", "ignored_override": True}
+        out.append(entry)
     return out
 
 

@@ -59,7 +59,7 @@ def test_evaluation_of_a_real_daemon_status(live) -> None:
     ok = health.evaluate_health(healthy_status(status), now=NOW, sync_interval_s=300)
     assert ok.status == "ok" and ok.exit_code == 0 and all(c.ok for c in ok.checks), ok
     assert {c.name for c in ok.checks} == {"daemon_alive", "daemon_threads", "relays_sane", "amplifiers",
-                                           "clock_trusted", "sync_recent", "problems", "disk_space"}
+                                           "clock_trusted", "sync_recent", "problems", "disk_space", "power"}
 
     # As it really is: sync not configured -> a warning, not a failure.
     real, _ = health.gather(config)
@@ -108,6 +108,28 @@ def test_evaluation_of_a_real_daemon_status(live) -> None:
 
     version = health.evaluate_health(healthy_status(status), now=NOW, sync_interval_s=300, expect_version="99.0")
     assert version.status == "failing" and not version.check("version").ok
+
+
+def test_power_check_and_metrics(live) -> None:
+    from appliance.system.power import decode_throttled
+
+    daemon, config = live
+    status = healthy_status(ControlClient(config.socket_path).request("status"))
+    assert status["power"]["mains"] == "unknown", "the live daemon has no mains-sense input"
+    fine = health.evaluate_health(status, now=NOW, sync_interval_s=300)
+    assert fine.check("power").ok and "no mains sense" in fine.check("power").en
+    status["power"] = status["power"] | {"mains": "lost", "on_battery": True, "since": "2025-06-01T05:00:00Z",
+                                         "saving_battery": True, "under_voltage": True,
+                                         "flags": decode_throttled(0x50001).as_dict()}
+    status["problems"] = [{"code": "power.on_battery", "vi": "Mất điện lưới", "en": "Mains lost", "since": "x"}]
+    result = health.evaluate_health(status, now=NOW, sync_interval_s=300)
+    power = result.check("power")
+    assert result.status == "degraded" and not power.ok and not power.critical
+    assert "Mất điện lưới" in power.vi and "chỉ phát bản tin khẩn cấp" in power.vi and "under-voltage" in power.en
+    assert result.check("problems").ok, "the power check speaks for the power problems"
+    text = health.render_metrics(status, result, device_id="d")
+    assert "commune_radio_mains_present 0" in text and "commune_radio_power_under_voltage 1" in text
+    assert f"commune_radio_power_flags {0x50001}" in text and "commune_radio_power_throttled 0" in text
 
 
 def test_daemon_down_is_failing() -> None:

@@ -89,6 +89,31 @@ def test_status_problems() -> None:
     assert status.label == "amplifier_fault" and status.problems == ("disk_low", "amplifier_fault")
 
 
+def test_power_problems_from_the_heartbeat_rank_and_read_in_vietnamese() -> None:
+    from central.monitoring import heartbeat_problems, problem_label
+    from central.monitoring_web import problem_labels
+
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    seen = "2025-06-01T00:00:00Z"
+    power = {"mains": "lost", "since": seen, "under_voltage": True, "throttled": True, "flags": 0x50005}
+    hb = heartbeat(power=power, problems=["power.on_battery", "power.under_voltage", "stream.stalled"])
+    status = device_status(now=now, last_seen_at=seen, interval_s=60, heartbeat=hb)
+    assert status.problems == ("on_battery", "under_voltage", "throttled", "stream.stalled"), "no duplicates"
+    assert status.label == "on_battery", "on battery outranks a low disk and an untrusted clock"
+    low_disk = heartbeat(power=power | {"mains": "present"}, disk={"free_bytes": 1, "total_bytes": 10**9})
+    assert device_status(now=now, last_seen_at=seen, interval_s=60, heartbeat=low_disk).label == "under_voltage"
+    slowed = heartbeat(power=power | {"mains": "present", "under_voltage": False})
+    assert device_status(now=now, last_seen_at=seen, interval_s=60, heartbeat=slowed).label == "throttled"
+    fine = heartbeat(power={"mains": "present", "since": None, "under_voltage": False, "throttled": False,
+                            "flags": 0x50000})
+    assert heartbeat_problems(fine) == () and heartbeat_problems(heartbeat(power={"mains": "unknown"})) == ()
+    assert heartbeat_problems(heartbeat(problems=["power.on_battery"])) == ("on_battery",)
+    assert problem_label("on_battery") == "Mất điện lưới, đang chạy ắc quy"
+    assert problem_label("on_battery", "en") == "on battery (mains lost)"
+    assert problem_label("stream.stalled") == "stream.stalled"
+    assert problem_labels(["under_voltage", "x.y"]) == "Sụt áp nguồn cấp / under-voltage, x.y"
+
+
 BAD_HEARTBEATS = {
     "not-json": (b"{nope", 400),
     "array": (b"[]", 400),
@@ -230,6 +255,14 @@ def test_real_heartbeat_and_entries_match_the_openapi_schemas(central: CentralHa
                                                central.public_key_b64), store)
         _, doc, _ = reporter.build()
         assert list(hb_schema.iter_errors(doc)) == []
+        from appliance.report.heartbeat import power_member
+        from appliance.system.power import decode_throttled
+
+        for power in ({"mains": "lost", "since": "2025-06-01T05:12:40.000000Z", "under_voltage": True,
+                       "throttled": True, "flags": decode_throttled(0x50005).as_dict()}, {"mains": "unknown"}):
+            with_power = doc | {"power": power_member(power)}
+            assert list(hb_schema.iter_errors(with_power)) == []
+            assert list(hb_schema.iter_errors(with_power | {"power": {"mains": "lost"}})) != []
         from appliance.report.outbox import Outbox, entry_document
         for entry in Outbox(store).peek(10):
             assert list(entry_schema.iter_errors(entry_document(entry))) == []

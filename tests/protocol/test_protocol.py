@@ -551,3 +551,20 @@ def test_the_media_type_lists_are_the_documented_ones() -> None:
     assert protocol.media_type_allowed("audio", "audio/mpeg")
     assert not protocol.media_type_allowed("audio", "text/html")
     assert not protocol.media_type_allowed("text", "audio/mpeg")
+
+
+def test_play_entries_may_carry_title_text_actor_and_vietnamese_reason_within_limits() -> None:
+    """Issue 11 fix 3: proof of play keeps what was said (protocol §10)."""
+    from protocol.reports import BadReport, validate_entry
+    from protocol.spec import PLAY_TEXT_MAX_BYTES
+
+    data = {"item_id": "emergency-1", "version": 1, "zones": ["thon-1"], "started_at": None, "ended_at": None,
+            "outcome": "skipped", "played_s": None, "trigger": "emergency", "title": "Bão",
+            "text": "ệ" * (PLAY_TEXT_MAX_BYTES // 3), "actor": "panel:lan", "reason_vi": "Ngoài khung giờ phát."}
+    entry = {"id": "p.1", "type": "play", "at": "2026-01-01T00:00:00Z", "data": data}
+    assert validate_entry(entry)["data"]["title"] == "Bão"
+    for key, value in (("text", "ệ" * (PLAY_TEXT_MAX_BYTES // 3 + 1)), ("title", "x" * 201),
+                       ("actor", 5), ("reason_vi", "a\nb")):
+        with pytest.raises(BadReport):
+            validate_entry({**entry, "data": {**data, key: value}})
+    assert validate_entry({**entry, "data": {**data, "text": None, "title": None}})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
@@ -72,7 +72,8 @@ def parse_speech(state: PanelState, form: MultiDict[str, str], errors: dict[str,
 
 
 def _recent_local(state: PanelState) -> list[dict[str, Any]]:
-    rows = state.store.query("SELECT id FROM items WHERE source = 'local' ORDER BY received_at DESC LIMIT 20")
+    rows = state.store.query("SELECT id FROM items WHERE source = 'local' AND deleted_at IS NULL"
+                             " ORDER BY received_at DESC LIMIT 20")
     return [i for i in (state.store.get_item(r["id"]) for r in rows) if i]
 
 
@@ -81,6 +82,7 @@ def _render(state: PanelState, status: int = 200, **context: Any) -> ResponseRet
     context.setdefault("errors", {})
     context.setdefault("upload_errors", {})
     return render_template("announcements.html", voices=VOICES, recent=_recent_local(state),
+                           deleted=local_items.deleted_recently(state.store),
                            default_rate=state.config.tts.rate, default_voice=state.config.tts.voice,
                            **context), status
 
@@ -193,4 +195,62 @@ def revoke(item_id: str) -> ResponseReturnValue:
     with contextlib.suppress(CommuneRadioError):
         state.daemon.call("schedule_changed", f"panel:{current.username}")
     flash_t("Deleted.", "ok")
+    return redirect(url_for("announcements.index"))
+
+
+def _local(state: PanelState, item_id: str) -> dict[str, Any]:
+    item = state.store.get_item(item_id[:200])
+    if item is None or item.get("source") != "local":
+        abort(404)
+    return item
+
+
+@bp.route("/announcements/<item_id>/delete", methods=["GET"])
+def confirm_delete(item_id: str) -> ResponseReturnValue:
+    """What deleting takes with it: the announcement's slots, listed, before one confirmation."""
+    from appliance.broadcast.slots import SlotRepository
+    from appliance.panel.views.schedule import describe_slot
+
+    state = panel()
+    item = _local(state, item_id)
+    ids = set(local_items.live_slot_ids(state.store, item["id"]))
+    slots = [s for s in SlotRepository(state.store, state.config).list() if s.id in ids]
+    return render_template("announcement_delete.html", item=item, slots=slots, describe=describe_slot)
+
+
+@bp.route("/announcements/<item_id>/delete", methods=["POST"])
+def delete(item_id: str) -> ResponseReturnValue:
+    state = panel()
+    current = user()
+    assert current is not None
+    item = _local(state, item_id)
+    try:
+        slots = local_items.delete(state.store, item["id"], actor=current.username,
+                                   audit=lambda tx, ids: audit("announcement.delete", item["id"], conn=tx,
+                                                               details={"slots": ids}))
+    except CommuneRadioError as exc:
+        flash(err_text(exc), "error")
+        return redirect(url_for("announcements.index"))
+    with contextlib.suppress(CommuneRadioError):
+        state.daemon.call("schedule_changed", f"panel:{current.username}")
+    flash_t("Deleted, with %(count)s slots. You can undo this for 24 hours.", "ok", count=len(slots))
+    return redirect(url_for("announcements.index"))
+
+
+@bp.route("/announcements/<item_id>/undo", methods=["POST"])
+def undo(item_id: str) -> ResponseReturnValue:
+    state = panel()
+    current = user()
+    assert current is not None
+    item = _local(state, item_id)
+    try:
+        slots = local_items.undelete(state.store, item["id"], actor=current.username,
+                                     audit=lambda tx, ids: audit("announcement.restore", item["id"], conn=tx,
+                                                                 details={"slots": ids}))
+    except CommuneRadioError as exc:
+        flash(err_text(exc), "error")
+        return redirect(url_for("announcements.index"))
+    with contextlib.suppress(CommuneRadioError):
+        state.daemon.call("schedule_changed", f"panel:{current.username}")
+    flash_t("Restored, with %(count)s slots.", "ok", count=len(slots))
     return redirect(url_for("announcements.index"))

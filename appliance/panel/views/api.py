@@ -8,11 +8,13 @@ API token (``Authorization: Bearer ...``). Answers: ``{"ok": true, "result": ...
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
+from appliance.broadcast.slots import refuse_past
 from appliance.panel import history, local_items
 from appliance.panel.forms import (
     MAX_TEXT,
@@ -127,7 +129,10 @@ def _changed() -> None:
 def create_slot() -> ResponseReturnValue:
     current = user()
     assert current is not None
-    saved = repo(panel()).add(_slot_data(), actor=current.username)
+    repository = repo(panel())
+    data = _slot_data()
+    refuse_past(repository.validate(data), datetime.now(UTC))
+    saved = repository.add(data, actor=current.username)
     audit("slot.create", saved.id, details={"item_id": saved.item_id, "via": "api"})
     _changed()
     return json_ok(saved.as_dict(), 201)

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from appliance.panel import chart, history, i18n
 from appliance.panel.web import PanelState, lang, panel, t
-from appliance.panel.weekview import expand
+from appliance.panel.weekview import annotate, expand
 
 bp = Blueprint("dashboard", __name__)
 
@@ -49,19 +49,24 @@ def on_air(status: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
-def upcoming_today(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> list[Any]:
+def today_plan(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """The rest of today: what will really play (up to 10) and what will not, with the planner's
+    reason (outside a window, expired, not ready, no zone of this station, …)."""
     local_now = now.astimezone(state.zone)
     end = datetime.combine(local_now.date() + timedelta(days=1), time(0, 0), tzinfo=state.zone)
+    effective = state.effective_config()
 
     def build() -> list[Any]:
         items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
-        return expand(slots, items, local_now.replace(second=0, microsecond=0, minute=0).astimezone(UTC),
-                      end.astimezone(UTC), state.config.device.timezone)
+        return annotate(expand(slots, items, local_now.replace(second=0, microsecond=0, minute=0).astimezone(UTC),
+                               end.astimezone(UTC), state.config.device.timezone), items, effective)
 
-    # Expanded once per hour and data version; the past of the hour is filtered per request.
+    # Expanded once per hour and data/settings version; the past of the hour is filtered per request.
     hour = local_now.replace(minute=0, second=0, microsecond=0)
-    today = state.snapshot.fragment(("upcoming", fingerprint[:4], hour), build)
-    return [o for o in today if o.start >= now][:10]
+    today = state.snapshot.fragment(("upcoming", state.snapshot.plan_key(fingerprint), hour), build)
+    later = [o for o in today if o.start >= now]
+    return [o for o in later if o.not_playing is None][:10], [o for o in later if o.not_playing is not None][:10]
+
 
 
 def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> Markup:
@@ -75,32 +80,60 @@ def chart_svg(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) ->
         return chart.minutes_chart(days, [(z.name, z.label or z.name) for z in state.config.zones], minutes,
                                    day_labels=labels, title=t("Broadcast minutes, last 7 days"), unit=t("minutes"))
 
-    svg = state.snapshot.fragment(("chart", fingerprint[4:], today, lang()), build)
+    svg = state.snapshot.fragment(("chart", fingerprint[4:6], today, lang()), build)
     return Markup(svg)  # built from escaped parts by chart.minutes_chart
+
+
+def on_air_times(playing: dict[str, Any] | None, now: datetime) -> dict[str, int | None]:
+    """Elapsed and remaining seconds of what is on air (remaining: None when not known, e.g. a live relay
+    without an end)."""
+    if not playing:
+        return {"elapsed_s": None, "remaining_s": None}
+    began = i18n.parse_utc(playing.get("audio_at") or playing.get("started_at"))
+    elapsed = max(0, int((now - began).total_seconds())) if began else None
+    ends = i18n.parse_utc(playing.get("end_by"))
+    if ends is None and began is not None and playing.get("duration_s"):
+        ends = began + timedelta(seconds=float(playing["duration_s"]))
+    remaining = max(0, int((ends - now).total_seconds())) if ends else None
+    return {"elapsed_s": elapsed, "remaining_s": remaining}
+
+
+def live_context(state: PanelState, now: datetime, fingerprint: tuple[Any, ...]) -> dict[str, Any]:
+    """What the live part of the dashboard shows (the page and its 2-second refresh share it)."""
+    status = state.daemon.status()
+    upcoming, not_playing = today_plan(state, now, fingerprint)
+    playing = on_air(status)
+    return {"status": status, "on_air": playing, "times": on_air_times(playing, now), "upcoming": upcoming,
+            "not_playing": not_playing, "relays": relay_states(state, status),
+            "current_problems": (status or {}).get("problems") or [], "now": now}
+
+
+@bp.route("/dashboard/live")
+def live() -> ResponseReturnValue:
+    """The live part of the dashboard as an HTML fragment, fetched every 2 s by panel.js."""
+    state = panel()
+    now = datetime.now(UTC)
+    return render_template("_live.html", **live_context(state, now, state.snapshot.fingerprint()))
 
 
 @bp.route("/")
 def index() -> ResponseReturnValue:
     state = panel()
     now = datetime.now(UTC)
-    status = state.daemon.status()
     fingerprint = state.snapshot.fingerprint()
+    live_part = live_context(state, now, fingerprint)
+    status = live_part["status"]
     usage = shutil.disk_usage(state.config.data_path)
     sync = state.store.sync_state()
     problems = state.store.recent_events(5, level="error") + state.store.recent_events(5, level="warning")
     problems.sort(key=lambda e: e["id"], reverse=True)
     return render_template(
         "dashboard.html",
-        status=status,
-        on_air=on_air(status),
-        upcoming=upcoming_today(state, now, fingerprint),
-        relays=relay_states(state, status),
+        **live_part,
         clock_trusted=clock_trusted(state, status),
         sync=sync,
         disk_free_gb=f"{usage.free / 1e9:.1f}",
         disk_total_gb=f"{usage.total / 1e9:.1f}",
         problems=problems[:6],
-        current_problems=(status or {}).get("problems") or [],
         chart=chart_svg(state, now, fingerprint),
-        now=now,
     )

@@ -54,5 +54,5 @@ def export() -> ResponseReturnValue:
     audit("playlog.export", "", details={"rows": len(rows)})
     name = f"play-log-{state.config.device.id}-{datetime.now(state.zone):%Y%m%d-%H%M}.csv"
     # A BOM makes spreadsheet programs read the Vietnamese titles as UTF-8.
-    return Response("\ufeff" + history.to_csv(rows), mimetype="text/csv; charset=utf-8",
+    return Response("\ufeff" + history.to_csv(rows, zone=state.zone, lang=lang()), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from appliance.broadcast import planner, recurrence
 from appliance.broadcast.slots import Slot, SlotRepository, to_planner_slot
-from appliance.panel import i18n
+from appliance.panel import i18n, recurrence_text
 from appliance.panel.forms import (
     field_of,
     invalid,
@@ -32,6 +32,7 @@ from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash
 from appliance.panel.weekview import (
     CHECK_AHEAD,
     Warning,
+    annotate,
     expand,
     from_item,
     from_stored,
@@ -77,12 +78,14 @@ def index() -> ResponseReturnValue:
     refused = refused_local_slots(state, local_slots)
     planned = [s for s in slots if s.slot_id not in refused]  # the daemon will not play the others
 
+    effective = state.effective_config()
+
     def week_html() -> Markup:
-        occurrences = expand(planned, items, start, end, state.config.device.timezone)
+        occurrences = annotate(expand(planned, items, start, end, state.config.device.timezone), items, effective)
         # The grid holds no form or token, so one rendering serves every user until the data changes.
         return Markup(render_template("_week.html", days=week_days(first, state.zone, occurrences), today=today))
 
-    grid = state.snapshot.fragment(("week", fingerprint[:4], first, today, lang()), week_html)
+    grid = state.snapshot.fragment(("week", state.snapshot.plan_key(fingerprint), first, today, lang()), week_html)
     return render_template("schedule.html", week_html=grid, first=first, prev_week=first - timedelta(days=7),
                            next_week=first + timedelta(days=7), slots=local_slots, items=items,
                            describe=describe_slot, slot_refusals=refused)
@@ -102,12 +105,18 @@ def refused_local_slots(state: PanelState, slots: list[Slot]) -> dict[str, str]:
 
 
 def describe_slot(slot: Slot) -> str:
-    """'Once: Thứ Năm, 26/11/2026 06:30' / 'Weekly MO,TH at 06:30 from ...' in the user's language."""
+    """'Thứ Năm, 26/11/2026 06:30' / 'Thứ Hai và Thứ Năm hằng tuần lúc 06:30, từ 07/01/2030, đến hết
+    31/12/2030' in the user's language (appliance.panel.recurrence_text; never the raw RRULE)."""
     zone = panel().zone
+    until = i18n.parse_utc(slot.valid_until)
     if slot.kind == "once":
-        return ", ".join(i18n.format_datetime(s, zone, lang()) for s in slot.starts[:5])
-    start = slot.dtstart or ""
-    return f"{slot.rrule} · {t('Start (device time)')}: {start.replace('T', ' ')[:16]}"
+        text = ", ".join(i18n.format_datetime(s, zone, lang()) for s in slot.starts[:5])
+        end = recurrence_text.end_day_text(until, zone, lang())
+        return f"{text}, {end}" if end else text
+    start = None
+    with contextlib.suppress(ValueError, TypeError):
+        start = datetime.fromisoformat(slot.dtstart or "")
+    return recurrence_text.describe_rule(slot.rrule or "", start, valid_until=until, zone=zone, lang=lang())
 
 
 # ---------------------------------------------------------------------------- the slot form
@@ -145,6 +154,10 @@ def form_to_slot_data(state: PanelState, form: MultiDict[str, str], errors: dict
         if start is not None and end <= start:
             errors["until"] = invalid("until", "phải sau ngày bắt đầu.", "must be after the start.").message(language)
     if start is None or repeat is None:
+        return data
+    if start < datetime.now(UTC) and (repeat == "once" or form.get("_new") == "1"):
+        errors["start"] = invalid("start", "giờ này đã qua, hãy chọn một thời điểm trong tương lai.",
+                                  "this time is in the past; choose a time in the future.").message(language)
         return data
     wall = start.strftime("%Y-%m-%dT%H:%M:%S")
     if repeat == "once":
@@ -204,14 +217,23 @@ def warning_text(w: Warning) -> str:
     if w.code == "outside_window":
         return t("Outside broadcast window %(windows)s in zone %(zone)s at %(time)s.", windows=w.windows, zone=zone,
                  time=when)
-    return t("Overlaps %(other)s in zone %(zone)s at %(time)s.", other=w.other, zone=zone, time=when)
+    if w.code == "overlap":
+        return t("Overlaps %(other)s in zone %(zone)s at %(time)s.", other=w.other, zone=zone, time=when)
+    # Anything else the planner will refuse (expired item, not ready, no zone of this station, …).
+    return t("Will not play at %(time)s: %(reason)s", time=when, reason=w.other if lang() == "vi" else w.windows)
 
 
 def _render_form(state: PanelState, form: MultiDict[str, str], errors: dict[str, str], *, slot_id: str | None,
                  warnings: list[str] | None = None, status: int = 200, confirm: str = "") -> ResponseReturnValue:
     ready = state.store.list_items(states=("ready",))
+    custom = ""
+    if form.get("repeat") == "custom" and form.get("rrule"):
+        start = None
+        with contextlib.suppress(ValueError, TypeError):
+            start = datetime.fromisoformat(form.get("start") or "")
+        custom = recurrence_text.describe_rule(form.get("rrule", ""), start, lang=lang())
     return render_template("slot_form.html", form=form, errors=errors, warnings=warnings or [], slot_id=slot_id,
-                           ready_items=ready, weekday_codes=WEEKDAY_CODES,
+                           ready_items=ready, weekday_codes=WEEKDAY_CODES, custom_text=custom,
                            weekday_names=i18n.WEEKDAYS[lang()], confirm=confirm), status
 
 
@@ -235,7 +257,7 @@ def _save(state: PanelState, form: MultiDict[str, str], slot_id: str | None) -> 
     mine = expand([candidate] if candidate else [], items, now, now + CHECK_AHEAD, state.config.device.timezone)
     others = expand(all_slots(state, items, exclude=slot_id), items, now, now + CHECK_AHEAD + timedelta(hours=3),
                     state.config.device.timezone)
-    found = warnings_for(mine, others, state.effective_config())
+    found = warnings_for(mine, others, state.effective_config(), items)
     # "Save anyway" confirms these exact slot data: a changed form is checked again.
     token = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
     if found and form.get("confirm") != token:

@@ -95,7 +95,7 @@ def create_user() -> ResponseReturnValue:
 
 
 def _user_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         abort(404)
     return int(raw)
 
@@ -155,7 +155,7 @@ def delete_user(raw_id: str) -> ResponseReturnValue:
 def create_token() -> ResponseReturnValue:
     state = panel()
     raw = request.form.get("user_id", "")
-    user_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    user_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
     try:
         token = state.accounts.create_token(user_id, request.form.get("label", ""))
     except CommuneRadioError as exc:

@@ -15,7 +15,7 @@ from tests.support.daemon_rig import Recorder, make_config, mock_factory
 def rig(tmp_path: Path):
     made: list[Daemon] = []
 
-    def start(*, trusted: bool = True, clock=None, store: Store | None = None, **overrides):
+    def start(*, trusted: bool = True, clock=None, store: Store | None = None, pin_factory=None, **overrides):
         config = make_config(tmp_path / "data", **overrides)
         flag = tmp_path / "synchronized"
         if trusted:
@@ -24,7 +24,7 @@ def rig(tmp_path: Path):
             flag.unlink()
         rec = Recorder()
         store = store or Store.open(config.db_path)
-        daemon = Daemon(config, clock=clock, pin_factory=mock_factory(), store=store, listener=rec, sync=False,
+        daemon = Daemon(config, clock=clock, pin_factory=pin_factory or mock_factory(), store=store, listener=rec, sync=False,
                         timesync_flag=flag)
         made.append(daemon)
         return daemon, rec, store, config

@@ -105,6 +105,10 @@ def test_emergency_preempts_scheduled_item_and_it_resumes(rig) -> None:
     assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "interrupted"), (2, resumed["outcome"])]
     em_row = daemon.playlog.get(em_end["play_id"])
     assert em_row["trigger"] == "emergency" and em_row["actor"] == "cli:test"
+    # Proof of play keeps what was said, and why the bulletin stopped, in Vietnamese (issue 11 fix 3).
+    assert em_row["text"] == "Khẩn cấp: lũ đang lên, bà con sơ tán ngay." and em_row["title"].startswith("Khẩn cấp")
+    assert rows[0]["reason_vi"] == "Bản tin khẩn cấp ngắt bản tin đang phát (sẽ phát lại sau)"
+    assert rows[0]["title"] == "long"
     _, rms = wav_seconds_and_rms(Path(em_end["capture"]))
     assert rms > 100
 

@@ -178,7 +178,7 @@ def test_operator_session_end_to_end(stack: dict[str, Any]) -> None:
             page.goto(url + "/playlog?outcome=completed")
             log_row = page.locator(f"#playlog tr[data-item='{emergency_id}']")
             expect(log_row).to_have_attribute("data-trigger", "emergency")
-            expect(log_row).to_contain_text("panel:admin")
+            expect(log_row).to_contain_text("bảng điều khiển (admin)")
             shot(page, "09-playlog")
             csv = page.request.get(url + "/playlog.csv")
             assert csv.status == 200 and emergency_id in csv.text()

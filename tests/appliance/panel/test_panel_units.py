@@ -84,6 +84,25 @@ def test_minutes_per_day_and_zone_and_csv() -> None:
     assert "'=HYPERLINK" in csv_text and "a b" in csv_text
 
 
+def test_play_log_csv_has_vietnamese_headers_local_times_and_vietnamese_reasons() -> None:
+    """Issue 11 build 5: the CSV had English headers and UTC times."""
+    import csv
+    import io
+
+    row = {"id": "1", "item_id": "emergency-x", "title": "Bão số 5", "text": "Bà con sơ tán ngay.",
+           "zones": ["a"], "trigger": "emergency", "actor": "panel:lan", "outcome": "interrupted",
+           "reason": "stopped by panel:lan", "reason_vi": "Dừng bởi bảng điều khiển (lan)",
+           "actual_start": "2026-11-26T14:30:00.000000Z", "actual_end": "2026-11-26T14:31:00.000000Z",
+           "played_s": 61.5}
+    [header, cells] = list(csv.reader(io.StringIO(history.to_csv([row], zone=HCM, lang="vi"))))
+    assert header[0] == "Mã lượt phát" and "Bắt đầu (giờ địa phương)" in header
+    record = dict(zip(header, cells, strict=True))
+    assert record["Bắt đầu (giờ địa phương)"] == "26/11/2026 21:30:00"     # UTC+7
+    assert record["Lý do"] == "Dừng bởi bảng điều khiển (lan)"
+    assert record["Người yêu cầu"] == "bảng điều khiển (lan)" and record["Nội dung đã đọc"] == "Bà con sơ tán ngay."
+    assert record["Thời lượng (giây)"] == "61,5" and record["Kết quả"] != "interrupted"
+
+
 def test_schedule_warnings_for_windows_and_overlaps(tmp_path: Path) -> None:
     config = panel_config(tmp_path, schedule={"default_windows": ["05:30-21:30"]})
     at = datetime(2026, 11, 26, 6, 30, tzinfo=HCM).astimezone(UTC)

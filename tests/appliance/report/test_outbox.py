@@ -40,7 +40,31 @@ def test_play_is_queued_once_when_final_with_protocol_values(store: Store) -> No
     assert entry.at == row["actual_end"]
     assert entry.data == {"item_id": "bt-1", "version": 3, "zones": ["thon-1", "thon-2"],
                           "started_at": row["actual_start"], "ended_at": row["actual_end"], "scheduled_at": None,
-                          "outcome": "completed", "played_s": 12.5, "trigger": "manual", "reason": ""}
+                          "outcome": "completed", "played_s": 12.5, "trigger": "manual", "reason": "",
+                          "title": None, "text": None, "actor": "panel:lan", "reason_vi": None}
+
+
+def test_proof_of_play_keeps_what_was_said_who_asked_and_why_in_vietnamese(store: Store) -> None:
+    """Issue 11 fix 3: the log had only an id and an English reason."""
+    from protocol.reports import validate_entry
+    from protocol.spec import PLAY_TEXT_MAX_BYTES
+
+    playlog = PlayLog(store)
+    text = "Khẩn cấp: bão số 5 đổ bộ lúc 21 giờ, bà con sơ tán ngay. " * 200   # far over the limit
+    play_id = playlog.begin(PlayStart("emergency-ab12", 1, ["thon-1"], "emergency", actor="panel:lan",
+                                      title="Bão số 5", text=text))
+    playlog.finish(play_id, "interrupted", "stopped by panel:lan", played_s=3.0)
+    row = playlog.get(play_id)
+    assert row["title"] == "Bão số 5" and row["actor"] == "panel:lan"
+    assert row["reason_vi"] == "Dừng bởi bảng điều khiển (lan)"
+    assert len(row["text"].encode("utf-8")) <= PLAY_TEXT_MAX_BYTES and text.startswith(row["text"])
+    [entry] = Outbox(store).peek(1)
+    assert entry.data["text"] == row["text"] and entry.data["title"] == "Bão số 5"
+    assert entry.data["reason_vi"] == "Dừng bởi bảng điều khiển (lan)" and entry.data["actor"] == "panel:lan"
+    validate_entry({"id": entry.id, "type": "play", "at": entry.at, "data": entry.data})   # central accepts it
+    skipped = playlog.skip(PlayStart("bt-9", 1, ["thon-1"], "schedule", occurrence_key="bt-9@x", title="Tin chiều"),
+                           "Outside the broadcast window.", "Ngoài khung giờ phát.")
+    assert skipped is not None and skipped["reason_vi"] == "Ngoài khung giờ phát."
 
 
 @pytest.mark.parametrize(("outcome", "reason", "expected"), [

@@ -167,6 +167,28 @@ def test_backoff_honours_retry_after(central: CentralHandle, tmp_path: Path, sto
     assert Outbox(store).depth() == 0
 
 
+def test_a_power_change_sends_the_next_heartbeat_at_once(central: CentralHandle, tmp_path: Path,
+                                                        store: Store) -> None:
+    mono = FakeMono()
+    reporter = make_reporter(config_for(central, tmp_path), store, mono=mono)
+    reporter.next_heartbeat = mono()
+    reporter.step()
+    beats = len(central.faults.requests("/v1/devices/12345-0001/heartbeat"))
+    assert beats == 1 and reporter.next_heartbeat - mono() > 30
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == 1, "not due yet"
+    reporter.heartbeat_soon()
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == 2
+    down = central.faults.add("/v1/devices/", status=503)
+    mono.advance(reporter.step() + 1)   # a failed heartbeat: backing off
+    failures = len(central.faults.requests("/v1/devices/12345-0001/heartbeat"))
+    central.faults.remove(down)
+    reporter.heartbeat_soon()
+    reporter.step()
+    assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == failures, "the backoff holds"
+
+
 def test_exponential_backoff_grows_with_failures(central: CentralHandle, tmp_path: Path, store: Store) -> None:
     seed_plays(store, 3)
     mono = FakeMono()
@@ -405,3 +427,39 @@ def test_twelve_days_without_central_back_off_capped_and_collapse_failures(tmp_p
     assert reporter.stats.upload_failures - 1 <= upload["data"]["repeated"] <= reporter.stats.upload_failures
     assert store.query_one("SELECT MAX(id) FROM events")[0] < 12 * 24 * 6 * 2 + 10
     assert Outbox(store).depth() == 5
+
+
+def _power_heartbeat(power: Any) -> dict[str, Any]:
+    return build_heartbeat(
+        device_id="12345-0001", sent_at="2025-06-01T00:00:00Z", boot_id="b", uptime_s=5,
+        clock={"trusted": True, "offset_s": 0.0, "source": "ntp"}, timezone="Asia/Ho_Chi_Minh",
+        system={"disk_free": 10**10, "disk_total": 3 * 10**10, "load_1m": 0.4, "mem_available": 10**8,
+                "mem_total": 10**9},
+        live={"relays": {"thon-1": False}, "volume": 80, "power": power},
+        last_sync={"at": None, "result": "ok", "error": None}, outbox_depth=0, rejected_count=0,
+        last_errors=[], command_results=[], interval_s=60)
+
+
+def test_heartbeat_carries_the_power_state_and_central_checks_it() -> None:
+    from appliance.system.power import decode_throttled
+
+    status = {"mains": "lost", "on_battery": True, "since": "2025-06-01T00:00:00.123456Z", "under_voltage": True,
+              "throttled": False, "flags": decode_throttled(0x50001).as_dict(), "battery_policy": "keep_all"}
+    doc = _power_heartbeat(status)
+    assert doc["power"] == {"mains": "lost", "since": "2025-06-01T00:00:00.123456Z", "under_voltage": True,
+                            "throttled": False, "flags": 0x50001}
+    validate_heartbeat(doc, "12345-0001")
+    assert "power" not in _power_heartbeat(None), "a daemon without a watcher sends no power member"
+    unknown = _power_heartbeat({"mains": "unknown", "since": "2025-06-01T00:00:00Z", "flags": None})
+    assert unknown["power"] == {"mains": "unknown", "since": None, "under_voltage": False, "throttled": False,
+                                "flags": None}
+    validate_heartbeat(unknown, "12345-0001")
+    for bad, field in (({"mains": "battery"}, "power.mains"), ({"since": "yesterday"}, "power.since"),
+                       ({"under_voltage": 1}, "power.under_voltage"), ({"flags": -1}, "power.flags"),
+                       ({"flags": 1 << 32}, "power.flags"), ({"throttled": None}, "power.throttled")):
+        with pytest.raises(ValueError, match=field):
+            validate_heartbeat(doc | {"power": doc["power"] | bad}, "12345-0001")
+    with pytest.raises(ValueError, match="power: missing flags"):
+        validate_heartbeat(doc | {"power": {k: v for k, v in doc["power"].items() if k != "flags"}}, "12345-0001")
+    with pytest.raises(ValueError, match="power: expected an object"):
+        validate_heartbeat(doc | {"power": "lost"}, "12345-0001")

@@ -21,6 +21,8 @@ def test_shipped_file_loads_with_documented_defaults() -> None:
     assert cfg.schedule.grace_minutes == 10
     # The shipped file spells out every default: loading it equals loading nothing.
     assert config.from_mapping({}, env={}).sync == cfg.sync
+    assert config.from_mapping({}, env={}).power == cfg.power
+    assert cfg.power.mains_pin == -1 and cfg.power.battery_policy == "keep_all"
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,12 @@ def test_shipped_file_loads_with_documented_defaults() -> None:
         ({"tts": {"rate": True}}, "tts.rate"),
         ({"schedule": {"default_windows": ["25:00-06:00"]}}, "schedule.default_windows"),
         ({"language": "fr"}, "language"),
+        ({"power": {"mains_pin": 60}}, "power.mains_pin"),
+        ({"power": {"mains_present_level": "up"}}, "power.mains_present_level"),
+        ({"power": {"throttled_source": "relative/path"}}, "power.throttled_source"),
+        ({"power": {"poll_s": 0}}, "power.poll_s"),
+        ({"power": {"battery_policy": "nothing"}}, "power.battery_policy"),
+        ({"power": {"mains_pin": 17}}, "power.mains_pin"),   # the first zone's relay pin
     ],
 )
 def test_invalid_values_name_file_key_and_expectation(data: dict, fragment: str) -> None:
