@@ -26,7 +26,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.IGNOR
     (r"^silent for (\d+) s: gave up$", "Im lặng {0} giây: ngừng thử lại"),
     (r"^attempt (\d+): (.*)$", "lần thử {0}: {1}"),
     (r"^alert sound played while speech was retried$", "Đã phát tín hiệu báo động trong khi thử đọc lại văn bản"),
-    (r"^(daemon stopping|demo finished)$", "Trạm dừng dịch vụ phát"),
+    (r"^(?:daemon stopping|demo finished)$", "Trạm dừng dịch vụ phát"),
     (r"^pre-empted by (.+)$", "Bị ngắt bởi {0}"),
     (r"^Emergency pre-empts the item on air \(resumed afterwards\)\.?$",
      "Bản tin khẩn cấp ngắt bản tin đang phát (sẽ phát lại sau)"),
