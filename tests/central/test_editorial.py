@@ -298,3 +298,19 @@ def test_audio_upload_is_checked_and_loudness_prepared_and_a_live_relay_item_is_
     relay = central.catalog.get_item(stream.headers["Location"].rsplit("/", 1)[1])
     assert relay.draft["kind"] == "stream" and relay.draft["media"]["url"] == "https://stream.example.vn/vov1"
     assert relay.draft["schedule"]["rrule"] == "FREQ=DAILY"
+
+
+def test_forms_need_the_sessions_csrf_and_admin_pages_the_admin_role(central: CentralHandle) -> None:
+    central.add_person("bientap", ("editor",))
+    editor = central.login("bientap")
+    form = {"kind": "text", "title": "Không có CSRF", "text": "x", "mode": "none", "priority": "normal"}
+    assert editor.post(f"{central.url}/items/new", data=form, timeout=30).status_code == 403
+    assert editor.post(f"{central.url}/items/new", data=form | {"csrf": editor.csrf[:-2] + "xx"},
+                       timeout=30).status_code == 403
+    assert central.catalog.list_items() == []
+    for path in ("/people", "/tokens", "/audit"):
+        assert editor.get(central.url + path, timeout=30).status_code == 403, path
+    added = editor.post(f"{central.url}/people", timeout=30, data={
+        "csrf": editor.csrf, "username": "ke-gian", "password": "x" * 12, "roles": "admin"})
+    assert added.status_code == 403
+    assert central.server.app.extensions["central.accounts"].by_username("ke-gian") is None
