@@ -21,6 +21,8 @@ CENTRAL = [
     "lxml>=4.9",
     "lxml-html-clean>=0.1",  # justext (under trafilatura) needs it; lxml no longer bundles it
     "urllib3>=2.3",  # read1(): a trickling server is timed out on the total deadline
+    # Vietnam's provinces and communes after the 2025 reorganisation (34 / 3,321), official codes.
+    "vietnam-provinces>=2025.10",
 ]
 
 setup(
@@ -39,7 +41,7 @@ setup(
                       "panel/static/*", "panel/data/*", "demo/*.toml"],
         "audio": ["assets/*"],
         "central": ["store/legacy_sqlite/*.sql", "store/migrations/*.py", "store/migrations/*.mako",
-                    "store/migrations/versions/*.py", "templates/*.html", "static/*.js"],
+                    "store/migrations/versions/*.py", "templates/*.html", "static/*"],
     },
     install_requires=[
         "requests>=2.28",

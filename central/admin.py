@@ -1,15 +1,13 @@
-"""Operator authentication for the reference central's monitoring pages, JSON API and commands.
+"""Automation tokens for central's JSON API and monitoring: named, role-scoped, revocable.
 
-One admin token per central data directory: created by ``commune-central init`` (or
-``commune-central admin-token`` to replace it), shown once, stored only as a sha256 hash in
-``meta``. It is accepted as ``Authorization: Bearer <token>`` by ``/api/monitor/…`` (and the
-pages), and through the login form at ``/monitor/login``, which opens a server-side session
-(random id, new at every login, only its hash stored, cookie HttpOnly + SameSite=Strict) with
-its own anti-CSRF token for the page forms. Replacing the token closes every session.
-Without an admin token, every operator route is refused (fail closed).
-
-Device protocol endpoints (``/v1/…``) keep their per-device bearer tokens and never accept
-the admin token.
+People log in with accounts (``central.editorial.accounts``); scripts and monitoring systems
+use tokens: ``commune-central token add NAME --role monitor|admin`` prints one once (only its
+sha256 is kept in ``api_tokens``), ``token list`` and ``token revoke ID`` manage them. A token
+is accepted as ``Authorization: Bearer <token>`` on ``/api/…`` and the monitoring pages, never
+on the editorial pages (writing and approving items is for people) and never by the device
+protocol (``/v1/…`` has per-device tokens). Roles: ``monitor`` reads the fleet, ``admin`` also
+queues commands and lifts login locks. The single admin token of earlier versions was carried
+over as the token named ``admin`` (revision 0003).
 """
 
 from __future__ import annotations
@@ -17,15 +15,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from central.store import Store
+from central.store.people import TokenRow
+from protocol.errors import ValidationError
 
-TOKEN_KEY = "admin_token_sha256"
-TOKEN_PREFIX = "cca_"  # makes a leaked admin token recognisable (and distinct from device tokens)
-SESSION_COOKIE = "central_session"
-SESSION_TTL = timedelta(hours=12)
+TOKEN_PREFIX = "cca_"  # makes a leaked token recognisable (and distinct from device tokens)
+TOKEN_ROLES = ("monitor", "admin")
 
 
 def _sha256(text: str) -> str:
@@ -33,7 +31,7 @@ def _sha256(text: str) -> str:
 
 
 class AdminAuth:
-    """Admin token and operator sessions over central's store (opened and migrated by the catalog)."""
+    """Automation tokens over central's store (opened and migrated by the catalog)."""
 
     def __init__(self, store: Store, *, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -48,57 +46,47 @@ class AdminAuth:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ token
-
     def has_token(self) -> bool:
-        return self._stored_hash() is not None
+        return any(t.revoked_at is None for t in self.tokens())
 
-    def _stored_hash(self) -> str | None:
-        with self.store.read() as tx:
-            return tx.meta.get(TOKEN_KEY)
-
-    def create_token(self) -> str:
-        """A new admin token (returned once; only its hash is kept). Replaces the old one and
-        closes every operator session."""
+    def create_token(self, name: str = "admin", roles: Sequence[str] = ("admin",), *, by: str = "cli",
+                     replace: bool = True) -> str:
+        """A new token (returned once; only its hash is kept). With ``replace``, earlier live
+        tokens of the same name are revoked."""
+        name = (name or "").strip()
+        if not 1 <= len(name) <= 64 or any(ord(ch) < 32 for ch in name):
+            raise ValidationError("Tên mã truy cập dài 1–64 ký tự.", "A token name has 1-64 characters.")
+        chosen = [r for r in TOKEN_ROLES if r in set(roles)]
+        if not chosen or len(chosen) != len(set(roles)):
+            raise ValidationError("Vai trò của mã: monitor hoặc admin.", "Token roles: monitor or admin.")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.store.write() as tx:
-            tx.meta.set(TOKEN_KEY, _sha256(token))
-            tx.sessions.close_all()
-        return token
-
-    def check_token(self, token: str | None) -> bool:
-        """Constant-time check of a presented admin token (False when none is configured)."""
-        stored = self._stored_hash()
-        if not token or stored is None or len(token) > 512:
-            return False
-        return hmac.compare_digest(_sha256(token), stored)
-
-    # ------------------------------------------------------------------ sessions
-
-    def open_session(self) -> tuple[str, str]:
-        """A fresh session (never one the browser proposed): returns (cookie value, csrf token)."""
-        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = self.clock()
         with self.store.write() as tx:
-            tx.sessions.prune(now=now)
-            tx.sessions.open(_sha256(sid), csrf=csrf, now=now, expires_at=now + SESSION_TTL)
-        return sid, csrf
+            if replace:
+                tx.people.revoke_tokens_named(name, now=now)
+            tx.people.add_token(name, token_sha256=_sha256(token), roles=chosen, created_by=by, now=now)
+            tx.people.audit(actor=by, action="token.add", target=name, detail={"roles": chosen}, now=now)
+        return token
 
-    def session_csrf(self, sid: str | None) -> str | None:
-        """The CSRF token of a live session, or None (unknown, expired or no cookie)."""
-        if not sid or len(sid) > 128:
+    def check_token(self, token: str | None) -> TokenRow | None:
+        """The live token row for a presented token, or None (unknown, revoked, malformed)."""
+        if not token or len(token) > 512:
             return None
+        wanted = _sha256(token)
         with self.store.read() as tx:
-            return tx.sessions.live(_sha256(sid), now=self.clock())
+            row = tx.people.token_by_hash(wanted)
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, wanted):
+            return None
+        return row
 
-    def close_session(self, sid: str | None) -> None:
-        if not sid:
-            return
+    def tokens(self) -> list[TokenRow]:
+        with self.store.read() as tx:
+            return tx.people.tokens()
+
+    def revoke(self, token_id: int, *, by: str) -> bool:
+        now = self.clock()
         with self.store.write() as tx:
-            tx.sessions.close(_sha256(sid))
-
-
-def csrf_matches(presented: str | None, expected: str | None) -> bool:
-    if not presented or not expected:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+            done = tx.people.revoke_token(token_id, now=now)
+            if done:
+                tx.people.audit(actor=by, action="token.revoke", target=str(token_id), now=now)
+        return done

@@ -2,9 +2,11 @@
 
 ``create_app(data_dir)`` opens central's store (the database its configuration names: SQLite
 in ``data_dir`` by default), the catalog (items, devices, signing key), the monitor and the
-admin authentication over it (created and keyed on first use), installs the operator guard, and registers the blueprints: ``device_api`` (protocol v1), ``operator``
-(login), ``monitoring`` (device, item and command pages and JSON API) and ``fleet_web`` (the
-paged fleet, alerts, bulk registration). Blueprints reach the services through
+automation tokens, people's accounts and the editorial workflow over it, installs the guard,
+and registers the blueprints: ``device_api`` (protocol v1), ``operator`` (the guard's API),
+``monitoring`` (device, item and command pages and JSON API), ``fleet_web`` (the paged fleet,
+alerts, bulk registration), ``intake_web`` (feed and CAP sources), ``people`` (login, people,
+tokens, audit) and ``editorial`` (items, review). Blueprints reach the services through
 ``central.http``; none of them imports this module or another blueprint.
 """
 
@@ -22,6 +24,12 @@ from central.admin import AdminAuth
 from central.catalog import Catalog
 from central.config import CentralConfig
 from central.device_api import device_api
+from central.editorial import web as editorial_web_support
+from central.editorial.accounts import Accounts
+from central.editorial.speech import Speech
+from central.editorial.views_items import editorial_web
+from central.editorial.views_people import people_web
+from central.editorial.workflow import Editorial
 from central.faults import FaultMiddleware, Faults
 from central.fleet import FleetViews
 from central.fleet_web import fleet_web
@@ -53,9 +61,17 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.fleet"] = FleetViews(catalog.store, catalog.clock,
                                                  before_read=app.extensions["central.monitor"].flush_heartbeats)
     app.extensions["central.admin"] = AdminAuth(catalog.store, clock=catalog.clock)
-    app.extensions["central.login_throttle"] = LoginThrottle(catalog.clock)
+    throttle = LoginThrottle(catalog.clock)
+    app.extensions["central.login_throttle"] = throttle
+    app.extensions["central.accounts"] = Accounts(catalog.store, clock=catalog.clock, throttle=throttle)
+    app.extensions["central.editorial"] = Editorial(catalog)
+    speech = Speech(Path(data_dir))
+    catalog.on_close(speech.close)
+    app.extensions["central.speech"] = speech
+    app.config["MAX_CONTENT_LENGTH"] = 60 * 1024 * 1024  # an audio upload (50 MB) and its form
     app.extensions["central.intake"] = Intake(catalog)  # issue 12: feeds and CAP alerts → drafts
     app.jinja_env.filters["local_time"] = local_time
+    editorial_web_support.install(app)
     app.jinja_env.filters["problem_labels"] = problem_labels
 
     @app.errorhandler(ApiError)
@@ -85,6 +101,8 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.register_blueprint(monitoring)
     app.register_blueprint(fleet_web)
     app.register_blueprint(intake_web)
+    app.register_blueprint(people_web)
+    app.register_blueprint(editorial_web)
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
     if faults is not None:

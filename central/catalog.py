@@ -47,7 +47,8 @@ _CURSOR_RE = re.compile(r"^([0-9a-f]{8})\.([0-9]{1,15})$")
 # Fields an operator may change on an item; targeting is fixed once published (see update_item).
 _CONTENT_FIELDS = ("kind", "title", "text", "language", "media", "priority", "valid_from",
                    "valid_until", "schedule")
-_TARGET_FIELDS = ("zones", "devices")
+_TARGET_FIELDS = ("zones", "devices", "communes")
+_COMMUNE_RE = re.compile(r"^[0-9]{5}$")
 _FEED_BATCH = 200
 
 
@@ -91,6 +92,10 @@ class BadCursor(ValueError):
     """The cursor is not one this central could have issued (HTTP 400)."""
 
 
+def _target(value: Any) -> list[str] | None:
+    return list(value) if value is not None else None
+
+
 def _device(row: DeviceRow) -> Device:
     return Device(id=row.id, zones=row.zones, created_at=protocol.format_utc(row.created_at))
 
@@ -123,8 +128,11 @@ class Catalog:
     # ------------------------------------------------------------------ plumbing
 
     def at_close(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` when the catalog closes, before its store (the monitor's held heartbeats)."""
+        """Run ``callback`` when the catalog closes, before its store (held heartbeats, services
+        that hold processes or files)."""
         self._closers.append(callback)
+
+    on_close = at_close
 
     def close(self) -> None:
         closers, self._closers = self._closers, []
@@ -291,19 +299,23 @@ class Catalog:
                  media: Mapping[str, Any] | None = None, priority: str = "normal",
                  valid_from: str | None = None, valid_until: str | None = None,
                  zones: Sequence[str] = ("*",), devices: Sequence[str] = ("*",),
-                 schedule: Mapping[str, Any] | None = None, item_id: str | None = None) -> str:
-        """Create a draft; returns its id. The draft is validated as the device would."""
+                 schedule: Mapping[str, Any] | None = None, item_id: str | None = None,
+                 communes: Sequence[str] | None = None) -> str:
+        """Create a draft; returns its id. The draft is validated as the device would.
+
+        ``communes`` limits the item to devices of these communes (5-digit codes; None: all)."""
         item_id = item_id or f"it-{secrets.token_hex(6)}"
         content = {"kind": kind, "title": title, "text": text, "language": language,
                    "media": dict(media) if media is not None else None, "priority": priority,
                    "valid_from": valid_from or self._now_iso(), "valid_until": valid_until,
                    "schedule": dict(schedule) if schedule is not None else None}
-        targets = {"zones": list(zones), "devices": list(devices)}
+        targets = {"zones": list(zones), "devices": list(devices),
+                   "communes": list(communes) if communes is not None else None}
         self._check_content(item_id, content, targets)
         try:
             with self.store.write() as tx:
                 tx.items.add(item_id, draft=content, zones=targets["zones"], devices=targets["devices"],
-                             now=self.clock())
+                             communes=targets["communes"], now=self.clock())
         except DuplicateItem:
             raise _invalid(f"Bản tin {item_id} đã tồn tại.", f"Item {item_id} already exists.") from None
         return item_id
@@ -322,9 +334,9 @@ class Catalog:
         row = self._item_row(item_id)
         if row.state == "revoked":
             raise _invalid(f"Bản tin {item_id} đã bị thu hồi.", f"Item {item_id} is revoked.")
-        targets = {"zones": row.zones, "devices": row.devices}
+        targets: dict[str, Any] = {"zones": row.zones, "devices": row.devices, "communes": row.communes}
         if row.published is not None and any(
-                f in changes and list(changes[f]) != targets[f] for f in _TARGET_FIELDS):
+                f in changes and _target(changes[f]) != targets[f] for f in _TARGET_FIELDS):
             raise _invalid("Không đổi được vùng/thiết bị của bản tin đã phát hành; hãy thu hồi và tạo bản tin mới.",
                            "Targeting of a published item is fixed; revoke it and create a new item.")
         content = dict(row.draft)
@@ -334,16 +346,16 @@ class Catalog:
                 content[field] = dict(value) if isinstance(value, Mapping) else value
         for field in _TARGET_FIELDS:
             if field in changes:
-                targets[field] = list(changes[field])
+                targets[field] = _target(changes[field])
         self._check_content(item_id, content, targets)
         with self.store.write() as tx:
             current = self._locked_row(tx, item_id)
-            if current.state == "revoked" or (current.published is not None and
-                                              (current.zones, current.devices) != (row.zones, row.devices)):
+            if current.state == "revoked" or (current.published is not None and (
+                    current.zones, current.devices, current.communes) != (row.zones, row.devices, row.communes)):
                 raise _invalid(f"Bản tin {item_id} vừa thay đổi; hãy thử lại.",
                                f"Item {item_id} changed meanwhile; try again.")
             tx.items.set_draft(item_id, content, zones=targets["zones"], devices=targets["devices"],
-                               now=self.clock())
+                               communes=targets["communes"], now=self.clock())
             tx.items.set_state(item_id, "draft", now=self.clock())
 
     def approve_item(self, item_id: str, *, by: str) -> dict[str, Any]:
@@ -387,9 +399,13 @@ class Catalog:
         return [{
             "id": row.id, "state": row.state, "version": row.version, "kind": row.draft["kind"],
             "title": row.draft["title"], "priority": row.draft["priority"], "zones": row.zones,
-            "devices": row.devices, "published": row.published is not None, "seq": row.seq,
+            "devices": row.devices, "communes": row.communes, "published": row.published is not None, "seq": row.seq,
             "valid_until": row.draft["valid_until"], "updated_at": protocol.format_utc(row.updated_at),
         } for row in rows]
+
+    def get_item(self, item_id: str) -> ItemRow:
+        """The item's row: its pending draft, targets, state and signed document."""
+        return self._item_row(item_id)
 
     def get_published(self, item_id: str) -> dict[str, Any] | None:
         row = self._item_row(item_id)
@@ -420,10 +436,16 @@ class Catalog:
     def _check_content(self, item_id: str, content: dict[str, Any], targets: dict[str, Any]) -> None:
         """Validate a draft exactly as a device would validate the signed item."""
         self._check_zones(targets["zones"], allow_all=True)
+        communes = targets.get("communes")
+        if communes is not None and (not communes or len(set(communes)) != len(communes) or not all(
+                isinstance(c, str) and _COMMUNE_RE.match(c) for c in communes)):
+            raise _invalid("Danh sách xã không hợp lệ (mã xã 5 chữ số, không trùng lặp).",
+                           "Invalid communes (5-digit commune codes, no duplicates).")
         if targets["devices"] != ["*"]:
             for device in targets["devices"]:
                 self._check_device_id(device)
-        probe = {"id": item_id, "version": 1, **content, **targets, "approved_by": "central",
+        probe = {"id": item_id, "version": 1, **content, "zones": targets["zones"], "devices": targets["devices"],
+                 "approved_by": "central",
                  "approved_at": self._now_iso(), "revoked": False}
         media = content.get("media")
         if content["kind"] in ("audio", "stream") and isinstance(media, Mapping):
@@ -451,7 +473,7 @@ class Catalog:
                          state: str | None = None) -> None:
         valid_until = _utc_or_none(doc.get("valid_until")) if isinstance(doc, dict) else None
         tx.items.publish(row.id, json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
-                         audience=item_audience(row.zones, row.devices), valid_until=valid_until,
+                         audience=item_audience(row.zones, row.devices, row.communes), valid_until=valid_until,
                          now=self.clock(), version=version, state=state)
 
     def republish_in(self, tx: Transaction, item_id: str, doc: dict[str, Any]) -> None:
@@ -543,7 +565,7 @@ class Catalog:
                 rows = tx.items.feed_after(audience, scanned, _FEED_BATCH)
                 for row in rows:
                     scanned = row.seq
-                    if not reaches(row.zones, row.devices, device.id, device.zones):
+                    if not reaches(row.zones, row.devices, device.id, device.zones, row.communes):
                         position = row.seq  # filed under one of our keys but not for us: pass it
                         continue
                     if initial and (row.state == "revoked" or (row.valid_until is not None and row.valid_until <= now)):

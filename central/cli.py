@@ -2,8 +2,10 @@
 
 Examples::
 
-    commune-central init --data ./central-data          # prints the admin token once
-    commune-central admin-token --data ./central-data   # replaces it (logs every operator out)
+    commune-central init --data ./central-data          # key, database; says how to make the first admin
+    commune-central user add lan --role admin           # a person (the password is asked for, never a default)
+    commune-central user add binh --role editor --scope province --codes 08
+    commune-central token add monitoring --role monitor # an automation token for /api (printed once)
     commune-central device add 26881-0001 --zones thon-1 thon-2
     commune-central item add --kind text --title "Lịch tiêm chủng" --text "…" --at "2025-06-01 06:30"
     commune-central item approve it-1a2b3c --by "Nguyễn Văn A"
@@ -74,19 +76,28 @@ def _admin(catalog: Any) -> Any:
 
 
 def _print_admin_token(token: str) -> None:
-    print(f"admin token (shown once / chỉ hiện một lần): {token}")
-    print("  monitoring pages: /monitor/login; JSON API: Authorization: Bearer <admin token>")
+    print(f"API token (shown once / chỉ hiện một lần): {token}")
+    print("  JSON API and monitoring: Authorization: Bearer <token>; people log in at /login with an account")
+
+
+def _accounts(catalog: Any) -> Any:
+    from central.editorial.accounts import Accounts
+    from central.login_throttle import LoginThrottle
+
+    return Accounts(catalog.store, clock=catalog.clock, throttle=LoginThrottle(catalog.clock))
+
+
+def _first_admin_hint(catalog: Any) -> None:
+    if not _accounts(catalog).has_people():
+        print("Chưa có tài khoản; tạo quản trị viên đầu tiên / no account yet; make the first admin:")
+        print("  commune-central user add NAME --role admin   (mật khẩu được hỏi / the password is asked for)")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog:
         print(f"Dữ liệu trung tâm / central data: {catalog.data_dir.resolve()}")
         print(f"Cơ sở dữ liệu / database: {catalog.store.database.describe()}")
-        with _admin(catalog) as admin:
-            if admin.has_token():
-                print("admin token: already set (replace it with `commune-central admin-token`)")
-            else:
-                _print_admin_token(admin.create_token())
+        _first_admin_hint(catalog)
         print(f"key_id: {catalog.key_id}")
         print(f"public_key: {catalog.public_key_b64}")
     return 0
@@ -100,8 +111,67 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
 def cmd_admin_token(args: argparse.Namespace) -> int:
     with _catalog(args) as catalog, _admin(catalog) as admin:
-        _print_admin_token(admin.create_token())
-    print("Mã cũ và mọi phiên đăng nhập đã bị huỷ / the old token and every operator session are revoked.")
+        _print_admin_token(admin.create_token("admin", ("admin",), by=f"cli:{_os_user()}"))
+    print("Mã 'admin' cũ đã bị thu hồi / the previous 'admin' token is revoked.")
+    return 0
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Mật khẩu / password: ")
+    if getpass.getpass("Nhập lại / repeat: ") != first:
+        raise ValidationError("Hai lần nhập mật khẩu không khớp.", "The two passwords do not match.")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        person = _accounts(catalog).add_person(
+            args.username, _read_password(args), roles=args.role, scope_kind=args.scope,
+            scope_codes=args.codes, display_name=args.name or "", language=args.language, by=f"cli:{_os_user()}")
+        print(f"{person.username}\t{','.join(person.roles)}\t{person.scope}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog:
+        for person in _accounts(catalog).list_people():
+            print(f"{person.username}\t{','.join(person.roles)}\t{person.scope}\t"
+                  f"{'disabled' if person.disabled else 'enabled'}\t{person.display_name}")
+    return 0
+
+
+def cmd_token_add(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog, _admin(catalog) as admin:
+        _print_admin_token(admin.create_token(args.name, args.role, by=f"cli:{_os_user()}", replace=False))
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog, _admin(catalog) as admin:
+        for token in admin.tokens():
+            state = f"revoked {protocol.format_utc(token.revoked_at)}" if token.revoked_at else "live"
+            print(f"{token.id}\t{token.name}\t{','.join(token.roles)}\t{state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    with _catalog(args) as catalog, _admin(catalog) as admin:
+        if not admin.revoke(args.token_id, by=f"cli:{_os_user()}"):
+            raise ValidationError(f"Không có mã đang dùng số {args.token_id}.", f"No live token {args.token_id}.")
+        print(f"token {args.token_id} revoked")
     return 0
 
 
@@ -111,11 +181,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     parse_networks(args.trusted_proxy)  # a typo is an error before anything starts
     config = config_from_args(args)
-    # Before any worker starts: migrate the schema, make the key and (if missing) the admin token.
+    # Before any worker starts: migrate the schema, make the key; say how to make the first admin.
     with _catalog(args) as catalog:
-        with _admin(catalog) as admin:
-            if not admin.has_token():  # a data directory made before admin tokens existed
-                _print_admin_token(admin.create_token())
+        _first_admin_hint(catalog)
         shown = catalog.store.database.describe()
     options = ServeOptions(host=args.host, port=args.port, threads=args.threads,
                            trusted_proxies=tuple(args.trusted_proxy), access_log=args.access_log,
@@ -284,11 +352,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("init", parents=[common],
-                   help="create the data dir, signing key and admin token; print the public key and the "
-                        "admin token (once)").set_defaults(func=cmd_init)
+                   help="create the data dir, signing key and database; print the public key"
+                   ).set_defaults(func=cmd_init)
     sub.add_parser("admin-token", parents=[common],
-                   help="replace the admin token of the monitoring pages and API (printed once; "
-                        "logs every operator out)").set_defaults(func=cmd_admin_token)
+                   help="replace the automation token named 'admin' (admin role; printed once)"
+                   ).set_defaults(func=cmd_admin_token)
+    user = sub.add_parser("user", help="people (editors, approvers, admins)").add_subparsers(
+        dest="user_command", required=True)
+    add = user.add_parser("add", parents=[common], help="add a person (the password is asked for)")
+    add.add_argument("username")
+    add.add_argument("--role", action="append", required=True, choices=("editor", "approver", "admin"),
+                     help="repeatable")
+    add.add_argument("--scope", default="country", choices=("country", "province", "communes"))
+    add.add_argument("--codes", nargs="*", default=[], help="province codes (2 digits) or commune codes (5 digits)")
+    add.add_argument("--name", help="full name shown in the pages and on approvals")
+    add.add_argument("--language", default="vi", choices=("vi", "en"))
+    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    add.set_defaults(func=cmd_user_add)
+    user.add_parser("list", parents=[common]).set_defaults(func=cmd_user_list)
+    token = sub.add_parser("token", help="automation tokens for the JSON API").add_subparsers(
+        dest="token_command", required=True)
+    add = token.add_parser("add", parents=[common], help="make a token (printed once)")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", required=True, choices=("monitor", "admin"))
+    add.set_defaults(func=cmd_token_add)
+    token.add_parser("list", parents=[common]).set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", parents=[common], help="revoke a token by its number")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
     sub.add_parser("public-key", parents=[common], help="print the public key (base64)"
                    ).set_defaults(func=cmd_public_key)
     serve = sub.add_parser("serve", parents=[common],

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 if TYPE_CHECKING:
     from central.admin import AdminAuth
     from central.catalog import Catalog, Device
+    from central.editorial.accounts import Accounts
     from central.fleet import FleetViews
     from central.login_throttle import LoginThrottle
     from central.monitor import Monitor
@@ -54,6 +55,10 @@ def fleet_views() -> FleetViews:
 
 def admin_auth() -> AdminAuth:
     return current_app.extensions["central.admin"]
+
+
+def accounts() -> Accounts:
+    return current_app.extensions["central.accounts"]
 
 
 def login_throttle() -> LoginThrottle:

@@ -1,7 +1,7 @@
 """Central's fleet monitoring for operators: pages and JSON API over ``central.monitoring.Monitor``.
 
 The pages and the JSON API show the same data. Who may see them is decided before any of
-these views runs (``central.operator_web``); device reports arrive through
+these views runs (``central.operator_web``: a logged-in person, or an API token); device reports arrive through
 ``central.device_api``.
 """
 
@@ -16,7 +16,7 @@ import protocol
 from central.catalog import Catalog
 from central.http import ApiError, catalog, json_response, monitor, read_json
 from central.monitoring import problem_label
-from central.operator_web import SECURITY_HEADERS
+from central.operator_web import SECURITY_HEADERS, actor
 from protocol.errors import CommuneRadioError
 
 DISPLAY_TZ = "Asia/Ho_Chi_Minh"
@@ -104,7 +104,7 @@ def api_command(device_id: str) -> Response:
         raise ApiError(400, "bad_request", "expires_in_s must be an integer")
     try:
         signed = monitor().queue_command(device_id, body["type"], body.get("params", {}), expires_in_s=expires,
-                                         by="central-api")
+                                         by=actor())
     except CommuneRadioError as exc:
         raise ApiError(400, "bad_request", exc.en) from None
     return json_response(signed, 201)
@@ -119,7 +119,7 @@ def page_command(device_id: str) -> Any:
         params = form_params(request.form.get("type", ""), request.form)
         expires = int(request.form.get("expires_in", "600") or 600)
         signed = monitor().queue_command(device_id, request.form.get("type", ""), params, expires_in_s=expires,
-                                         by="central-page")
+                                         by=actor())
         message = f"queued {signed['id']}"
     except (ValueError, CommuneRadioError) as exc:
         message = f"refused: {getattr(exc, 'en', str(exc))}"

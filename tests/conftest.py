@@ -9,6 +9,7 @@ tests/support/postgres.py). Other fixtures go below this section.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from central.faults import Faults
 from central.loopback import RunningServer, serve_in_thread
 
 DEVICE_ID = "12345-0001"
+PERSON_PASSWORD = "mật khẩu thử nghiệm 2026"
 DEVICE_ZONES = ("thon-1", "thon-2")
 
 
@@ -58,7 +60,7 @@ class CentralHandle:
     device_id: str
     token: str
     extra_tokens: dict[str, str] = field(default_factory=dict)
-    admin_token: str = ""  # operator token of the monitoring pages / JSON API
+    admin_token: str = ""  # automation token (admin role) of the JSON API / monitoring pages
     database_url: str = ""
 
     def cli_args(self) -> list[str]:
@@ -82,6 +84,23 @@ class CentralHandle:
     def session(self, token: str | None = None) -> requests.Session:
         session = requests.Session()
         session.headers.update(self.headers(token))
+        return session
+
+    def add_person(self, username: str, roles: Sequence[str] = ("admin",), *, scope_kind: str = "country",
+                   codes: Sequence[str] = (), password: str = PERSON_PASSWORD) -> Any:
+        """A person at central (``central.editorial.accounts``) with these roles and scope."""
+        return self.server.app.extensions["central.accounts"].add_person(
+            username, password, roles=list(roles), scope_kind=scope_kind, scope_codes=list(codes), by="test")
+
+    def login(self, username: str, password: str = PERSON_PASSWORD) -> requests.Session:
+        """A browser-like session logged in as ``username`` (cookie set; ``session.csrf`` for forms)."""
+        session = requests.Session()
+        answer = session.post(f"{self.url}/login", data={"username": username, "password": password},
+                              allow_redirects=False, timeout=30)
+        assert answer.status_code == 303, answer.text
+        page = session.get(f"{self.url}/monitor", timeout=30)
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        session.csrf = found.group(1) if found else ""  # type: ignore[attr-defined]
         return session
 
     def add_device(self, device_id: str, zones: Sequence[str] = ("thon-1",)) -> str:

@@ -10,13 +10,14 @@ the demo prints, so each piece can be inspected afterwards.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import threading
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class DemoEnvironment:
     catalog: Any
     token: str
     admin_token: str = ""
+    people: dict[str, str] = field(default_factory=dict)  # central accounts made for the demo: name -> password
 
 
 def _iso_z(moment: datetime) -> str:
@@ -152,7 +154,8 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
     now = datetime.now(UTC)
     catalog = Catalog(base / "central")
     token = catalog.add_device(DEMO_DEVICE_ID, DEMO_ZONES)
-    admin_token = AdminAuth(catalog.store, clock=catalog.clock).create_token()  # monitoring pages and API
+    admin_token = AdminAuth(catalog.store, clock=catalog.clock).create_token()  # the JSON API (demo_lines)
+    people = demo_people(catalog)
     server = serve_in_thread(create_app(base / "central"), host="127.0.0.1", port=0)
     settings = appliance_settings(base, server.url, token, catalog.public_key_b64)
     config_path = base / "appliance.toml"
@@ -172,7 +175,24 @@ def prepare_environment(base: Path, out: Printer) -> DemoEnvironment:
 
     take_feed_article(catalog, now=now, out=out)
     return DemoEnvironment(base=base, central_url=server.url, config_path=config_path, config=config,
-                           central_server=server, catalog=catalog, token=token, admin_token=admin_token)
+                           central_server=server, catalog=catalog, token=token, admin_token=admin_token,
+                           people=people)
+
+
+def demo_people(catalog: Any) -> dict[str, str]:
+    """An admin, an editor and an approver at the demo's central, each with a random password
+    (central has no default password; a real central makes its first admin with the CLI)."""
+    from central.editorial.accounts import Accounts
+    from central.login_throttle import LoginThrottle
+
+    accounts = Accounts(catalog.store, clock=catalog.clock, throttle=LoginThrottle(catalog.clock))
+    people = {}
+    for name, roles, shown in (("quantri", ["admin"], "Quản trị viên"), ("bientap", ["editor"], "Biên tập viên"),
+                               ("pheduyet", ["approver"], "Người duyệt")):
+        password = secrets.token_urlsafe(9)
+        accounts.add_person(name, password, roles=roles, display_name=shown, by="demo")
+        people[name] = password
+    return people
 
 
 def describe_event(event: dict[str, Any]) -> str | None:
@@ -291,9 +311,10 @@ def _print_where_to_look(env: DemoEnvironment, extras: dict[str, Any], out: Prin
         out(f"  • bảng điều khiển / operator panel: {extras['panel_url']}")
         out(f"    lần đầu: mở {extras['panel_url']}setup để đặt mật khẩu quản trị (không có mật khẩu mặc định)")
         out(f"    first run: open {extras['panel_url']}setup to set the admin password (there is no default)")
-    out(f"  • giám sát trung tâm / central monitoring: {env.central_url}/monitor")
-    out(f"    đăng nhập tại / log in at {env.central_url}/monitor/login với mã quản trị / with the admin token:")
-    out(f"    {env.admin_token}")
+    out(f"  • trung tâm: biên tập, duyệt, giám sát / central: editing, approval, monitoring: {env.central_url}/login")
+    for (name, password), role in zip(env.people.items(), ("quản trị / admin", "biên tập / editor",
+                                                            "duyệt / approver"), strict=False):
+        out(f"    {role}: {name} / {password}  (chỉ cho bản demo / demo only)")
     out("Nhấn Ctrl-C để dừng / press Ctrl-C to stop.")
     out("")
 

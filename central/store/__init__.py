@@ -26,11 +26,13 @@ except ImportError as exc:  # the station's own install leaves central's depende
 
 from central.store.commands import CommandRepository
 from central.store.devices import DeviceRepository
+from central.store.editorial import EditorialRepository
 from central.store.engine import Database
 from central.store.fleet import FleetRepository
 from central.store.intake import IntakeRepository
 from central.store.items import ItemRepository
 from central.store.meta import MetaRepository
+from central.store.people import PeopleRepository
 from central.store.reports import ReportRepository
 from central.store.sessions import SessionRepository
 from central.store.speech import SpeechRepository
@@ -78,6 +80,14 @@ class Transaction:
     @cached_property
     def speech(self) -> SpeechRepository:
         return SpeechRepository(self.conn, self._db)
+
+    @cached_property
+    def people(self) -> PeopleRepository:
+        return PeopleRepository(self.conn, self._db)
+
+    @cached_property
+    def editorial(self) -> EditorialRepository:
+        return EditorialRepository(self.conn, self._db)
 
 
 class Store:

@@ -35,6 +35,7 @@ class ItemRow:
     valid_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    communes: list[str] | None = None   # None: every commune
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class FeedRow:
     zones: list[str]
     devices: list[str]
     valid_until: datetime | None
+    communes: list[str] | None = None
 
 
 class DuplicateItem(Exception):
@@ -56,7 +58,15 @@ def _item(row: Row) -> ItemRow:
     return ItemRow(id=row.id, state=row.state, version=int(row.version), draft=json.loads(row.draft),
                    zones=json.loads(row.target_zones), devices=json.loads(row.target_devices),
                    published=row.published, seq=row.seq, valid_until=row.valid_until,
-                   created_at=row.created_at, updated_at=row.updated_at)
+                   created_at=row.created_at, updated_at=row.updated_at, communes=_communes(row.target_communes))
+
+
+def _communes(text: str | None) -> list[str] | None:
+    return json.loads(text) if text is not None else None
+
+
+def _communes_text(communes: Sequence[str] | None) -> str | None:
+    return json.dumps(list(communes)) if communes is not None else None
 
 
 class ItemRepository:
@@ -66,13 +76,13 @@ class ItemRepository:
     # ------------------------------------------------------------------ items
 
     def add(self, item_id: str, *, draft: dict[str, Any], zones: Sequence[str], devices: Sequence[str],
-            now: datetime) -> None:
+            now: datetime, communes: Sequence[str] | None = None) -> None:
         try:
             with self._conn.begin_nested():
                 self._conn.execute(items.insert().values(
                     id=item_id, state="draft", version=0, draft=json.dumps(draft, ensure_ascii=False),
                     target_zones=json.dumps(list(zones)), target_devices=json.dumps(list(devices)),
-                    created_at=now, updated_at=now))
+                    target_communes=_communes_text(communes), created_at=now, updated_at=now))
         except IntegrityError:
             raise DuplicateItem(item_id) from None
 
@@ -87,10 +97,10 @@ class ItemRepository:
         return [_item(r) for r in self._conn.execute(select(items).order_by(items.c.created_at, items.c.id))]
 
     def set_draft(self, item_id: str, draft: dict[str, Any], *, zones: Sequence[str], devices: Sequence[str],
-                  now: datetime) -> None:
+                  now: datetime, communes: Sequence[str] | None = None) -> None:
         self._conn.execute(update(items).where(items.c.id == item_id).values(
             draft=json.dumps(draft, ensure_ascii=False), target_zones=json.dumps(list(zones)),
-            target_devices=json.dumps(list(devices)), updated_at=now))
+            target_devices=json.dumps(list(devices)), target_communes=_communes_text(communes), updated_at=now))
 
     def set_state(self, item_id: str, state: str, *, now: datetime) -> None:
         self._conn.execute(update(items).where(items.c.id == item_id).values(state=state, updated_at=now))
@@ -143,11 +153,12 @@ class ItemRepository:
             return []
         rows = self._conn.execute(
             select(items.c.id, items.c.state, items.c.seq, items.c.published, items.c.target_zones,
-                   items.c.target_devices, items.c.valid_until)
+                   items.c.target_devices, items.c.valid_until, items.c.target_communes)
             .where(items.c.seq.in_(seqs)).order_by(items.c.seq))
         return [FeedRow(id=r.id, state=r.state, seq=int(r.seq), published=r.published,
                         zones=json.loads(r.target_zones), devices=json.loads(r.target_devices),
-                        valid_until=r.valid_until) for r in rows if r.published is not None]
+                        valid_until=r.valid_until, communes=_communes(r.target_communes))
+                for r in rows if r.published is not None]
 
     # ------------------------------------------------------------------ media
 

@@ -134,6 +134,7 @@ items = Table(
     Column("valid_until", UtcDateTime),             # of the published document
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("target_communes", Text),                # JSON list of commune codes, NULL: everywhere (0003)
 )
 Index("items_seq", items.c.seq, unique=True)
 
@@ -185,6 +186,7 @@ admin_sessions = Table(
     Column("csrf", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    Column("person_id", BigInteger),                # people.id (0003); sessions are people's
 )
 Index("admin_sessions_expires", admin_sessions.c.expires_at)
 
@@ -255,3 +257,71 @@ voice_pack_offers = Table(
     Column("media_sha256", Text, nullable=False),
     Column("offered_at", UtcDateTime, nullable=False),
 )
+# ---------------------------------------------------------------- editorial (issue 12): people and items' history
+# Revision 0003 also adds ``items.target_communes`` and ``admin_sessions.person_id`` (above).
+
+people = Table(
+    "people", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),        # argon2id
+    Column("roles", Text, nullable=False),                # JSON list: editor, approver, admin
+    Column("scope", Text, nullable=False),                # JSON: {"kind": country|province|communes, "codes": [...]}
+    Column("language", Text, nullable=False, server_default="vi"),
+    Column("disabled", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("password_changed_at", UtcDateTime, nullable=False),
+)
+
+# Tokens for automation (scripts, monitoring): named, scoped by role, revocable; only hashes kept.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("token_sha256", Text, nullable=False, unique=True),
+    Column("roles", Text, nullable=False),                # JSON list: monitor, admin
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+)
+
+# Who did what, when, from where: logins, people and token changes, every editorial action.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),   # JSON
+)
+Index("audit_log_at", audit_log.c.at)
+
+# The editorial side of an item: who wrote it, where it stands in review, the areas chosen.
+# Items made by intake or the CLI have no row here until an editor touches them.
+editorial_items = Table(
+    "editorial_items", metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("author", Text, nullable=False),
+    Column("status", Text, nullable=False),               # writing | submitted | rejected | approved | revoked
+    Column("areas", Text, nullable=False),                # JSON: {"provinces": [...], "communes": [...]}
+    Column("comment", Text, nullable=False, server_default=""),   # the last rejection's reason
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("editorial_items_status", editorial_items.c.status)
+
+# Every step of every item, with the content as it stood then (a version each edit).
+item_history = Table(
+    "item_history", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("item_id", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),   # created edited submitted approved emergency_approved rejected revoked
+    Column("content", Text),                  # JSON of the draft and targets after the step
+    Column("comment", Text, nullable=False, server_default=""),
+)
+Index("item_history_item", item_history.c.item_id, item_history.c.id)

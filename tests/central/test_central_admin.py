@@ -316,14 +316,17 @@ def _serve(data: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
                          ids=["trusted", "other-proxy", "none"])
 def test_serve_behind_a_trusted_tls_proxy_sets_secure_cookies_and_hsts(tmp_path: Path, extra: list[str],
                                                                        secure: bool) -> None:
-    from central.admin import AdminAuth
+    from central.editorial.accounts import Accounts
+    from central.login_throttle import LoginThrottle
 
     data = tmp_path / "c"
     with Catalog(data) as catalog:
-        token = AdminAuth(catalog.store, clock=catalog.clock).create_token()
+        Accounts(catalog.store, clock=catalog.clock, throttle=LoginThrottle(catalog.clock)).add_person(
+            "quantri", "mật khẩu quản trị 2026", roles=["admin"], by="test")
     proc, url = _serve(data, *extra)
     try:
-        answer = requests.post(url + "/monitor/login", data={"token": token}, allow_redirects=False, timeout=10,
+        answer = requests.post(url + "/login", data={"username": "quantri", "password": "mật khẩu quản trị 2026"},
+                               allow_redirects=False, timeout=10,
                                headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
         assert answer.status_code == 303
         assert ("Secure" in answer.headers["Set-Cookie"]) is secure

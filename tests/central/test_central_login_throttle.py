@@ -1,6 +1,6 @@
-"""Central's admin login is throttled like the panel's (issue 14 item 7): per (account, address)
-locks after 5 failures, a global rate limit, token guessing through ``Authorization: Bearer``
-counted too; the admin sees and lifts locks. Real central on loopback (HTTP) for the basics,
+"""Central's logins are throttled like the panel's (issue 14 item 7, people since issue 12): per
+(account, address) locks after 5 failures, a global rate limit, token guessing through
+``Authorization: Bearer`` counted too; the admin sees and lifts locks. Real central on loopback (HTTP) for the basics,
 the app's test client where many client addresses are needed."""
 
 from __future__ import annotations
@@ -10,22 +10,29 @@ from typing import Any
 import requests
 
 from central import login_throttle
-from tests.conftest import CentralHandle
+from tests.conftest import PERSON_PASSWORD, CentralHandle
+
+GOOD = {"username": "quantri", "password": PERSON_PASSWORD}
+WRONG = {"username": "quantri", "password": "sai mật khẩu rồi"}
 
 
-def _form_login(central: CentralHandle, token: str) -> requests.Response:
-    return requests.post(f"{central.url}/monitor/login", data={"token": token}, allow_redirects=False, timeout=30)
+def _form_login(central: CentralHandle, form: dict[str, str]) -> requests.Response:
+    return requests.post(f"{central.url}/login", data=form, allow_redirects=False, timeout=30)
 
 
-def test_the_login_form_locks_an_address_after_five_wrong_tokens(central: CentralHandle) -> None:
+def test_the_login_form_locks_an_address_after_five_wrong_passwords(central: CentralHandle) -> None:
+    central.add_person("quantri")
     for _ in range(5):
-        assert _form_login(central, "cca_wrong").status_code == 401
-    locked = _form_login(central, central.admin_token)
+        assert _form_login(central, WRONG).status_code == 401
+    locked = _form_login(central, GOOD)
     assert locked.status_code == 429
-    assert "thử lại sau" in locked.text and "Try again in" in locked.text
+    assert "thử lại sau" in locked.text
+    english = requests.post(f"{central.url}/login", data=GOOD, allow_redirects=False, timeout=30,
+                            cookies={"lang": "en"})
+    assert english.status_code == 429 and "Try again in" in english.text
     assert "Set-Cookie" not in locked.headers
     central.clock.advance(16 * 60)  # the lock ends by itself
-    assert _form_login(central, central.admin_token).status_code == 303
+    assert _form_login(central, GOOD).status_code == 303
 
 
 def test_bearer_token_guessing_is_counted_too(central: CentralHandle) -> None:
@@ -46,33 +53,35 @@ def _client(central: CentralHandle, address: str) -> Any:
 
 def test_a_lock_holds_only_for_the_guessers_address_and_a_global_limit_holds_for_all(
         central: CentralHandle) -> None:
+    central.add_person("quantri")
     for _ in range(5):
-        _client(central, "203.0.113.66").post("/monitor/login", data={"token": "cca_wrong"})
-    assert _client(central, "203.0.113.66").post("/monitor/login", data={"token": central.admin_token}
+        _client(central, "203.0.113.66").post("/login", data=WRONG)
+    assert _client(central, "203.0.113.66").post("/login", data=GOOD
                                                  ).status_code == 429
     known = _client(central, "198.51.100.7")
-    assert known.post("/monitor/login", data={"token": central.admin_token}).status_code == 303
+    assert known.post("/login", data=GOOD).status_code == 303
     for i in range(login_throttle.POLICY.global_max_failures):
-        _client(central, f"192.0.2.{i + 1}").post("/monitor/login", data={"token": "cca_wrong"})
-    assert _client(central, "192.0.2.250").post("/monitor/login", data={"token": central.admin_token}
+        _client(central, f"192.0.2.{i + 1}").post("/login", data=WRONG)
+    assert _client(central, "192.0.2.250").post("/login", data=GOOD
                                                 ).status_code == 429
-    assert _client(central, "198.51.100.7").post("/monitor/login", data={"token": central.admin_token}
+    assert _client(central, "198.51.100.7").post("/login", data=GOOD
                                                  ).status_code == 303  # a known place still gets in
 
 
 def test_the_admin_sees_and_lifts_locks(central: CentralHandle) -> None:
+    central.add_person("quantri")
     for _ in range(5):
-        _client(central, "203.0.113.66").post("/monitor/login", data={"token": "cca_wrong"})
+        _client(central, "203.0.113.66").post("/login", data=WRONG)
     admin = _client(central, "198.51.100.7")
     headers = central.admin_headers()
     locks = admin.get("/api/monitor/login-locks", headers=headers).get_json()["locks"]
     assert [(lock["account"], lock["address"], lock["failures"]) for lock in locks] == [
-        ("admin", "203.0.113.66", 5)]
-    lifted = admin.post("/api/monitor/login-locks/unlock", json={"account": "admin", "address": "203.0.113.66"},
+        ("quantri", "203.0.113.66", 5)]
+    lifted = admin.post("/api/monitor/login-locks/unlock", json={"account": "quantri", "address": "203.0.113.66"},
                         headers=headers)
     assert lifted.status_code == 200 and lifted.get_json()["lifted"] is True
     assert admin.get("/api/monitor/login-locks", headers=headers).get_json()["locks"] == []
-    assert _client(central, "203.0.113.66").post("/monitor/login", data={"token": central.admin_token}
+    assert _client(central, "203.0.113.66").post("/login", data=GOOD
                                                  ).status_code == 303
     # Anonymous callers can do neither.
     assert _client(central, "203.0.113.66").get("/api/monitor/login-locks").status_code == 401

@@ -15,7 +15,7 @@ import requests
 
 import protocol
 from central.monitoring import DeviceStatus, device_status
-from tests.conftest import CentralHandle
+from tests.conftest import PERSON_PASSWORD, CentralHandle
 
 
 def heartbeat(**changes: Any) -> dict[str, Any]:
@@ -200,19 +200,22 @@ def test_pages_and_api_show_fleet_device_history_and_item(central: CentralHandle
     assert requests.get(f"{central.url}/monitor/devices/99999-0001", headers=admin, timeout=30).status_code == 404
 
 
-def login(central: CentralHandle, token: str | None = None) -> requests.Session:
-    """A browser-like session logged in through the form (cookie, no Authorization header)."""
-    session = requests.Session()
-    answer = session.post(f"{central.url}/monitor/login", data={"token": token or central.admin_token},
-                          timeout=30, allow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["Location"].endswith("/monitor")
-    return session
+def login(central: CentralHandle, roles: tuple[str, ...] = ("admin",)) -> requests.Session:
+    """A browser-like session of a person logged in through the form (cookie, no Authorization header)."""
+    name = "nguoi-" + "-".join(roles)
+    if central.server.app.extensions["central.accounts"].by_username(name) is None:
+        central.add_person(name, roles)
+    return central.login(name)
 
 
 def test_command_form_queues_a_signed_command_only_with_login_and_csrf(central: CentralHandle) -> None:
     url = f"{central.url}/monitor/devices/12345-0001/commands"
     anonymous = requests.post(url, data={"type": "stop"}, timeout=30, allow_redirects=False)
     assert anonymous.status_code in (401, 403)
+    editor = login(central, ("editor",))  # sees the fleet, may not command it
+    assert editor.get(f"{central.url}/monitor/devices/12345-0001", timeout=30).status_code == 200
+    assert editor.post(url, data={"csrf": editor.csrf, "type": "stop"}, timeout=30,
+                       allow_redirects=False).status_code == 403
     browser = login(central)
     page = browser.get(f"{central.url}/monitor/devices/12345-0001", timeout=30).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
@@ -279,11 +282,13 @@ def test_demo_lines_show_the_device_online_with_its_play(central: CentralHandle)
 
 # ---------------------------------------------------------------- operator authentication
 
-PUBLIC_RULES = {"/v1/info", "/monitor/login"}  # the login form (GET and POST) and the public key info
+PUBLIC_RULES = {"/v1/info", "/monitor/login", "/login", "/lang/bt-1", "/static/bt-1"}
+PEOPLE_ONLY = ("/items", "/review", "/people", "/tokens", "/audit", "/preview", "/lang", "/logout")
 
 
 def _sample_url(rule: Any) -> str:
-    values = {arg: "12345-0001" if "device" in arg else ("a" * 64 if arg == "sha256" else "bt-1")
+    values = {arg: "12345-0001" if "device" in arg else ("a" * 64 if arg == "sha256" else
+                                                          ("1" if arg.endswith("_id") and arg != "item_id" else "bt-1"))
               for arg in rule.arguments}
     path = rule.rule
     for arg, value in values.items():
@@ -307,8 +312,10 @@ def _leaks(response: requests.Response) -> bool:
 def test_every_route_refuses_anonymous_and_wrong_token_callers(central: CentralHandle) -> None:
     post(central, "heartbeat", heartbeat())
     post(central, "logs", {"entries": [play("p.1")]})
+    central.text_item(item_id="bt-1", approve=False)
     routes = _operator_rules(central)
     assert ("GET", "/api/monitor/devices") in routes and ("POST", "/monitor/devices/12345-0001/commands") in routes
+    assert ("POST", "/items/bt-1/approve") in routes and ("GET", "/review") in routes
     # A known place (it logged in before) is exempt from the global rate limit of failures.
     assert requests.get(f"{central.url}/api/monitor/devices", headers=central.admin_headers(),
                         timeout=30).status_code == 200
@@ -319,21 +326,24 @@ def test_every_route_refuses_anonymous_and_wrong_token_callers(central: CentralH
         for headers in ({}, {"Authorization": "Bearer wrong-token"},
                         {"Authorization": f"Bearer {central.admin_token}x"},
                         {"Authorization": f"Bearer {central.token}"} if not path.startswith("/v1/") else {},
+                        {"Authorization": f"Bearer {central.admin_token}"}
+                        if path.startswith(PEOPLE_ONLY) or path == "/" else {},
                         {"Cookie": "central_session=forged-session-id"}):
             answer = requests.request(method, central.url + path, headers=headers, timeout=30,
                                       allow_redirects=False, data={"type": "stop", "csrf": "x"})
             # The wrong tokens would soon be throttled (429); forgiven here so every route is
             # seen refusing them itself (throttling: tests/central/test_central_login_throttle.py).
-            central.server.app.extensions["central.login_throttle"].lift("admin", "127.0.0.1")
+            central.server.app.extensions["central.login_throttle"].lift("api-token", "127.0.0.1")
             where = f"{method} {path} {headers}"
             if answer.status_code == 303:  # pages send a browser to the login form
-                assert answer.headers["Location"].endswith("/monitor/login"), where
+                assert answer.headers["Location"].endswith("/login"), where
             else:
                 assert answer.status_code in (401, 403), where
             assert not _leaks(answer), where
             checked += 1
-    assert checked >= 40
+    assert checked >= 80
     assert monitor(central).commands("12345-0001") == []
+    assert central.catalog.list_items()[0]["state"] == "draft"
 
 
 def test_the_device_token_is_not_an_operator_token(central: CentralHandle) -> None:
@@ -347,17 +357,40 @@ def test_the_admin_token_is_not_a_device_token(central: CentralHandle) -> None:
     assert answer.status_code == 401
 
 
-def test_right_token_accepted_on_every_operator_get_route(central: CentralHandle) -> None:
+def test_right_token_or_person_accepted_on_every_operator_get_route(central: CentralHandle) -> None:
     post(central, "heartbeat", heartbeat())
+    central.text_item(item_id="bt-1", approve=False)
+    person = login(central, ("editor", "approver", "admin"))
     for method, path in _operator_rules(central):
         if method != "GET" or path.startswith(("/v1/", "/static/")) or path in PUBLIC_RULES:
-            continue  # (Flask's /static rule serves no files here)
-        answer = requests.get(central.url + path, headers=central.admin_headers(), timeout=30, allow_redirects=False)
-        # An item's rendered speech exists only when central renders speech (tests/central/test_speech.py).
-        assert answer.status_code == (404 if path.endswith("/speech") else 200), path
+            continue
+        if path.startswith(PEOPLE_ONLY) or path == "/":
+            answer = person.get(central.url + path, timeout=30, allow_redirects=False)
+            expected = 404 if path.startswith("/preview") or path.endswith("/media") else (303 if path == "/" else 200)
+            assert answer.status_code == expected, path
+        else:
+            answer = requests.get(central.url + path, headers=central.admin_headers(), timeout=30,
+                                  allow_redirects=False)
+            # An item's rendered speech exists only when central renders speech (tests/central/test_speech.py).
+            assert answer.status_code == (404 if path.endswith("/speech") else 200), path
+            assert person.get(central.url + path, timeout=30, allow_redirects=False).status_code == answer.status_code, path
         assert answer.headers["Cache-Control"] == "no-store"
         assert answer.headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert "'unsafe-inline'" not in answer.headers["Content-Security-Policy"]
+        assert "<script" not in answer.text and " style=" not in answer.text, path
+
+
+def test_a_monitor_token_reads_but_cannot_command(central: CentralHandle) -> None:
+    token = central.server.app.extensions["central.admin"].create_token("grafana", ("monitor",))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{central.url}/api/monitor/devices", headers=headers, timeout=30).status_code == 200
+    url = f"{central.url}/api/monitor/devices/12345-0001/commands"
+    assert requests.post(url, json={"type": "stop"}, headers=headers, timeout=30).status_code == 403
+    [row] = [t for t in central.server.app.extensions["central.admin"].tokens() if t.name == "grafana"]
+    central.server.app.extensions["central.admin"].revoke(row.id, by="test")
+    assert requests.get(f"{central.url}/api/monitor/devices", headers=headers, timeout=30).status_code == 401
+    assert monitor(central).commands("12345-0001") == []
 
 
 def test_json_api_queues_a_command_with_the_bearer_token(central: CentralHandle) -> None:
@@ -370,16 +403,20 @@ def test_json_api_queues_a_command_with_the_bearer_token(central: CentralHandle)
     bad = requests.post(url, json=body | {"params": {"volume": 900}}, headers=central.admin_headers(), timeout=30)
     assert bad.status_code == 400
     [cmd] = monitor(central).commands("12345-0001")
-    assert cmd["params"] == {"volume": 20}
+    assert cmd["params"] == {"volume": 20} and cmd["created_by"] == "token:admin"
 
 
 def test_login_sets_a_fresh_strict_session_and_logout_ends_it(central: CentralHandle) -> None:
-    wrong = requests.post(f"{central.url}/monitor/login", data={"token": "cca_wrong"}, timeout=30,
-                          allow_redirects=False)
-    assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers
+    central.add_person("quantri")
+    wrong = requests.post(f"{central.url}/login", data={"username": "quantri", "password": "sai mật khẩu rồi"},
+                          timeout=30, allow_redirects=False)
+    assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers and "Sai tên" in wrong.text
+    unknown = requests.post(f"{central.url}/login", data={"username": "khong-co", "password": "x" * 12},
+                            timeout=30, allow_redirects=False)
+    assert unknown.status_code == 401 and unknown.text.replace("khong-co", "") == wrong.text.replace("quantri", "")
     browser = requests.Session()
-    answer = browser.post(f"{central.url}/monitor/login", data={"token": central.admin_token}, timeout=30,
-                          allow_redirects=False, headers={"Cookie": "central_session=attacker-chosen-id"})
+    answer = browser.post(f"{central.url}/login", data={"username": "quantri", "password": PERSON_PASSWORD},
+                          timeout=30, allow_redirects=False, headers={"Cookie": "central_session=attacker-chosen-id"})
     cookie = answer.headers["Set-Cookie"]  # session fixation: the id the browser brought is not kept
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     sid = browser.cookies.get("central_session")
@@ -389,38 +426,45 @@ def test_login_sets_a_fresh_strict_session_and_logout_ends_it(central: CentralHa
     assert browser.get(f"{central.url}/api/monitor/devices", timeout=30).status_code == 200
     page = browser.get(f"{central.url}/monitor", timeout=30).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert browser.post(f"{central.url}/monitor/logout", timeout=30, allow_redirects=False).status_code == 403
-    out = browser.post(f"{central.url}/monitor/logout", data={"csrf": csrf}, timeout=30, allow_redirects=False)
+    assert browser.post(f"{central.url}/logout", timeout=30, allow_redirects=False).status_code == 403
+    out = browser.post(f"{central.url}/logout", data={"csrf": csrf}, timeout=30, allow_redirects=False)
     assert out.status_code == 303
     assert requests.get(f"{central.url}/monitor", cookies={"central_session": sid}, timeout=30,
                         allow_redirects=False).status_code == 303
+    actions = [r.action for r in central.server.app.extensions["central.accounts"].audit_recent()]
+    assert actions[:4] == ["logout", "login", "login.failed", "login.failed"]
 
 
-def test_a_new_admin_token_ends_sessions_and_the_old_token(central: CentralHandle) -> None:
-    browser = login(central)
-    old = central.admin_token
-    new = central.server.app.extensions["central.admin"].create_token()
-    assert new != old
-    assert browser.get(f"{central.url}/api/monitor/devices", timeout=30).status_code == 401
-    assert requests.get(f"{central.url}/api/monitor/devices", headers={"Authorization": f"Bearer {old}"},
-                        timeout=30).status_code == 401
-    assert requests.get(f"{central.url}/api/monitor/devices", headers={"Authorization": f"Bearer {new}"},
-                        timeout=30).status_code == 200
+def test_disabling_a_person_ends_their_sessions(central: CentralHandle) -> None:
+    accounts = central.server.app.extensions["central.accounts"]
+    admin = accounts.by_username("quantri") or central.add_person("quantri")
+    editor = central.add_person("bientap", ("editor",))
+    browser = central.login("bientap")
+    assert browser.get(f"{central.url}/monitor", timeout=30, allow_redirects=False).status_code == 200
+    accounts.set_access(editor.id, roles=["editor"], scope_kind="country", scope_codes=[], disabled=True, by=admin)
+    assert browser.get(f"{central.url}/monitor", timeout=30, allow_redirects=False).status_code == 303
+    again = requests.post(f"{central.url}/login", data={"username": "bientap", "password": PERSON_PASSWORD},
+                          timeout=30, allow_redirects=False)
+    assert again.status_code == 401
 
 
-def test_without_an_admin_token_everything_operator_is_refused(tmp_path: Any) -> None:
+def test_without_people_or_tokens_everything_operator_is_refused(tmp_path: Any) -> None:
     from central.app import create_app
     from central.loopback import serve_in_thread
 
     app = create_app(tmp_path / "c")
     with serve_in_thread(app) as server:
         assert requests.get(f"{server.url}/api/monitor/devices", timeout=30).status_code == 401
-        answer = requests.post(f"{server.url}/monitor/login", data={"token": ""}, timeout=30, allow_redirects=False)
+        answer = requests.post(f"{server.url}/login", data={"username": "admin", "password": "admin"}, timeout=30,
+                               allow_redirects=False)
         assert answer.status_code == 401
+        page = requests.get(f"{server.url}/login", timeout=30).text
+        assert "commune-central user add" in page  # no default password: how to make the first admin
     server.catalog.close()
 
 
-def test_admin_token_is_stored_hashed_and_printed_once_by_init(tmp_path: Any, capsys: Any) -> None:
+def test_first_admin_from_the_cli_with_no_default_password(tmp_path: Any, capsys: Any, monkeypatch: Any) -> None:
+    import io
     import sqlite3
 
     from central.cli import main
@@ -428,13 +472,20 @@ def test_admin_token_is_stored_hashed_and_printed_once_by_init(tmp_path: Any, ca
     data = str(tmp_path / "c")
     assert main(["init", "--data", data]) == 0
     out = capsys.readouterr().out
-    token = re.search(r"admin token \(shown once[^:]*: (\S+)", out).group(1)
-    assert main(["init", "--data", data]) == 0
-    again = capsys.readouterr().out
-    assert token not in again and "already set" in again
+    assert "user add" in out and "token" not in out.lower().split("user add")[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO("ngắn\n"))
+    assert main(["user", "add", "quantri", "--role", "admin", "--password-stdin", "--data", data]) == 2
+    assert "10" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PERSON_PASSWORD + "\n"))
+    assert main(["user", "add", "quantri", "--role", "admin", "--password-stdin", "--data", data]) == 0
+    capsys.readouterr()
+    assert main(["token", "add", "scripts", "--role", "monitor", "--data", data]) == 0
+    token = re.search(r"API token \(shown once[^:]*: (\S+)", capsys.readouterr().out).group(1)
     db = sqlite3.connect(tmp_path / "c" / "central.db")
-    stored = [row[0] for row in db.execute("SELECT value FROM meta")]
+    stored = [str(v) for row in db.execute("SELECT * FROM api_tokens") for v in row]
+    hashes = [row[0] for row in db.execute("SELECT password_hash FROM people")]
     db.close()
     assert token not in stored and any(len(v) == 64 for v in stored)
-    assert main(["admin-token", "--data", data]) == 0
-    assert token not in capsys.readouterr().out
+    assert hashes[0].startswith("$argon2id$") and PERSON_PASSWORD not in hashes[0]
+    assert main(["token", "revoke", "1", "--data", data]) == 0
+    assert main(["token", "revoke", "1", "--data", data]) == 2
