@@ -49,8 +49,9 @@ def display_key(heartbeat: Mapping[str, Any] | None) -> str:
     if isinstance(disk, dict):  # free space moves by bytes; "disk_low" is in the problems
         kept["disk"] = {k: v for k, v in disk.items() if k != "free_bytes"}
     clock = kept.get("clock")
-    if isinstance(clock, dict):
-        kept["clock"] = {k: v for k, v in clock.items() if k != "offset_s"}
+    if isinstance(clock, dict):  # the offset shown in whole seconds: jitter is not news, a step is
+        offset = clock.get("offset_s")
+        kept["clock"] = {**clock, "offset_s": round(offset) if isinstance(offset, int | float) else offset}
     sync = heartbeat.get("last_sync")
     if isinstance(sync, dict):
         kept["last_sync_result"] = (sync.get("result"), sync.get("error"))

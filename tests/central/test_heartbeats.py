@@ -93,6 +93,8 @@ def test_display_key_ignores_measurements_but_not_state() -> None:
                                                       clock={"trusted": True, "offset_s": 0.1, "source": "ntp"}))
     for change in ({"playing": None}, {"volume": 10}, {"clock": {"trusted": False, "offset_s": 0, "source": "none"}},
                    {"software_version": "0.2.0"}, {"outbox_depth": 0},
+                   {"clock": {"trusted": True, "offset_s": None, "source": "ntp"}},
+                   {"clock": {"trusted": True, "offset_s": 3.2, "source": "ntp"}},
                    {"last_sync": {"at": "2025-05-31T23:55:00Z", "result": "error", "error": "timeout"}}):
         assert display_key(heartbeat(**change)) != display_key(base), change
 
