@@ -227,6 +227,30 @@ def test_source_status_api_is_for_operators_only(central: CentralHandle,
     assert missing == {"item_id": "nope", "provenance": None}
 
 
+def test_sources_are_for_admins_only(central: CentralHandle, portal: tuple[FixtureServer, PortalUrls]) -> None:
+    """The sources page and API need the admin role: an editor's session and a monitor token are
+    refused (403), an admin's session manages them with the session's CSRF token."""
+    _, urls = portal
+    intake(central).sources.add("portal", "feed", urls.feed)
+    central.add_person("bientap", ("editor", "approver"))
+    central.add_person("quantri", ("admin",))
+    editor, admin = central.login("bientap"), central.login("quantri")
+    monitor_token = central.server.app.extensions["central.admin"].create_token("grafana", ("monitor",))
+    bearer = {"Authorization": f"Bearer {monitor_token}"}
+    for path in ("/admin/sources", "/api/intake/sources"):
+        assert editor.get(central.url + path, timeout=30, allow_redirects=False).status_code == 403, path
+        assert requests.get(central.url + path, headers=bearer, timeout=30).status_code == 403, path
+        assert requests.get(central.url + path, timeout=30, allow_redirects=False).status_code in (303, 401), path
+    poll = f"{central.url}/admin/sources/portal/poll"
+    assert editor.post(poll, data={"csrf": editor.csrf}, timeout=30).status_code == 403
+    assert requests.post(f"{central.url}/api/intake/sources/portal/poll", headers=bearer, timeout=30).status_code == 403
+    assert items(central) == {}
+    page = admin.get(central.url + "/admin/sources", timeout=30)
+    assert page.status_code == 200 and 'id="source-portal"' in page.text
+    assert admin.post(poll, data={"csrf": admin.csrf}, timeout=60, allow_redirects=False).status_code == 303
+    assert len(items(central)) == 5
+
+
 def test_serve_polls_due_sources_in_the_background(central: CentralHandle,
                                                    portal: tuple[FixtureServer, PortalUrls]) -> None:
     import time
