@@ -192,14 +192,28 @@ class FaultMiddleware:
 
     def _count(self, chunks: Iterator[bytes], method: str, path: str, query: str, status: str,
                headers: list[tuple[str, str]], fault: bool) -> Iterator[bytes]:
-        sent = 0
+        # Recorded before the last byte goes out when the length is known: a client that reads
+        # its answer and then counts the requests must find this one already recorded.
+        length = _get_header(headers, "Content-Length")
+        expected = int(length) if length is not None and length.isdigit() else None
+        sent, recorded = 0, False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self.faults.record(RequestRecord(method, path, query, int(status.split()[0]), sent,
+                                                 _header_bytes(status, headers), fault))
         try:
+            if expected == 0:
+                record()
             for chunk in chunks:
                 sent += len(chunk)
+                if expected is not None and sent >= expected:
+                    record()
                 yield chunk
         finally:
-            self.faults.record(RequestRecord(method, path, query, int(status.split()[0]), sent,
-                                             _header_bytes(status, headers), fault))
+            record()
 
 
 def _closing(body: Iterable[bytes]) -> Iterator[bytes]:

@@ -258,8 +258,12 @@ smoke_demo() {
 #                        central is the server product (x86 or ARM server, PostgreSQL); the station
 #                        never runs PostgreSQL. Station tests that need a central still run, against
 #                        the reference central on SQLite inside the ARM root.
-SUITE_ARGS=(-q -p no:cacheprovider -m "not browser" -k "not postgresql" --ignore=tests/central
-            --timeout=1800 -o "addopts=-ra" --durations=25)
+#  tests/audio/test_voicepacks.py
+#                        importing sherpa-onnx (its ONNX runtime) kills the interpreter with SIGSEGV
+#                        under qemu-user aarch64 (seen 2026-12-02, at collection); the neural voice
+#                        is an optional extra and needs a real Pi (or arm64 hardware) to be checked.
+SUITE_ARGS=(-v -p no:cacheprovider -m "not browser" -k "not postgresql" --ignore=tests/central
+            --ignore=tests/audio/test_voicepacks.py --timeout=1800 -o "addopts=-ra" --durations=25)
 suite_run() {
   local extra="" rc=0
   [ ${#PYTEST_EXTRA[@]} -gt 0 ] && extra="$(printf '%q ' "${PYTEST_EXTRA[@]}")"

@@ -181,7 +181,9 @@ def test_a_power_change_sends_the_next_heartbeat_at_once(central: CentralHandle,
     reporter.step()
     assert len(central.faults.requests("/v1/devices/12345-0001/heartbeat")) == 2
     down = central.faults.add("/v1/devices/", status=503)
-    mono.advance(reporter.step() + 1)   # a failed heartbeat: backing off
+    reporter.next_heartbeat = mono()   # due now, and central answers 503: backing off
+    reporter.step()
+    assert reporter.stats.heartbeat_failures == 1
     failures = len(central.faults.requests("/v1/devices/12345-0001/heartbeat"))
     central.faults.remove(down)
     reporter.heartbeat_soon()
