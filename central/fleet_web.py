@@ -50,6 +50,15 @@ def api_devices() -> Response:
     return json_response(views.page(query).as_json(views.clock()))
 
 
+def _voices() -> dict[str, Any]:
+    """Central's voice and the voice packs it offers, named on the fleet page (central.voice_offers)."""
+    from central.voice_offers import VoiceOffers
+
+    cat = catalog()
+    return {"central_voice": cat.speech.renderer.voice()["name"] if cat.speech.enabled else None,
+            "offers": VoiceOffers(cat).list()}
+
+
 @fleet_web.get("/monitor")
 def page_fleet() -> Any:
     views = fleet_views()
@@ -58,14 +67,14 @@ def page_fleet() -> Any:
         query = parse_query(request.args)
     except CommuneRadioError as exc:
         return render_template("monitor_fleet.html", page=None, error=exc, filters=filters, statuses=STATUSES,
-                               sorts=SORTS, now=protocol.format_utc(views.clock()), links={}), 400
+                               sorts=SORTS, now=protocol.format_utc(views.clock()), links={}, **_voices()), 400
     page = views.page(query)
     kept = {k: v for k, v in filters.items() if v}
     links = {"prev": f"/monitor?{urlencode(kept | {'page': page.page - 1})}" if page.page > 1 else None,
              "next": f"/monitor?{urlencode(kept | {'page': page.page + 1})}" if page.page < page.pages else None}
     return render_template("monitor_fleet.html", page=page, error=None, filters=filters, statuses=STATUSES,
                            sorts=SORTS, now=protocol.format_utc(views.clock()), links=links,
-                           json_url="/api/monitor/devices" + (f"?{urlencode(kept)}" if kept else ""))
+                           json_url="/api/monitor/devices" + (f"?{urlencode(kept)}" if kept else ""), **_voices())
 
 
 @fleet_web.get("/api/monitor/alerts")

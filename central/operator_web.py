@@ -6,9 +6,10 @@ accounts) or, for the JSON API and the monitoring pages only, an automation toke
 (``Authorization: Bearer``, ``central.admin``). Editorial pages are for people only: writing
 and approving need someone to answer for it. A state-changing request made with the session
 cookie must carry the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``); a
-bearer request needs none (browsers never attach it on their own). Commands to devices and
-lifting login locks, any change through ``/api/`` and the ``/admin/`` pages need the admin role
-(a person's or a token's).
+bearer request needs none (browsers never attach it on their own). Commands to devices,
+lifting login locks, bulk device registration, intake's sources, any change through ``/api/``
+and the ``/admin/`` pages need the admin role (a person's or a token's); the fleet, alerts and
+proof-of-play reports are open to any logged-in person and to ``monitor`` tokens.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ PUBLIC_ENDPOINTS = frozenset({
 })
 PEOPLE_ONLY_BLUEPRINTS = frozenset({"editorial", "people"})
 ADMIN_ENDPOINTS = frozenset({"monitoring.api_command", "monitoring.page_command", "operator.login_locks",
-                             "operator.unlock_login"})
+                             "operator.unlock_login",
+                             "fleet_web.page_import", "fleet_web.page_import_post",  # bulk registration
+                             "intake_web.sources"})  # intake's sources, like its /admin/sources page
 TOKEN_ACCOUNT = "api-token"  # the throttle's account for guesses through the Authorization header
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_HEADERS = {
@@ -68,7 +71,8 @@ def _refuse() -> Response:
 
 
 def needs_admin(endpoint: str) -> bool:
-    """Commands, login locks, every change made through ``/api/`` and every ``/admin/`` page need
+    """Commands, login locks, bulk registration, intake's sources, every change made through
+    ``/api/`` and every ``/admin/`` page need
     the admin role; the rest is open to any person, and to ``monitor`` tokens for reading."""
     return (endpoint in ADMIN_ENDPOINTS or request.path.startswith("/admin/")
             or (request.path.startswith("/api/") and request.method not in _SAFE_METHODS))

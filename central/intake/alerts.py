@@ -6,9 +6,11 @@
    - Test/Exercise/…, Ack/Error, expired: recorded, never made into an item;
    - Cancel: the items made from the referenced alerts are revoked;
    - Alert/Update: an emergency (or lower) draft targeted at the devices of the communes in its
-     area geocodes (the source's zones when it names none; when it names communes this central
-     has no device in, the draft goes to the source's zones and is never approved
-     automatically); approved at once only when the source allows its sender at
+     area geocodes, a province geocode standing for every commune of the province
+     (``central.editorial.units``); more devices than a signed list holds: the draft is limited
+     to those communes instead (the catalog's commune limit). The source's zones when it names
+     none; when it names only communes this central has no device in, or a province code that
+     does not exist, the draft goes to the source's zones and is never approved automatically; approved at once only when the source allows its sender at
      Extreme/Immediate and the signature verified. An Update revokes the items it supersedes
      when it airs automatically, and drops superseded drafts that were never approved.
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import protocol
+from central.editorial.units import units
 from central.intake import cap, capsig
 from central.intake.drafts import Draft, DraftSink, draft_id
 from central.intake.sources import SourceStatus
@@ -92,15 +95,23 @@ class AlertTaker:
         config = source.config
         automatic = decision.action == "approve"
         note = ""
-        zones, devices = config.zones, ("*",)
-        if decision.communes:
-            found = self.sink.devices_in(decision.communes)
+        zones, devices, limit = config.zones, ("*",), None
+        communes, unknown = _communes(decision)
+        if unknown:
+            automatic = False
+            note = ("không có tỉnh/thành phố mã " + ", ".join(unknown[:10])
+                    + " / no province with code " + ", ".join(unknown[:10]))
+        elif communes:
+            found = self.sink.devices_in(communes)
             if found and len(found) <= protocol.MAX_LIST_ENTRIES:
                 zones, devices = ("*",), tuple(found)
+            elif found:  # a whole province: too many devices to name, so its communes
+                zones, limit = ("*",), tuple(communes)
             else:
                 automatic = False
-                note = ("không có thiết bị nào ở xã " + ", ".join(decision.communes[:10])
-                        + " / no device in commune(s) " + ", ".join(decision.communes[:10]))
+                named = list(decision.provinces) + list(decision.communes)
+                note = ("không có thiết bị nào ở " + ", ".join(named[:10])
+                        + " / no device in " + ", ".join(named[:10]))
         schedule = None
         if automatic:
             start = max(now, decision.valid_from or now)
@@ -110,7 +121,8 @@ class AlertTaker:
             valid_from = decision.valid_until - timedelta(minutes=1)
         item_id = self.sink.add_draft(Draft(
             item_id=draft_id(source.id, alert.key), title=decision.title, text=decision.text,
-            priority=decision.priority, zones=tuple(zones), devices=tuple(devices), valid_from=valid_from,
+            priority=decision.priority, zones=tuple(zones), devices=tuple(devices), communes=limit,
+            valid_from=valid_from,
             valid_until=decision.valid_until, schedule=schedule))
         if automatic:
             self.sink.approve(item_id, by=f"CAP tự động / automatic: {alert.sender}"[:100])
@@ -129,3 +141,13 @@ class AlertTaker:
             if wanted and self.sink.revoke(entry.item_id, by=by):
                 revoked.append(entry.item_id)
         return revoked
+
+
+def _communes(decision: cap.Decision) -> tuple[list[str], list[str]]:
+    """The commune codes an alert names, its provinces' communes included; and unknown provinces."""
+    if not decision.provinces:
+        return list(decision.communes), []
+    known = units().by_province
+    unknown = [code for code in decision.provinces if code not in known]
+    found = {c.code for code in decision.provinces if code in known for c in known[code].communes}
+    return sorted(found | set(decision.communes)), unknown

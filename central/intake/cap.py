@@ -12,7 +12,8 @@ CAP 1.2 (``intake.cap_invalid``): XML with a DTD or entities is refused outright
 - severity and urgency → priority (Extreme/Severe and Immediate/Expected → emergency;
   other Extreme/Severe and Moderate → priority; the rest normal).
 - area geocodes with a 5-digit value (``commune``; not a ``province`` code) name the communes
-  whose devices it targets.
+  whose devices it targets; a ``province`` geocode with a 2-digit value names a province (every
+  commune of it: resolved by ``central.intake.alerts`` through the administrative units).
 - automatic approval only at Extreme + Immediate, for a sender the source allows, and only
   when the message's signature was verified.
 """
@@ -37,6 +38,7 @@ MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 _COMMUNE_RE = re.compile(r"^[0-9]{5}$")
+_PROVINCE_RE = re.compile(r"^[0-9]{2}$")
 _PROVINCE_NAMES = frozenset({"province", "vn-province", "tinh", "ma_tinh", "ma-tinh"})
 
 
@@ -92,6 +94,7 @@ class Decision:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     communes: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()    # 2-digit province codes: every commune of each
     supersedes: tuple[str, ...] = ()   # alert keys this one replaces (Update) or cancels (Cancel)
     note: str = ""
 
@@ -228,6 +231,12 @@ def communes_of(info: CapInfo) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def provinces_of(info: CapInfo) -> tuple[str, ...]:
+    found = [value for area in info.areas for name, value in area.geocodes
+             if _PROVINCE_RE.match(value) and name.lower() in _PROVINCE_NAMES]
+    return tuple(dict.fromkeys(found))
+
+
 def decide(alert: CapAlert, *, now: datetime, signature_verified: bool, auto_senders: tuple[str, ...] = ()
            ) -> Decision:
     """What central does with ``alert`` (pure). ``auto_senders``: senders this source lets air at once."""
@@ -254,5 +263,5 @@ def decide(alert: CapAlert, *, now: datetime, signature_verified: bool, auto_sen
                  and info.urgency == "Immediate")
     return Decision("approve" if automatic else "draft", alert.msg_type.lower(), title=title, text=text,
                     priority=priority, valid_from=valid_from, valid_until=valid_until,
-                    communes=communes_of(info),
+                    communes=communes_of(info), provinces=provinces_of(info),
                     supersedes=alert.reference_keys if alert.msg_type == "Update" else ())

@@ -30,6 +30,7 @@ class Draft:
     priority: str = "normal"
     zones: tuple[str, ...] = ("*",)
     devices: tuple[str, ...] = ("*",)
+    communes: tuple[str, ...] | None = None  # central's commune limit (None: every commune)
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     schedule: dict[str, Any] | None = field(default=None)
@@ -67,7 +68,8 @@ class CatalogSink:
                 kind="text", title=draft.title, text=draft.text, priority=draft.priority,
                 valid_from=protocol.format_utc(draft.valid_from) if draft.valid_from else None,
                 valid_until=protocol.format_utc(draft.valid_until) if draft.valid_until else None,
-                zones=list(draft.zones), devices=list(draft.devices), schedule=draft.schedule, item_id=draft.item_id)
+                zones=list(draft.zones), devices=list(draft.devices), schedule=draft.schedule, item_id=draft.item_id,
+                communes=list(draft.communes) if draft.communes is not None else None)
         except ValidationError:
             if self.state(draft.item_id) is not None:
                 return draft.item_id  # made by an earlier attempt: the same entry, the same draft

@@ -164,12 +164,14 @@ def cap_alert(identifier: str, *, sent: datetime, sender: str = CAP_SENDER, stat
               headline: str = "Cảnh báo lũ quét và sạt lở đất khẩn cấp",
               description: str = "Mưa lớn kéo dài gây nguy cơ lũ quét, sạt lở đất tại các xã vùng núi.",
               instruction: str = "Người dân khẩn trương sơ tán khỏi khu vực ven suối, sườn đồi; không đi qua ngầm tràn.",
-              communes: tuple[str, ...] = ("12345",), area: str = "Xã Thử Nghiệm, tỉnh Mẫu") -> bytes:
+              communes: tuple[str, ...] = ("12345",), area: str = "Xã Thử Nghiệm, tỉnh Mẫu",
+              provinces: tuple[str, ...] = ()) -> bytes:
     def t(moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
     refs = " ".join(f"{s},{i},{t(at)}" for s, i, at in references)
-    geocodes = "".join(f"<geocode><valueName>commune</valueName><value>{c}</value></geocode>" for c in communes)
+    geocodes = "".join(f"<geocode><valueName>province</valueName><value>{p}</value></geocode>" for p in provinces)
+    geocodes += "".join(f"<geocode><valueName>commune</valueName><value>{c}</value></geocode>" for c in communes)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
 <identifier>{identifier}</identifier><sender>{sender}</sender><sent>{t(sent)}</sent>

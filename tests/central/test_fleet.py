@@ -279,6 +279,24 @@ def test_bulk_registration_page_returns_the_token_files(central: CentralHandle) 
     assert again.status_code == 400 and "26881-0101" in again.text and 'id="error"' in again.text
 
 
+def test_bulk_registration_needs_the_admin_role_and_a_monitor_token_reads_the_fleet(central: CentralHandle) -> None:
+    editor = login(central, ("editor", "approver"))
+    monitor_token = central.server.app.extensions["central.admin"].create_token("grafana", ("monitor",))
+    bearer = {"Authorization": f"Bearer {monitor_token}"}
+    files = {"file": ("devices.csv", CSV.encode(), "text/csv")}
+    url = f"{central.url}/monitor/devices/import"
+    assert editor.get(url, timeout=30).status_code == 403
+    assert editor.post(url, files=files, data={"csrf": editor.csrf}, timeout=30).status_code == 403
+    assert requests.get(url, headers=bearer, timeout=30).status_code == 403
+    assert requests.post(url, files=files, headers=bearer, timeout=30).status_code == 403
+    assert central.catalog.get_device("26881-0101") is None
+    for path in ("/monitor", "/monitor/alerts", "/monitor/reports", "/monitor/reports?province=H%C3%A0+N%E1%BB%99i",
+                 "/api/monitor/devices", "/api/monitor/alerts"):
+        assert requests.get(central.url + path, headers=bearer, timeout=30).status_code == 200, path
+        assert editor.get(central.url + path, timeout=30).status_code == 200, path
+        assert requests.get(central.url + path, timeout=30, allow_redirects=False).status_code in (303, 401), path
+
+
 def test_version_order() -> None:
     assert version_key("0.10.0") > version_key("0.9.9") > version_key("0.9")
     assert stale_versions([("0.9.0", 3), ("0.10.1", 5), ("0.10.0", 1)]) == ("0.10.1", ["0.9.0", "0.10.0"])

@@ -6,9 +6,12 @@ pages and hostile inputs come from central/intake/fixtures.py over real HTTP.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -225,6 +228,61 @@ def test_source_status_api_is_for_operators_only(central: CentralHandle,
     missing = requests.get(f"{central.url}/api/intake/items/nope/provenance", headers=central.admin_headers(),
                            timeout=30).json()
     assert missing == {"item_id": "nope", "provenance": None}
+
+
+def test_sources_are_for_admins_only(central: CentralHandle, portal: tuple[FixtureServer, PortalUrls]) -> None:
+    """The sources page and API need the admin role: an editor's session and a monitor token are
+    refused (403), an admin's session manages them with the session's CSRF token."""
+    _, urls = portal
+    intake(central).sources.add("portal", "feed", urls.feed)
+    central.add_person("bientap", ("editor", "approver"))
+    central.add_person("quantri", ("admin",))
+    editor, admin = central.login("bientap"), central.login("quantri")
+    monitor_token = central.server.app.extensions["central.admin"].create_token("grafana", ("monitor",))
+    bearer = {"Authorization": f"Bearer {monitor_token}"}
+    for path in ("/admin/sources", "/api/intake/sources"):
+        assert editor.get(central.url + path, timeout=30, allow_redirects=False).status_code == 403, path
+        assert requests.get(central.url + path, headers=bearer, timeout=30).status_code == 403, path
+        assert requests.get(central.url + path, timeout=30, allow_redirects=False).status_code in (303, 401), path
+    poll = f"{central.url}/admin/sources/portal/poll"
+    assert editor.post(poll, data={"csrf": editor.csrf}, timeout=30).status_code == 403
+    assert requests.post(f"{central.url}/api/intake/sources/portal/poll", headers=bearer, timeout=30).status_code == 403
+    assert items(central) == {}
+    page = admin.get(central.url + "/admin/sources", timeout=30)
+    assert page.status_code == 200 and 'id="source-portal"' in page.text
+    assert admin.post(poll, data={"csrf": admin.csrf}, timeout=60, allow_redirects=False).status_code == 303
+    assert len(items(central)) == 5
+
+
+def test_the_item_page_shows_where_an_intake_draft_came_from(central: CentralHandle,
+                                                             portal: tuple[FixtureServer, PortalUrls]) -> None:
+    """A real poll of the fixture server (the admin's button), then the approver's item page:
+    the source, the article's link and its original publication time in Vietnam's time."""
+    _, urls = portal
+    intake(central).sources.add("cong-thong-tin", "feed", urls.feed)
+    central.add_person("quantri", ("admin",))
+    central.add_person("duyet", ("approver",))
+    admin, approver = central.login("quantri"), central.login("duyet")
+    poll = admin.post(f"{central.url}/admin/sources/cong-thong-tin/poll", data={"csrf": admin.csrf}, timeout=60,
+                      allow_redirects=False)
+    assert poll.status_code == 303 and len(items(central)) == 5
+    by_link = {f"{urls.feed.split('/rss/')[0]}/tin/{a.slug}.htm": a for a in urls.articles}
+    for item_id in items(central):
+        page = approver.get(f"{central.url}/items/{item_id}", timeout=30)
+        assert page.status_code == 200
+        block = re.search(r'<div class="card" id="provenance">(.*?)</div>', page.text, re.S)
+        assert block is not None, item_id
+        link = re.search(r'<a href="([^"]+)"', block.group(1))
+        assert link is not None and link.group(1) in by_link, block.group(1)
+        article = by_link[link.group(1)]
+        local = article.published.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+        assert "cong-thong-tin" in block.group(1) and html.escape(article.title) in block.group(1)
+        assert f"đăng lúc {_WEEKDAY_VI[local.weekday()]}, {local:%d/%m/%Y %H:%M}" in block.group(1)
+    written = central.catalog.add_item(kind="text", title="Thông báo của xã", text="Họp thôn.")
+    assert 'id="provenance"' not in approver.get(f"{central.url}/items/{written}", timeout=30).text
+
+
+_WEEKDAY_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
 def test_serve_polls_due_sources_in_the_background(central: CentralHandle,

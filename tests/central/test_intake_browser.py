@@ -1,5 +1,5 @@
 """The admin's intake page in a real browser (Debian's Chromium through Playwright, a phone-sized
-screen): log in, add a feed, poll it, see what was taken and a hostile feed's error in
+screen): an admin logs in with their account, adds a feed, poll it, see what was taken and a hostile feed's error in
 Vietnamese; the strict CSP holds (no inline script, nothing blocked that the page needs).
 Screenshots go to test-artifacts/screenshots/intake-*.png.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from central.intake.fixture_server import FixtureServer
 from central.intake.fixtures import PortalUrls, install_portal
-from tests.conftest import CentralHandle
+from tests.conftest import PERSON_PASSWORD, CentralHandle
 from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,6 +36,7 @@ def portal() -> Iterator[PortalUrls]:
 def test_an_admin_adds_and_polls_a_feed_in_the_browser(central: CentralHandle, portal: PortalUrls) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    central.add_person("quantri", ("admin",))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 412, "height": 915}, locale="vi-VN")
@@ -44,9 +45,11 @@ def test_an_admin_adds_and_polls_a_feed_in_the_browser(central: CentralHandle, p
         page.on("console", lambda message: console.append(message.text))
         try:
             page.goto(central.url + "/admin/sources")
-            expect(page).to_have_url(central.url + "/monitor/login")
-            page.fill("input[name=token]", central.admin_token)
-            page.click("button[type=submit]")
+            expect(page).to_have_url(central.url + "/login")
+            page.fill("#username", "quantri")
+            page.fill("#password", PERSON_PASSWORD)
+            page.click("#login")
+            expect(page.locator("#login-error")).to_have_count(0)
             page.goto(central.url + "/admin/sources")
             expect(page.locator("h1")).to_contain_text("Nguồn tin tự động")
             expect(page.locator("#sources")).to_contain_text("Chưa có nguồn tin")

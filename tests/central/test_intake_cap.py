@@ -153,6 +153,49 @@ def test_a_valid_signed_alert_becomes_an_emergency_draft_for_its_communes(
     assert replay["outcome"] == "duplicate" and len(items(central)) == 1
 
 
+TUYEN_QUANG, TQ_COMMUNES, HA_NOI_COMMUNE = "08", ("02512", "02524"), "00004"  # central.editorial.units
+
+
+def test_a_province_geocode_reaches_every_commune_of_the_province(central: CentralHandle,
+                                                                  identity: SigningIdentity) -> None:
+    parsed = cap.parse_alert(cap_alert("P0", sent=NOW, communes=(), provinces=(TUYEN_QUANG,)))
+    decision = cap.decide(parsed, now=NOW, signature_verified=True)
+    assert (decision.provinces, decision.communes) == ((TUYEN_QUANG,), ())
+    tokens = {d: central.add_device(d) for d in (f"{TQ_COMMUNES[0]}-0001", f"{TQ_COMMUNES[1]}-0001",
+                                                 f"{HA_NOI_COMMUNE}-0001")}
+    token = push_source(central, identity, auto=True)
+    body = post(central, token, sign_cap(alert(central, "NCHMF-P1", communes=(), provinces=(TUYEN_QUANG,)),
+                                         identity)).json()
+    assert body["outcome"] == "approved", body
+    assert items(central)[body["item_id"]]["devices"] == [f"{c}-0001" for c in TQ_COMMUNES]
+
+    def feed_ids(device_id: str) -> list[str]:
+        answer = requests.get(f"{central.url}/v1/devices/{device_id}/feed", headers=central.headers(tokens[device_id]),
+                              timeout=30)
+        return [doc["id"] for doc in answer.json()["items"]]
+
+    assert feed_ids(f"{TQ_COMMUNES[1]}-0001") == [body["item_id"]]
+    assert feed_ids(f"{HA_NOI_COMMUNE}-0001") == []  # another province
+    # A province code that does not exist: a draft for the source's zones, never aired at once.
+    unknown = post(central, token, sign_cap(alert(central, "NCHMF-P2", communes=(), provinces=("99",)),
+                                            identity)).json()
+    assert unknown["outcome"] == "draft" and "99" in unknown["note"]
+    assert items(central)[unknown["item_id"]]["devices"] == ["*"]
+
+
+def test_a_province_with_more_devices_than_a_list_holds_is_limited_to_its_communes(
+        central: CentralHandle, identity: SigningIdentity) -> None:
+    many = [(f"{TQ_COMMUNES[n % 2]}-{n:04d}", ["thon-1"], "Tuyên Quang") for n in range(protocol.MAX_LIST_ENTRIES + 4)]
+    central.catalog.add_devices(many)
+    token = push_source(central, identity)
+    body = post(central, token, sign_cap(alert(central, "NCHMF-P3", communes=(), provinces=(TUYEN_QUANG,)),
+                                         identity)).json()
+    row = items(central)[body["item_id"]]
+    assert body["outcome"] == "draft" and (row["devices"], row["zones"]) == (["*"], ["*"])
+    assert row["communes"] is not None and set(TQ_COMMUNES) <= set(row["communes"])
+    assert HA_NOI_COMMUNE not in row["communes"] and len(row["communes"]) == 124
+
+
 def test_an_allowed_sender_at_extreme_immediate_airs_at_once(central: CentralHandle, identity: SigningIdentity) -> None:
     token = push_source(central, identity, auto=True)
     body = post(central, token, sign_cap(alert(central, "NCHMF-2"), identity)).json()

@@ -21,11 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from central.admin import AdminAuth
 from central.catalog import Catalog
+from central.editorial.accounts import Accounts
+from central.login_throttle import LoginThrottle
 from tests.support.paths import REPO
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PASSWORD = "mật khẩu thử nghiệm 2026"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed (./dev test installs it)")
 HOST = "central.example.vn"
 
@@ -85,7 +87,8 @@ def test_nginx_in_front_of_gunicorn(tmp_path: Path) -> None:
     with Catalog(data) as catalog:
         token = catalog.add_device("26881-0001", ["thon-1"])
         media = catalog.add_media(bytes(range(256)) * 400, mime="audio/mpeg")
-        admin = AdminAuth(catalog.store, clock=catalog.clock).create_token()
+        Accounts(catalog.store, clock=catalog.clock, throttle=LoginThrottle(catalog.clock)).add_person(
+            "quantri", PASSWORD, roles=["admin"], by="test")
     upstream, https, http = _free_port(), _free_port(), _free_port()
     central = subprocess.Popen([sys.executable, "-m", "central.cli", "serve", "--server", "gunicorn", "--workers", "2",
                                 "--data", str(data), "--port", str(upstream), "--trusted-proxy", "127.0.0.1"],
@@ -117,7 +120,7 @@ def test_nginx_in_front_of_gunicorn(tmp_path: Path) -> None:
         ranged = _get(session, base, f"/v1/media/{media['sha256']}", https,
                       headers={"Authorization": f"Bearer {token}", "Range": "bytes=100-199"})
         assert ranged.status_code == 206 and ranged.content == (bytes(range(256)) * 400)[100:200]
-        login = _post(session, base, "/monitor/login", https, data={"token": admin})
+        login = _post(session, base, "/login", https, data={"username": "quantri", "password": PASSWORD})
         assert login.status_code == 303 and "Secure" in login.headers["Set-Cookie"]
         assert "Strict-Transport-Security" in login.headers
         plain = requests.get(f"http://127.0.0.1:{http}/v1/info", headers={"Host": HOST}, allow_redirects=False,
