@@ -16,6 +16,11 @@ Examples::
 Every command takes ``--config FILE`` (env COMMUNE_CENTRAL_CONFIG), ``--data DIR`` (env
 COMMUNE_CENTRAL_DATA; the signing key and media live there) and ``--database-url URL`` (env
 COMMUNE_CENTRAL_DATABASE_URL; default SQLite at DIR/central.db). See central/config.py.
+
+Why this module is over 400 lines: it is the argument parser of every command central has
+(people, tokens, devices, items, speech, voice packs, sources, serving, maintenance); each
+command's body is a few lines that call a service, and the intake and monitoring commands
+already live in their own modules.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ LONG_MODULE_LINES = 420
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     script = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
     return subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+                          # A wide terminal: contract names are not wrapped, so a BROKEN line names its contract.
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "COLUMNS": "250"})
 
 
 def test_import_contracts_hold() -> None:
