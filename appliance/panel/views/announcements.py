@@ -4,6 +4,7 @@ or upload an audio clip -> listen. Saved as local items (source='local')."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -219,39 +220,30 @@ def confirm_delete(item_id: str) -> ResponseReturnValue:
     return render_template("announcement_delete.html", item=item, slots=slots, describe=describe_slot)
 
 
-@bp.route("/announcements/<item_id>/delete", methods=["POST"])
-def delete(item_id: str) -> ResponseReturnValue:
+def _delete_or_restore(item_id: str, change: Callable[..., list[str]], action: str, done: str) -> ResponseReturnValue:
+    """Soft-delete or restore an announcement with its slots, audited, then tell the daemon."""
     state = panel()
     current = user()
     assert current is not None
     item = _local(state, item_id)
     try:
-        slots = local_items.delete(state.store, item["id"], actor=current.username,
-                                   audit=lambda tx, ids: audit("announcement.delete", item["id"], conn=tx,
-                                                               details={"slots": ids}))
+        slots = change(state.store, item["id"], actor=current.username,
+                       audit=lambda tx, ids: audit(action, item["id"], conn=tx, details={"slots": ids}))
     except CommuneRadioError as exc:
         flash(err_text(exc), "error")
         return redirect(url_for("announcements.index"))
     with contextlib.suppress(CommuneRadioError):
         state.daemon.call("schedule_changed", f"panel:{current.username}")
-    flash_t("Deleted, with %(count)s slots. You can undo this for 24 hours.", "ok", count=len(slots))
+    flash_t(done, "ok", count=len(slots))
     return redirect(url_for("announcements.index"))
+
+
+@bp.route("/announcements/<item_id>/delete", methods=["POST"])
+def delete(item_id: str) -> ResponseReturnValue:
+    return _delete_or_restore(item_id, local_items.delete, "announcement.delete",
+                              "Deleted, with %(count)s slots. You can undo this for 24 hours.")
 
 
 @bp.route("/announcements/<item_id>/undo", methods=["POST"])
 def undo(item_id: str) -> ResponseReturnValue:
-    state = panel()
-    current = user()
-    assert current is not None
-    item = _local(state, item_id)
-    try:
-        slots = local_items.undelete(state.store, item["id"], actor=current.username,
-                                     audit=lambda tx, ids: audit("announcement.restore", item["id"], conn=tx,
-                                                                 details={"slots": ids}))
-    except CommuneRadioError as exc:
-        flash(err_text(exc), "error")
-        return redirect(url_for("announcements.index"))
-    with contextlib.suppress(CommuneRadioError):
-        state.daemon.call("schedule_changed", f"panel:{current.username}")
-    flash_t("Restored, with %(count)s slots.", "ok", count=len(slots))
-    return redirect(url_for("announcements.index"))
+    return _delete_or_restore(item_id, local_items.undelete, "announcement.restore", "Restored, with %(count)s slots.")
