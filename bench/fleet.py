@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from appliance.system import procstats  # noqa: E402
 from central.admin import AdminAuth  # noqa: E402
 from central.catalog import token_hash  # noqa: E402
 from central.config import CentralConfig  # noqa: E402
@@ -100,51 +101,16 @@ def logs_body(dev: str, serial: int, now: datetime) -> bytes:
 
 # ---------------------------------------------------------------- processes and counters
 
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
 def cpu_s(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, ValueError, IndexError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(procstats.cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+    return sum(procstats.rss_bytes(pid) or 0 for pid in pids) / 2**20
 
 
 def write_bytes(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-                if line.startswith("write_bytes:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+    return sum(procstats.io_counters(pid).get("write_bytes", 0) for pid in pids)
 
 
 # ---------------------------------------------------------------- central under test
@@ -158,7 +124,7 @@ class Central:
     data: Path
 
     def server_pids(self) -> list[int]:
-        return [self.proc.pid, *children(self.proc.pid)]
+        return [self.proc.pid, *procstats.child_pids(self.proc.pid)]
 
     def all_pids(self) -> list[int]:
         return self.server_pids() + list(self.db_pids())

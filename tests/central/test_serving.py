@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from appliance.system import procstats
 from central.catalog import Catalog
 from central.config import CentralConfig, Retention
 from central.maintenance import MaintenanceThread
@@ -28,18 +29,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
 
 
 def _start(data: Path, database_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -94,7 +83,7 @@ def test_idle_keep_alive_devices_do_not_exhaust_the_server(tmp_path: Path, centr
     conns: list[socket.socket] = []
     try:
         if server == "gunicorn":
-            workers = _children(proc.pid)
+            workers = procstats.child_pids(proc.pid)
             assert len(workers) == 2, workers
         conns = _keep_alive_connections(port, IDLE_DEVICES)   # 100 × the request threads
         started = time.monotonic()
