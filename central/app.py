@@ -56,7 +56,7 @@ def create_app(data_dir: Path, *, clock: Callable[[], datetime] | None = None,
     app.extensions["central.store"] = catalog.store
     app.extensions["central.catalog"] = catalog
     app.extensions["central.monitor"] = Monitor(catalog.store, clock=catalog.clock, private_key=catalog.private_key,
-                                                retention=config.retention)
+                                                retention=config.retention, device_cache=catalog.device_cache)
     catalog.at_close(app.extensions["central.monitor"].close)  # write the held heartbeats first
     app.extensions["central.fleet"] = FleetViews(catalog.store, catalog.clock,
                                                  before_read=app.extensions["central.monitor"].flush_heartbeats)

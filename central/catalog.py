@@ -35,6 +35,7 @@ import protocol
 from central.audience import device_audience, item_audience, reaches
 from central.config import CentralConfig
 from central.content_rules import check_audio_media, check_media_type
+from central.device_cache import DeviceCache
 from central.keys import load_or_create_key
 from central.media import MediaFiles
 from central.store import Store, Transaction
@@ -121,6 +122,8 @@ class Catalog:
             with self.store.write() as tx:
                 epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
         self.epoch = epoch
+        # Tokens and waiting commands of the device endpoints, without a database round trip.
+        self.device_cache: DeviceCache[Device] = DeviceCache(self.store, self.clock)
         from central.speech import SpeechDesk  # the service of rendered speech (issue 17)
 
         self.speech = SpeechDesk(self)
@@ -209,6 +212,7 @@ class Catalog:
         with self.store.write() as tx:
             if not tx.devices.set_token_hash(device_id, token_hash(token)):
                 raise _invalid(f"Không có thiết bị {device_id}.", f"No device {device_id}.")
+        self.device_cache.forget_tokens()  # after the commit: the old token stops here at once
         return token
 
     def set_device_zones(self, device_id: str, zones: Sequence[str]) -> None:
@@ -216,6 +220,7 @@ class Catalog:
         with self.store.write() as tx:
             if not tx.devices.set_zones(device_id, zone_list):
                 raise _invalid(f"Không có thiết bị {device_id}.", f"No device {device_id}.")
+        self.device_cache.forget_tokens()
 
     def get_device(self, device_id: str) -> Device | None:
         with self.store.read() as tx:
@@ -227,10 +232,13 @@ class Catalog:
             return [_device(r) for r in tx.devices.list()]
 
     def authenticate(self, token: str | None) -> Device | None:
-        """The device owning ``token``, or None. Lookup by hash; compared in constant time."""
+        """The device owning ``token``, or None. Lookup by hash, compared in constant time; kept
+        in ``device_cache`` (a changed token stops working within its refresh, see there)."""
         if not token or len(token) > 200:
             return None
-        wanted = token_hash(token)
+        return self.device_cache.device(token_hash(token), self._device_by_hash)
+
+    def _device_by_hash(self, wanted: str) -> Device | None:
         with self.store.read() as tx:
             row = tx.devices.by_token_hash(wanted)
         if row is None or not hmac.compare_digest(row.token_hash, wanted):
@@ -554,6 +562,9 @@ class Catalog:
         """One page of ``device``'s feed after ``cursor``. Raises ``BadCursor``. Writes nothing."""
         now = self.clock()
         audience = device_audience(device.id, device.zones)
+        unchanged = self._unchanged_at(cursor, audience)
+        if unchanged is not None:  # nothing filed for us after the cursor: the same answer, one statement
+            return self._feed_answer(device, unchanged, [], more=False, now=now)
         items: list[str] = []
         more = False
         with self.store.read() as tx:
@@ -578,6 +589,22 @@ class Catalog:
                     position = row.seq
                 if len(rows) < _FEED_BATCH:
                     break
+        return self._feed_answer(device, position, items, more=more, now=now)
+
+    def _unchanged_at(self, cursor: str | None, audience: Sequence[str]) -> int | None:
+        """The cursor's position when nothing is filed under ``audience`` after it (one statement,
+        ``Store.glance``); None when the full feed read must decide (new items, a first poll, a
+        cursor of another database or from the future)."""
+        match = _CURSOR_RE.match(cursor or "")
+        if match is None or match.group(1) != self.epoch:
+            return None
+        seq = int(match.group(2))
+        with self.store.glance() as tx:
+            top, news = tx.items.news_after(audience, seq)
+        return seq if seq <= top and not news and seq > 0 else None
+
+    def _feed_answer(self, device: Device, position: int, items: list[str], *, more: bool,
+                     now: datetime) -> FeedAnswer:
         next_cursor = f"{self.epoch}.{position}"
         body = {"protocol": protocol.PROTOCOL_VERSION, "server_time": protocol.format_utc(now),
                 "cursor": next_cursor, "items": [json.loads(text) for text in items], "more": more}

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import protocol
 from central.config import Retention
+from central.device_cache import DeviceCache
 from central.heartbeats import FLUSH_S, HeartbeatWriter, pending
 from central.monitoring import (
     FAILED_OUTCOMES,
@@ -66,8 +67,10 @@ class Monitor:
     """Monitoring over central's store (shared with the catalog, which opened and migrated it)."""
 
     def __init__(self, store: Store, *, clock: Clock, private_key: Ed25519PrivateKey,
-                 retention: Retention | None = None, heartbeat_flush_s: float = FLUSH_S) -> None:
+                 retention: Retention | None = None, heartbeat_flush_s: float = FLUSH_S,
+                 device_cache: DeviceCache[Any] | None = None) -> None:
         self.store = store
+        self._cache = device_cache
         self.clock = clock
         self._key = private_key
         self.retention = retention or Retention()
@@ -94,9 +97,13 @@ class Monitor:
             problems=heartbeat_problems(hb), offline_at=offline_at(now, interval), heartbeat=hb))
         results = hb.get("command_results", [])
         if not results:
-            with self.store.read() as tx:
-                if not tx.commands.has_pending(device_id, now=now):
-                    return []
+            waiting = self._cache.command_may_wait(device_id) if self._cache is not None else None
+            if waiting is False:
+                return []
+            if waiting is None:
+                with self.store.read() as tx:
+                    if not tx.commands.has_pending(device_id, now=now):
+                        return []
         with self.store.write(durable=False) as tx:
             for result in results:
                 tx.commands.record_result(device_id, command_id=result["id"], status=result["status"],
@@ -164,6 +171,8 @@ class Monitor:
             tx.commands.add(signed["id"], device_id=device_id, command_type=command_type,
                             document=json.dumps(signed, ensure_ascii=False), issued_at=issued,
                             expires_at=issued + timedelta(seconds=expires_in_s), created_by=by[:100])
+        if self._cache is not None:
+            self._cache.command_queued(device_id)
         return signed
 
     def queue_raw_command(self, device_id: str, document: Any, *, command_id: str | None = None) -> None:
@@ -175,6 +184,8 @@ class Monitor:
                             document=json.dumps(document, ensure_ascii=False), issued_at=self.clock(),
                             expires_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=self.clock().tzinfo),
                             created_by="test")
+        if self._cache is not None:
+            self._cache.command_queued(device_id)
 
     def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]]:
         now = self.clock()

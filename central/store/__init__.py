@@ -118,6 +118,13 @@ class Store:
             yield Transaction(conn, self.database)
 
     @contextmanager
+    def glance(self) -> Iterator[Transaction]:
+        """Repositories for ONE read statement (``Database.glance``: no transaction around it
+        on PostgreSQL)."""
+        with self.database.glance() as conn:
+            yield Transaction(conn, self.database)
+
+    @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Transaction]:
         with self.database.write(durable=durable) as conn:
             yield Transaction(conn, self.database)

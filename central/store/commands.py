@@ -53,6 +53,13 @@ class CommandRepository:
         return self._conn.execute(select(c.id).where(c.device_id == device_id, c.status == "pending",
                                                      c.expires_at > now).limit(1)).first() is not None
 
+    def pending_devices(self, *, now: datetime) -> list[str]:
+        """Every device with a pending, unexpired command (``central.device_cache``; index
+        ``commands_pending``)."""
+        c = commands.c
+        return list(self._conn.execute(select(c.device_id).where(c.status == "pending", c.expires_at > now)
+                                       .distinct()).scalars())
+
     def deliver(self, device_id: str, *, now: datetime, limit: int) -> list[Any]:
         """The pending, unexpired commands for a device (oldest first), counted as delivered."""
         c = commands.c

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,10 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from central.store.engine import Database
+from central.store.meta import MetaRepository
 from central.store.schema import device_presence, device_state, devices
+
+GENERATION_KEY = "device_generation"   # meta: changes with every token or zones change
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,18 @@ class DeviceRepository:
         return [_row(r) for r in self._conn.execute(select(devices).order_by(devices.c.id))]
 
     def set_token_hash(self, device_id: str, token_hash: str) -> bool:
-        return self._conn.execute(update(devices).where(devices.c.id == device_id)
-                                  .values(token_hash=token_hash)).rowcount == 1
+        changed = self._conn.execute(update(devices).where(devices.c.id == device_id)
+                                     .values(token_hash=token_hash)).rowcount == 1
+        self._new_generation()
+        return changed
 
     def set_zones(self, device_id: str, zones: Sequence[str]) -> bool:
-        return self._conn.execute(update(devices).where(devices.c.id == device_id)
-                                  .values(zones=json.dumps(list(zones)))).rowcount == 1
+        changed = self._conn.execute(update(devices).where(devices.c.id == device_id)
+                                     .values(zones=json.dumps(list(zones)))).rowcount == 1
+        self._new_generation()
+        return changed
+
+    def _new_generation(self) -> None:
+        """A token or zones changed: every process's ``central.device_cache`` starts again (same
+        transaction, so no process can see the change without the new generation)."""
+        MetaRepository(self._conn, self._db).set(GENERATION_KEY, secrets.token_hex(8))

@@ -104,6 +104,17 @@ class Database:
             yield conn
 
     @contextmanager
+    def glance(self) -> Iterator[Connection]:
+        """For ONE read statement (its own consistent snapshot): on PostgreSQL no BEGIN/ROLLBACK
+        around it (autocommit), two round trips fewer than ``read()``; on SQLite ``read()``."""
+        if not self.is_postgresql:
+            with self.read() as conn:
+                yield conn
+            return
+        with self._connect(write=False, durable=True) as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         with self._connect(write=True, durable=durable) as conn, conn.begin():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from central.store.engine import Database
@@ -48,6 +48,11 @@ class FeedRow:
     devices: list[str]
     valid_until: datetime | None
     communes: list[str] | None = None
+
+
+_NEWS_AFTER = text(
+    "SELECT last_seq, EXISTS (SELECT 1 FROM feed_audience WHERE audience IN :keys AND seq > :after) "
+    "FROM feed_counter WHERE id = 1").bindparams(bindparam("keys", expanding=True))
 
 
 class DuplicateItem(Exception):
@@ -140,6 +145,12 @@ class ItemRepository:
     def feed_top(self) -> int:
         """The newest feed position handed out (committed or not yet visible)."""
         return int(self._conn.execute(select(feed_counter.c.last_seq).where(feed_counter.c.id == 1)).scalar_one())
+
+    def news_after(self, audience: Sequence[str], after: int) -> tuple[int, bool]:
+        """The newest feed position handed out, and whether anything is filed under ``audience``
+        after ``after``: ONE statement (one snapshot), for ``Store.glance`` (an unchanged poll)."""
+        row = self._conn.execute(_NEWS_AFTER, {"keys": list(audience), "after": after}).one()
+        return int(row[0]), bool(row[1])
 
     def feed_after(self, audience: Sequence[str], after: int, limit: int) -> list[FeedRow]:
         """Up to ``limit`` publications filed under any of ``audience`` after position ``after``,

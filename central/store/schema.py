@@ -164,6 +164,7 @@ commands = Table(
 )
 Index("commands_device", commands.c.device_id, commands.c.status)
 Index("commands_issued", commands.c.issued_at)
+Index("commands_pending", commands.c.status, commands.c.expires_at)  # central.device_cache's refresh (0007)
 
 # Every result a device reported (also for ids central does not know: a replay or a forgery).
 command_reports = Table(
