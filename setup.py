@@ -87,8 +87,6 @@ setup(
             "pyyaml",
             "openapi-spec-validator",
             "import-linter>=2.1",
-            # bench/fleet.py's simulated devices (an asyncio HTTP client).
-            "aiohttp>=3.9,<4",
         ],
     },
     entry_points={"console_scripts": ["commune-radio=appliance.cli:main", "commune-central=central.cli:main"]},

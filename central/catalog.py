@@ -123,7 +123,8 @@ class Catalog:
                 epoch = tx.meta.get_or_set("epoch", secrets.token_hex(4))
         self.epoch = epoch
         # Tokens and waiting commands of the device endpoints, without a database round trip.
-        self.device_cache: DeviceCache[Device] = DeviceCache(self.store, self.clock)
+        self.device_cache: DeviceCache[Device] = DeviceCache(
+            self.store, self.clock, load_all=lambda tx: {row.token_hash: _device(row) for row in tx.devices.list()})
         from central.speech import SpeechDesk  # the service of rendered speech (issue 17)
 
         self.speech = SpeechDesk(self)
