@@ -8,6 +8,7 @@ store in a fixed number of queries (``central.store.fleet``). The pages and the 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -18,11 +19,12 @@ from typing import Any
 
 import protocol
 from central.monitoring import FAILED_OUTCOMES, status_from_state
-from central.store import Store
+from central.store import Store, Transaction
 from central.store.fleet import SORTS, STATUSES, FleetQuery, FleetRow
 from central.store.types import format_time
 from protocol.errors import ValidationError
 
+log = logging.getLogger("central.fleet")
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 ALERT_PROBLEMS = ("clock_untrusted", "disk_low", "amplifier_fault", "relay*")
@@ -123,6 +125,14 @@ class FleetPage:
                 "counts_by_province": self.counts, "counts_as_of": protocol.format_utc(self.counted_at)}
 
 
+def _total_from_counts(filters: FleetQuery, counts: list[dict[str, Any]]) -> int | None:
+    """The total of a filter by status and/or province alone, from the counts per province."""
+    if replace(filters, status=None, province=None) != FleetQuery(limit=0):
+        return None
+    rows = [c for c in counts if filters.province is None or c["province"] == filters.province]
+    return sum(c[filters.status] if filters.status is not None else c["total"] for c in rows)
+
+
 def device_summary(row: FleetRow, now: datetime) -> dict[str, Any]:
     status = status_from_state(now=now, last_seen_at=format_time(row.last_seen_at) if row.last_seen_at else None,
                                offline_at=row.offline_at, problems=row.problems)
@@ -142,39 +152,73 @@ class FleetViews:
 
     The counts (per province, and the total a filter matches) scan the whole fleet: at 100,000
     devices that is 50–200 ms, so each process keeps them ``counts_ttl_s`` seconds (the page
-    says as of when); the page of devices itself is always read fresh."""
+    says as of when) and a page never waits for them but the first time: an older count is
+    shown while a background thread counts again (one per count at a time). The total of a
+    filter by status and/or province alone is read off the counts per province (no query of its
+    own); ``warm`` counts per province ahead of the first page (``commune-central serve`` calls
+    it when a worker starts). The page of devices itself is always read fresh."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime],
                  before_read: Callable[[], None] = lambda: None, counts_ttl_s: float = COUNTS_TTL_S) -> None:
         self.store, self.clock, self._before_read = store, clock, before_read
         self._ttl = counts_ttl_s
         self._counts: dict[Any, tuple[float, datetime, Any]] = {}
+        self._recounting: set[Any] = set()
         self._lock = threading.Lock()
 
-    def _cached(self, key: Any, compute: Callable[[], Any]) -> tuple[Any, datetime]:
+    def _cached(self, key: Any, compute: Callable[[Transaction], Any], tx: Transaction) -> tuple[Any, datetime]:
         now = time.monotonic()
         with self._lock:
             hit = self._counts.get(key)
-            if hit is not None and hit[0] > now:
+            if hit is not None and (hit[0] <= now) and key not in self._recounting:
+                self._recounting.add(key)
+                threading.Thread(target=self._recount, args=(key, compute), daemon=True,
+                                 name="fleet-recount").start()
+            if hit is not None:
                 return hit[2], hit[1]
-        value, at = compute(), self.clock()
+        return self._store_count(key, compute(tx), now)
+
+    def _store_count(self, key: Any, value: Any, started: float) -> tuple[Any, datetime]:
+        at = self.clock()
         with self._lock:
             if len(self._counts) > 256:
                 self._counts.clear()
-            self._counts[key] = (now + self._ttl, at, value)
+            self._counts[key] = (started + self._ttl, at, value)
         return value, at
+
+    def _recount(self, key: Any, compute: Callable[[Transaction], Any]) -> None:
+        try:
+            started = time.monotonic()
+            with self.store.read() as tx:
+                self._store_count(key, compute(tx), started)
+        except Exception:  # the database is away: the old count stays until the next try
+            log.exception("counting the fleet failed")
+        finally:
+            with self._lock:
+                self._recounting.discard(key)
+
+    def _province_counts(self, tx: Transaction) -> tuple[list[dict[str, Any]], datetime]:
+        return self._cached("provinces", lambda t: t.fleet.counts_by_province(self.clock()), tx)
+
+    def warm(self) -> None:
+        """Count per province now (a worker's start), so the first page does not wait for it."""
+        with self.store.read() as tx:
+            self._province_counts(tx)
 
     def page(self, query: FleetQuery) -> FleetPage:
         self._before_read()
         now = self.clock()
         with self.store.read() as tx:
             rows = tx.fleet.page(query, now)
+            counts, counted_at = self._province_counts(tx)
             if len(rows) < query.limit and (rows or query.offset == 0):
                 total = query.offset + len(rows)
             else:
                 filters = replace(query, sort="device_id", descending=False, limit=0, offset=0)
-                total = self._cached(("count", filters), lambda: tx.fleet.count(query, now))[0]
-            counts, counted_at = self._cached("provinces", lambda: tx.fleet.counts_by_province(now))
+                total = _total_from_counts(filters, counts)
+                if total is None:
+                    total = self._cached(("count", filters), lambda t: t.fleet.count(filters, self.clock()), tx)[0]
+                total = max(total, query.offset + len(rows))  # an older count never says less than shown
         return FleetPage(query, total, [device_summary(r, now) for r in rows], counts, counted_at)
 
     def all(self) -> list[dict[str, Any]]:

@@ -16,9 +16,11 @@ has the sizing.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,9 @@ def serve_gunicorn(config: CentralConfig, options: ServeOptions) -> None:
         intake = worker.wsgi.extensions.get("central.intake_thread")
         if intake is not None:  # polls due feed and CAP sources (commune-central source …)
             intake.start()
+        fleet = worker.wsgi.extensions.get("central.fleet")
+        if fleet is not None:  # the fleet page's counts per province, before anyone asks
+            threading.Thread(target=_warm, args=(fleet,), name="fleet-warm", daemon=True).start()
 
     def _worker_exit(_server: Any, worker: Any) -> None:
         app = getattr(worker, "wsgi", None)
@@ -139,6 +144,13 @@ def serve_waitress(config: CentralConfig, options: ServeOptions) -> None:
         intake.stop()
         maintenance.stop()
         catalog.close()
+
+
+def _warm(fleet: Any) -> None:
+    try:
+        fleet.warm()
+    except Exception:  # the database is away: the first page counts then
+        logging.getLogger("central.serving").exception("counting the fleet at start failed")
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:

@@ -60,13 +60,15 @@ def _at(moment: datetime) -> ColumnElement[Any]:
     return literal(moment, UtcDateTime())
 
 
-def status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+def status_condition(status: str, now: datetime, *, offline_at: ColumnElement[Any] | None = None
+                     ) -> ColumnElement[bool]:
     s, p = device_state.c, device_presence.c
+    offline = p.offline_at if offline_at is None else offline_at
     if status == "never_seen":
         return p.last_seen_at.is_(None)
     if status == "offline":
-        return p.offline_at < _at(now)
-    online = p.offline_at >= _at(now)
+        return offline < _at(now)
+    online = offline >= _at(now)
     has_problems = and_(s.problems.is_not(None), s.problems != "")
     if status == "problem":
         return and_(online, has_problems)
@@ -87,14 +89,20 @@ def problem_condition(label: str) -> ColumnElement[bool]:
     return padded.contains(f" {label} ", autoescape=True)
 
 
-def _filtered(query: Select[Any], q: FleetQuery, now: datetime) -> Select[Any]:
+def _filtered(query: Select[Any], q: FleetQuery, now: datetime, *, index_offline: bool = True) -> Select[Any]:
+    """``index_offline=False``: the status test reads ``offline_at`` through an expression SQLite
+    cannot index, so a page sorted by id walks the devices in id order and stops after a page
+    (SQLite's planner cannot tell a status matching 2 % of the fleet from one matching 98 %, and
+    walking the ``offline_at`` index then sorting is 170 ms at 100,000 devices; PostgreSQL
+    judges that from its statistics)."""
     d, s, p = devices.c, device_state.c, device_presence.c
     if q.province is not None:
         query = query.where(d.province == q.province)
     if q.commune is not None:
         query = query.where(d.commune == q.commune)
     if q.status is not None:
-        query = query.where(status_condition(q.status, now))
+        query = query.where(status_condition(q.status, now, offline_at=p.offline_at if index_offline else
+                                             func.coalesce(p.offline_at, p.offline_at)))
     if q.software_version is not None:
         query = query.where(s.software_version == q.software_version)
     if q.problem is not None:
@@ -132,16 +140,23 @@ class FleetRepository:
             .join(device_presence, device_presence.c.device_id == devices.c.id))
 
     def page(self, q: FleetQuery, now: datetime) -> list[FleetRow]:
+        return [_row(r) for r in self._conn.execute(self.page_statement(q, now))]
+
+    def page_statement(self, q: FleetQuery, now: datetime) -> Select[Any]:
+        """The page's query (tests EXPLAIN it: a page must be a short index walk, not a sort)."""
         d, s, p = devices.c, device_state.c, device_presence.c
         key = {"device_id": d.id, "commune": d.commune, "province": d.province, "last_seen_at": p.last_seen_at,
                "software_version": s.software_version, "status": p.offline_at}[q.sort]
-        order = [key.desc() if q.descending else key.asc()]
-        if q.sort in ("last_seen_at", "software_version", "status"):
-            order = [key.is_(None).desc() if not q.descending else key.is_(None).asc(), *order]
-        if q.sort != "device_id":
-            order.append(d.id.desc() if q.descending else d.id.asc())
-        query = _filtered(self._joined(*_COLUMNS), q, now).order_by(*order).limit(q.limit).offset(q.offset)
-        return [_row(r) for r in self._conn.execute(query)]
+        # Never-seen devices (NULL) first going up, last going down: the natural order of an index
+        # on (key, id) walked either way (device_presence_last_seen_id), so a page is a short walk.
+        order = [key.desc().nulls_last() if q.descending else key.asc().nulls_first()]
+        if q.sort in ("device_id", "commune", "province"):
+            order = [key.desc() if q.descending else key.asc()]
+        if q.sort != "device_id":  # ties by id: of the index's table when the key is of it
+            tie = p.device_id if q.sort in ("last_seen_at", "status") else d.id
+            order.append(tie.desc() if q.descending else tie.asc())
+        query = _filtered(self._joined(*_COLUMNS), q, now, index_offline=self._db.is_postgresql or q.sort != "device_id")
+        return query.order_by(*order).limit(q.limit).offset(q.offset)
 
     def count(self, q: FleetQuery, now: datetime) -> int:
         return int(self._conn.execute(_filtered(self._joined(func.count()), q, now)).scalar_one())

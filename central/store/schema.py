@@ -80,7 +80,10 @@ device_presence = Table(
     sqlite_with_rowid=False,
 )
 Index("device_presence_offline_at", device_presence.c.offline_at)
-Index("device_presence_last_seen", device_presence.c.last_seen_at)
+# The fleet page sorted by last seen (never-seen first going up, last going down) and the
+# last-seen filters: one index walked either way (0007; it replaces device_presence_last_seen).
+# On PostgreSQL it is (last_seen_at NULLS FIRST, device_id), SQLite's own order of NULLs.
+Index("device_presence_last_seen_id", device_presence.c.last_seen_at, device_presence.c.device_id)
 
 # Sampled heartbeat history: at most one heartbeat per device per sample period, kept for the
 # retention period (central.config.Retention).
