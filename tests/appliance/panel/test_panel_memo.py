@@ -98,3 +98,18 @@ def test_the_session_cookie_is_set_at_login_not_on_every_page(rig: Rig) -> None:
     token = csrf_of(client, "/")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/schedule").status_code == 302  # back to the login page
+
+
+def test_the_memoised_menu_follows_the_role_and_the_language(rig: Rig) -> None:
+    from tests.appliance.panel.test_panel_support import OPERATOR
+
+    admin = rig.login()
+    assert 'href="/settings"' in admin.get("/").get_data(as_text=True)
+    operator = rig.login(OPERATOR)
+    page = operator.get("/").get_data(as_text=True)
+    assert 'href="/schedule"' in page and 'href="/settings"' not in page and "Lịch phát" in page
+    operator.post("/language", data={"csrf_token": csrf_of(operator, "/"), "lang": "en", "next": "/"})
+    nav = operator.get("/").get_data(as_text=True).split('<nav class="nav"')[1].split("</nav>")[0]
+    assert "Schedule" in nav and "Lịch phát" not in nav and 'href="/settings"' not in nav
+    nav = admin.get("/").get_data(as_text=True).split('<nav class="nav"')[1].split("</nav>")[0]
+    assert "Lịch phát" in nav and 'href="/settings"' in nav  # the admin's Vietnamese menu is untouched
