@@ -1,4 +1,4 @@
-"""Panel latency and memory: `commune-radio panel` (waitress) as a real subprocess, 20 concurrent
+"""Panel latency and memory: `commune-radio panel` (waitress, its default thread count) as a real subprocess, 20 concurrent
 logged-in clients over loopback HTTP loading the dashboard and the schedule week view, with the
 live dashboard in use (each client also polls /dashboard/live, as panel.js does every 2 s), on a
 seeded store (items, local slots, a week of play log, panel settings). Prints a table and ends
@@ -105,7 +105,7 @@ def main() -> int:
         env = dict(os.environ, COMMUNE_RADIO_CONFIG=str(config_path))
         # The server's log goes to a file: an unread pipe would fill up and block the server.
         log = (data_dir / "panel.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "panel", "--threads", "8"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "panel"], cwd=ROOT, env=env,
                                 stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:

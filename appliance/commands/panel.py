@@ -13,7 +13,10 @@ from appliance.state.store import Store
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", help="địa chỉ nghe / listen address (default: panel.listen)")
     parser.add_argument("--port", type=int, help="cổng / TCP port (default: panel.port)")
-    parser.add_argument("--threads", type=int, default=8, help="số luồng / worker threads (default 8)")
+    # 4 (waitress's own default), not 8: the panel is one Python process, so more threads only
+    # contend for the GIL; under 20 clients 8 threads had a ~40 % worse p99 (docs/benchmarks.md).
+    # Nothing holds a worker long (argon2 has its own thread, media is sent by waitress's channel).
+    parser.add_argument("--threads", type=int, default=4, help="số luồng / worker threads (default 4)")
 
 
 def run(args: argparse.Namespace) -> int:

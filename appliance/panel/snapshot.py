@@ -11,10 +11,13 @@ fingerprint a planned view depends on (items, slots, settings).
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
+
+from markupsafe import Markup, escape
 
 from appliance.broadcast import recurrence
 from appliance.broadcast.slots import SlotRepository
@@ -24,6 +27,20 @@ from appliance.state.store import Store
 
 T = TypeVar("T")
 _MAX_FRAGMENTS = 64
+
+# Where a memoised fragment holds a form, it is rendered with this marker in place of the CSRF
+# token, and ``with_csrf`` puts the requesting session's token there. Random per process, so no
+# stored text (a title, a name) can contain it.
+CSRF_MARK = "csrf-mark-" + secrets.token_hex(16)
+
+
+def with_csrf(fragment: str) -> Markup:
+    """A memoised fragment (safe HTML) with this request's CSRF token in place of the marker."""
+    if CSRF_MARK not in fragment:
+        return Markup(fragment)
+    from flask_wtf.csrf import generate_csrf
+
+    return Markup(fragment.replace(CSRF_MARK, str(escape(generate_csrf()))))
 
 
 class Snapshot:

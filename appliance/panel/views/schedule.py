@@ -28,6 +28,7 @@ from appliance.panel.forms import (
     parse_zones,
     week_start,
 )
+from appliance.panel.snapshot import CSRF_MARK, with_csrf
 from appliance.panel.web import PanelState, audit, daemon_actor, err_text, flash_t, lang, panel, t, user
 from appliance.panel.weekview import (
     CHECK_AHEAD,
@@ -73,22 +74,35 @@ def index() -> ResponseReturnValue:
         first = week_start(today)
     start, end = week_range(first, state.zone)
     fingerprint = state.snapshot.fingerprint()
+    key = state.snapshot.plan_key(fingerprint)
     items, slots = state.snapshot.plan_inputs(state.config, fingerprint)
-    local_slots = repo(state).list()
-    refused = refused_local_slots(state, local_slots)
-    planned = [s for s in slots if s.slot_id not in refused]  # the daemon will not play the others
-
     effective = state.effective_config()
+    read: list[tuple[list[Slot], dict[str, str]]] = []
+
+    def local() -> tuple[list[Slot], dict[str, str]]:
+        """The stored slots and those the planner refuses: read only when a fragment is rebuilt."""
+        if not read:
+            local_slots = repo(state).list()
+            read.append((local_slots, refused_local_slots(state, local_slots)))
+        return read[0]
 
     def week_html() -> Markup:
+        refused = local()[1]
+        planned = [s for s in slots if s.slot_id not in refused]  # the daemon will not play the others
         occurrences = annotate(expand(planned, items, start, end, state.config.device.timezone), items, effective)
         # The grid holds no form or token, so one rendering serves every user until the data changes.
         return Markup(render_template("_week.html", days=week_days(first, state.zone, occurrences), today=today))
 
-    grid = state.snapshot.fragment(("week", state.snapshot.plan_key(fingerprint), first, today, lang()), week_html)
-    return render_template("schedule.html", week_html=grid, first=first, prev_week=first - timedelta(days=7),
-                           next_week=first + timedelta(days=7), slots=local_slots, items=items,
-                           describe=describe_slot, slot_refusals=refused)
+    def slots_html() -> str:
+        # The delete forms' CSRF token is the session's: the memo holds a marker, filled below.
+        local_slots, refused = local()
+        return render_template("_slots.html", slots=local_slots, items=items, describe=describe_slot,
+                               slot_refusals=refused, csrf_token=lambda: CSRF_MARK)
+
+    grid = state.snapshot.fragment(("week", key, first, today, lang()), week_html)
+    table = with_csrf(state.snapshot.fragment(("slots", key, today, lang()), slots_html))
+    return render_template("schedule.html", week_html=grid, slots_html=table, first=first,
+                           prev_week=first - timedelta(days=7), next_week=first + timedelta(days=7))
 
 
 def refused_local_slots(state: PanelState, slots: list[Slot]) -> dict[str, str]:

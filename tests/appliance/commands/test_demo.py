@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pace import lead_s
+
 pytestmark = pytest.mark.slow
 
 
@@ -19,8 +21,8 @@ def test_demo_syncs_bulletins_and_broadcasts_into_capture(tmp_path: Path) -> Non
     env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONUNBUFFERED="1")
     env.pop("COMMUNE_RADIO_CONFIG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "demo", "--data", str(base), "--duration", "34"],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+        [sys.executable, "-m", "appliance.cli", "demo", "--data", str(base), "--duration", str(round(lead_s(34)))],
+        capture_output=True, text=True, timeout=lead_s(180), env=env, cwd=tmp_path,
     )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:]

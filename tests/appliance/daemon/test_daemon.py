@@ -28,6 +28,7 @@ from tests.support.daemon_rig import (
     add_text_item,
     iso_in,
 )
+from tests.support.pace import lead_s
 
 
 def wav_seconds_and_rms(path: Path) -> tuple[float, int]:
@@ -41,11 +42,11 @@ def wav_seconds_and_rms(path: Path) -> tuple[float, int]:
 def test_scheduled_slot_plays_on_time_with_warmup_and_capture(rig) -> None:
     daemon, rec, store, config = rig()
     add_text_item(store, "weather", "Dự báo thời tiết: trời nắng, gió nhẹ.")
-    SlotRepository(store, config).add({"item_id": "weather", "kind": "once", "starts": [iso_in(4)],
+    SlotRepository(store, config).add({"item_id": "weather", "kind": "once", "starts": [iso_in(lead_s(4))],
                                        "zones": ["a"]}, actor="test:rig")
     daemon.start()
     assert daemon.wait_ready(5)
-    end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=40)
+    end = rec.wait_for(lambda e: e["type"] == "play_end", timeout=lead_s(40))
     assert end["outcome"] == "completed", str(end)
     relay_on = rec.wait_for(lambda e: e["type"] == "relay" and e["zone"] == "a" and e["on"])
     start = rec.wait_for(lambda e: e["type"] == "play_start")
