@@ -472,8 +472,10 @@ def main() -> int:
     def at(results: list[StepResult], size: int) -> StepResult | None:
         return next((r for r in results if r.devices == size), None)
 
-    pg_top = at(pg, 30_000) or (pg[-1] if pg else None)
-    sqlite_top = at(sqlite, 10_000) or (sqlite[-1] if sqlite else None)
+    # A key names its fleet size: a run without that step prints nan (and errors -1), never
+    # another step's figure under its name.
+    pg_top = at(pg, 30_000)
+    sqlite_top = at(sqlite, 10_000)
     writes = [r.hb_write_kb for r in (*sqlite, *pg) if r.hb_write_kb is not None]
     print("\nsummary")
     print(f"  {'engine':11} {'devices':>8} {'offered/s':>10} {'done/s':>8} {'p99 ms':>8} {'errors':>7} "
