@@ -263,8 +263,9 @@ smoke_demo() {
 #                        importing sherpa-onnx (its ONNX runtime) kills the interpreter with SIGSEGV
 #                        under qemu-user aarch64 (seen 2026-12-02, at collection); the neural voice
 #                        is an optional extra and needs a real Pi (or arm64 hardware) to be checked.
-# Not an exclusion but an allowance: the two end-to-end tests that give the station a real-time
-# lead (a slot 4 s ahead, a 34 s demo) get that lead times $SLOWDOWN (tests/support/pace.py);
+# Not an exclusion but an allowance: the end-to-end tests that give the station a real-time
+# lead (a slot 4 s ahead, a 34 s demo, slots 1.5 s apart around fifty kills) get that lead
+# times $SLOWDOWN (tests/support/pace.py);
 # what they assert (a slot starts within 1 s of its time, the demo airs its first bulletin) stays.
 SLOWDOWN="${ARM_CHECK_SLOWDOWN:-4}"
 SUITE_ARGS=(-v -p no:cacheprovider -m "not browser" -k "not postgresql" --ignore=tests/central

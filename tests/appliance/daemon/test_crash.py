@@ -26,6 +26,7 @@ import pytest
 from appliance.broadcast.slots import SlotRepository
 from appliance.state.store import Store
 from tests.support.daemon_rig import add_text_item, iso_in, make_config
+from tests.support.pace import lead_s
 from tests.support.paths import REPO
 
 KILLS = 50
@@ -117,7 +118,7 @@ def test_sigkill_fifty_times_around_playback(tmp_path: Path) -> None:
         slots = SlotRepository(store, config)
         for i in range(80):
             add_text_item(store, f"tin-{i:03d}", f"Tin số {i}. Bà con chú ý.", zones=["a"] if i % 2 else ["b"])
-            slots.add({"item_id": f"tin-{i:03d}", "kind": "once", "starts": [iso_in(6 + i * 1.5)]}, actor="test:crash")
+            slots.add({"item_id": f"tin-{i:03d}", "kind": "once", "starts": [iso_in(lead_s(6 + i * 1.5))]}, actor="test:crash")
 
     ready_times: list[float] = []
     plays_started: dict[str, int] = {}
@@ -142,7 +143,7 @@ def test_sigkill_fifty_times_around_playback(tmp_path: Path) -> None:
             break
         # Run until a random moment around playback, then SIGKILL.
         trigger = rng.choice(["warmup", "play_start", "play_start", "play_end", "ready"])
-        deadline = time.monotonic() + 6.0
+        deadline = time.monotonic() + lead_s(6.0)
         while trigger != "ready" and time.monotonic() < deadline:
             event = daemon.next_event(0.2)
             if event is not None and event["type"] == trigger:
